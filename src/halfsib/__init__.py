@@ -1,0 +1,60 @@
+"""halfsib: half-sibling regression for space photometry.
+
+A target star's light is predicted from other stars' light (they share the
+instrument, not the star), the regression weights are integrated out exactly, and
+transits are searched for and fitted jointly with that nuisance model.
+
+The public API is re-exported here lazily: ``import halfsib`` is cheap, and the
+submodule behind a name is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+#: public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # containers
+    "LightCurve": "timeseries",
+    "PixelSeries": "timeseries",
+    "TargetInfo": "timeseries",
+    # io
+    "read": "io",
+    "read_many": "io",
+    "read_basis": "io",
+    "align": "io",
+    "write_lightcurve": "io",
+    "write_table": "io",
+    # simulation
+    "simulate_campaign": "simulate",
+    "SimulationConfig": "simulate",
+    # errors
+    "HalfsibError": "exceptions",
+    "DataValidationError": "exceptions",
+    "FileFormatError": "exceptions",
+    "ConfigurationError": "exceptions",
+    "NotPositiveDefiniteError": "exceptions",
+    "NotFittedError": "exceptions",
+    "HalfsibWarning": "exceptions",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'halfsib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

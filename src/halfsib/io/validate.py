@@ -1,0 +1,126 @@
+"""Turning raw columns into a validated series: the ``good`` mask and the sanity checks.
+
+NaNs and flagged cadences become ``good = False`` here, once; things that cannot be
+repaired without guessing (zero or negative uncertainties, duplicated or unsorted times,
+nothing usable left) raise :class:`DataValidationError` with what to do about it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import DataValidationError
+from .quality import describe_flags
+
+log = logging.getLogger(__name__)
+
+#: Fewest good cadences a file must have to be read at all (models ask for more).
+MIN_CADENCES = 10
+
+
+def as_float64(values: object) -> NDArray[np.float64]:
+    """A C-contiguous float64 copy; masked entries (astropy/numpy masked columns) become NaN."""
+    arr = np.ma.asarray(values)
+    return np.ascontiguousarray(np.ma.filled(arr.astype(np.float64), np.nan))
+
+
+def check_times(time: NDArray[np.float64], source: str, cadenceno: NDArray[np.int64] | None = None) -> None:
+    """Raise if the finite times are duplicated or not increasing."""
+    finite = np.isfinite(time)
+    t = time[finite]
+    if t.size < 2:
+        return
+    step = np.diff(t)
+    if np.any(step == 0):
+        i = int(np.flatnonzero(step == 0)[0])
+        n = int(np.count_nonzero(step == 0))
+        raise DataValidationError(
+            f"{n} duplicated time stamp(s), first at t = {t[i]:.6f}. Each cadence must appear once: "
+            "remove the duplicates (e.g. a light curve concatenated with itself)", source
+        )
+    if np.any(step < 0):
+        i = int(np.flatnonzero(step < 0)[0])
+        raise DataValidationError(
+            f"times are not sorted (t = {t[i]:.6f} is followed by {t[i + 1]:.6f}). Mission files are "
+            "always in time order, so a mission file like this is corrupted; sort a hand-made table first",
+            source,
+        )
+    if cadenceno is not None and cadenceno.size == time.size:
+        c = cadenceno[finite]
+        if np.any(np.diff(c) <= 0):
+            raise DataValidationError(
+                "cadence numbers are duplicated or decreasing while times increase: the file is corrupted", source
+            )
+
+
+def good_mask(
+    time: NDArray[np.float64],
+    flux: NDArray[np.float64],
+    flux_err: NDArray[np.float64],
+    quality: NDArray[np.int64],
+    bitmask: int,
+) -> NDArray[np.bool_]:
+    """Cadences with finite time, flux and error and no flag in ``bitmask``."""
+    return np.isfinite(time) & np.isfinite(flux) & np.isfinite(flux_err) & ((quality & bitmask) == 0)
+
+
+def check_usable(
+    good: NDArray[np.bool_],
+    flux_err: NDArray[np.float64],
+    quality: NDArray[np.int64],
+    *,
+    mission: str,
+    bitmask: int,
+    min_cadences: int,
+    source: str,
+    what: str = "flux",
+) -> None:
+    """Raise if too few cadences are usable or if usable cadences have non-positive errors."""
+    n = good.size
+    n_good = int(np.count_nonzero(good))
+    if n_good == 0:
+        flagged = int(np.count_nonzero(quality & bitmask))
+        flags = describe_flags(quality & bitmask, mission)
+        top = ", ".join(f"{k}: {v}" for k, v in sorted(flags.items(), key=lambda kv: -kv[1])[:3])
+        raise DataValidationError(
+            f"no usable cadence: all {n} cadences are NaN in the {what} column or flagged "
+            f"({flagged} flagged by quality_bitmask={bitmask}{'; ' + top if top else ''}). "
+            "Choose another flux column, or relax quality_bitmask ('none' keeps flagged cadences)",
+            source,
+        )
+    bad_err = good & ~(flux_err > 0)
+    if np.any(bad_err):
+        k = int(np.count_nonzero(bad_err))
+        raise DataValidationError(
+            f"{k} cadence(s) have zero or negative flux uncertainties (e.g. {flux_err[bad_err][0]!r}); "
+            "uncertainties must be positive. Fix the error column, or read the table without one "
+            "(flux_err_column=None) so that halfsib estimates the white noise from the scatter",
+            source,
+        )
+    if n_good < min_cadences:
+        raise DataValidationError(
+            f"only {n_good} of {n} cadences are usable; at least {min_cadences} are needed. "
+            "Relax quality_bitmask or use a longer light curve",
+            source,
+        )
+
+
+def estimate_white_noise(flux: NDArray[np.float64], good: NDArray[np.bool_], source: str) -> float:
+    """Robust per-cadence white-noise level from the point-to-point scatter of good cadences.
+
+    sigma = 1.4826 * median(|f[i+1] - f[i]|) / sqrt(2): insensitive to slow trends and outliers.
+    """
+    f = flux[good]
+    if f.size < 3:
+        raise DataValidationError("too few finite flux values to estimate uncertainties", source)
+    sigma = 1.4826 * float(np.median(np.abs(np.diff(f)))) / np.sqrt(2.0)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise DataValidationError(
+            "the file has no uncertainty column and the flux does not scatter (constant values), "
+            "so the noise cannot be estimated; provide a flux_err column", source
+        )
+    log.info("%s: no flux uncertainties in the file; using the point-to-point scatter %.4g", source, sigma)
+    return sigma
