@@ -57,7 +57,13 @@ def open_fits(path: Path) -> Any:
             f"corrupted FITS file: its headers cannot be parsed ({type(err).__name__}: {err}). "
             "Fetch the file again", str(path)
         ) from err
+    known = (fits.PrimaryHDU, fits.ImageHDU, fits.BinTableHDU, fits.TableHDU, fits.CompImageHDU, fits.GroupsHDU)
     for index in range(len(hdul)):
+        if not isinstance(hdul[index], known):
+            hdul.close()
+            raise FileFormatError(
+                f"corrupted FITS file: HDU {index} has an unreadable header (not a valid image or table "
+                "extension). Fetch the file again", str(path))
         info = hdul.fileinfo(index)
         needed = info["datLoc"] + info["datSpan"]
         if needed > size:

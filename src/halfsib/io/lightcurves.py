@@ -125,9 +125,10 @@ def read_fits_lightcurve(
             raise FileFormatError(f"no flux uncertainty column {flux_err_column!r}; columns are {names}", source)
     estimated = err_name is None
     if estimated:
-        flux_err = np.ones(n)
-        sigma = estimate_white_noise(flux, good_mask(time, flux, flux_err, quality, bitmask), source)
-        flux_err = np.full(n, sigma)
+        provisional = good_mask(time, flux, np.ones(n), quality, bitmask)
+        check_usable(provisional, np.ones(n), quality, mission=meta.mission, bitmask=bitmask,
+                     min_cadences=min_cadences, source=source, what=flux_name)
+        flux_err = np.full(n, estimate_white_noise(flux, provisional, source))
     else:
         flux_err = as_float64(data.field(err_name))
     good = good_mask(time, flux, flux_err, quality, bitmask)

@@ -131,8 +131,10 @@ def read_table_lightcurve(
     elif time_format not in TIME_FORMATS:
         raise ValueError(f"time_format must be one of {sorted(TIME_FORMATS)}, got {time_format!r}")
     if err_name is None:
-        sigma = estimate_white_noise(flux, good_mask(time, flux, np.ones_like(flux), quality, 0), source)
-        flux_err = np.full(time.size, sigma)
+        provisional = good_mask(time, flux, np.ones_like(flux), quality, 0)
+        check_usable(provisional, np.ones_like(flux), quality, mission="unknown", bitmask=0,
+                     min_cadences=min_cadences, source=source, what=flux_name)
+        flux_err = np.full(time.size, estimate_white_noise(flux, provisional, source))
     else:
         flux_err = as_float64(table[err_name])
     good = good_mask(time, flux, flux_err, quality, 0)

@@ -1,0 +1,67 @@
+"""The bad-input corpus: every damaged file gives a halfsib error naming the file and the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+import halfsib
+from halfsib.cli import main
+from halfsib.io import read
+
+from helpers.corrupt import CASES, FITS_FORMATS, write_text_cases
+
+CASE_IDS = sorted(CASES)
+
+
+def _make(case, fmt, zoo, tmp_path):
+    maker, error, words = CASES[case]
+    out = maker(zoo[fmt], fmt, tmp_path / f"{case}_{fmt}.fits")
+    if out is None:
+        pytest.skip(f"{case} does not apply to {fmt}")
+    return out, error, words
+
+
+def _check(err, path, error, words):
+    message = str(err.value)
+    assert type(err.value).__name__ == error, message
+    assert str(path) in message
+    assert any(w.lower() in message.lower() for w in words), message
+
+
+@pytest.mark.parametrize("fmt", FITS_FORMATS)
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_bad_fits_files(case, fmt, zoo, tmp_path):
+    path, error, words = _make(case, fmt, zoo, tmp_path)
+    with pytest.raises(halfsib.HalfsibError) as err:
+        read(path)
+    _check(err, path, error, words)
+
+
+def test_bad_text_tables(zoo, tmp_path):
+    for case, (path, error, words) in write_text_cases(zoo["csv"], tmp_path).items():
+        with pytest.raises(halfsib.HalfsibError) as err:
+            read(path)
+        _check(err, path, error, words)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(halfsib.FileFormatError, match="no such file"):
+        read(tmp_path / "nope.fits")
+    with pytest.raises(halfsib.FileFormatError, match="directory"):
+        read(tmp_path)
+
+
+def test_min_cadences_is_a_setting(zoo):
+    with pytest.raises(halfsib.DataValidationError, match="at least 1000"):
+        read(zoo["kepler-lc"], min_cadences=1000)
+
+
+def test_info_reports_each_bad_file_and_exits_nonzero(zoo, tmp_path, capsys):
+    bad = [CASES[c][0](zoo["kepler-lc"], "kepler-lc", tmp_path / f"{c}.fits") for c in ("truncated_data", "not_fits")]
+    status = main(["info", str(zoo["kepler-lc"]), *map(str, bad)])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "EPIC 200000001" in out and "299 good / 300 total" in out
+    for path in bad:
+        assert str(path) in err
+    assert "Traceback" not in err and "2 of 3 file(s) could not be read" in err

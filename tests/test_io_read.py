@@ -1,0 +1,150 @@
+"""The one entry point reads every supported format, with the right metadata and masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import halfsib
+from halfsib.io import read, read_basis
+from halfsib.timeseries import LightCurve, PixelSeries
+
+LC_FORMATS = ["kepler-lc", "tess-lc", "k2sff", "k2sc", "csv", "txt", "ecsv"]
+
+
+@pytest.mark.parametrize("fmt", LC_FORMATS)
+def test_light_curve_formats_read_as_light_curves(zoo, fmt):
+    lc = read(zoo[fmt])
+    assert isinstance(lc, LightCurve)
+    assert lc.n_cadences == 300
+    assert lc.time.dtype == np.float64 and lc.flux.dtype == np.float64
+    assert np.all(np.isfinite(lc.flux[lc.good])) and np.all(lc.flux_err[lc.good] > 0)
+    assert lc.meta.source == str(zoo[fmt])
+
+
+@pytest.mark.parametrize("fmt,mission,target,season,detector,time_format", [
+    ("kepler-lc", "K2", "EPIC 200000001", "C5", "ch12", "bkjd"),
+    ("tess-lc", "TESS", "TIC 900000001", "S7", "cam2-ccd3", "btjd"),
+    ("k2sff", "K2", "EPIC 200000002", "C5", "ch13", "bkjd"),
+    ("k2sc", "K2", "EPIC 200000003", "C5", "ch14", "bkjd"),
+    ("kepler-tpf", "K2", "EPIC 200000004", "C5", "ch12", "bkjd"),
+    ("tess-tpf", "TESS", "TIC 900000002", "S7", "cam2-ccd3", "btjd"),
+])
+def test_metadata_and_time_system(zoo, fmt, mission, target, season, detector, time_format):
+    series = read(zoo[fmt])
+    assert series.meta.file_format == fmt
+    assert (series.meta.mission, series.meta.target_id) == (mission, target)
+    assert (series.meta.season, series.meta.detector) == (season, detector)
+    assert series.time_format == time_format
+    with fits.open(zoo[fmt]) as hdul:
+        time_col = hdul[1].columns.names[0]
+        np.testing.assert_array_equal(series.time, hdul[1].data[time_col])
+    offset = 2454833.0 if time_format == "bkjd" else 2457000.0
+    np.testing.assert_allclose(series.astropy_time.jd, series.time + offset, rtol=0, atol=1e-9)
+    assert series.astropy_time.scale == "tdb"
+
+
+def test_official_light_curve_defaults_to_raw_sap_flux_and_keeps_pdcsap(zoo):
+    lc = read(zoo["kepler-lc"])
+    with fits.open(zoo["kepler-lc"]) as hdul:
+        np.testing.assert_allclose(lc.flux, hdul[1].data["SAP_FLUX"])
+        np.testing.assert_allclose(lc.columns["pdcsap_flux"], hdul[1].data["PDCSAP_FLUX"])
+    assert lc.meta.flux_column == "SAP_FLUX" and lc.flux_unit == "electron / s"
+    assert {"centroid_col", "centroid_row", "pos_corr1", "pos_corr2"} <= set(lc.columns)
+    pdc = read(zoo["kepler-lc"], flux_column="pdcsap_flux")
+    np.testing.assert_allclose(pdc.flux, lc.columns["pdcsap_flux"])
+
+
+def test_quality_flags_build_the_good_mask(zoo):
+    lc = read(zoo["kepler-lc"])  # cadence 10 carries the K2 thruster-firing flag
+    assert not lc.good[10] and lc.n_good == 299
+    assert read(zoo["kepler-lc"], quality_bitmask="none").n_good == 300
+    tess = read(zoo["tess-lc"])  # cadence 10 is a momentum dump
+    assert not tess.good[10]
+
+
+def test_k2sff_moving_flag_and_estimated_errors(zoo):
+    lc = read(zoo["k2sff"])
+    assert lc.flux_err_estimated
+    assert np.all(lc.quality[::50] & 1048576) and not lc.good[::50].any()
+    rel = lc.flux[lc.good]
+    assert lc.flux_err[0] == pytest.approx(np.std(rel), rel=0.2)  # white noise of 1e-3
+    assert "fcor" in lc.columns and "arclength" in lc.columns
+
+
+def test_nan_flux_becomes_mask_not_error(tmp_path, zoo):
+    path = tmp_path / "some_nan.fits"
+    import shutil
+
+    shutil.copy(zoo["tess-lc"], path)
+    with fits.open(path, mode="update") as hdul:
+        hdul[1].data["SAP_FLUX"][20:30] = np.nan
+        hdul[1].data["TIME"][40] = np.nan
+    lc = read(path)
+    assert not lc.good[20:30].any() and not lc.good[40]
+    assert lc.n_good == 300 - 10 - 1 - 1
+
+
+def test_pixel_files(zoo):
+    for fmt in ("kepler-tpf", "tess-tpf"):
+        px = read(zoo[fmt])
+        assert isinstance(px, PixelSeries)
+        assert px.flux.shape == (300, 5, 6) and px.shape == (5, 6)
+        assert px.aperture.sum() == 12 and px.corner == (300, 400)
+        sap = px.to_lightcurve()
+        np.testing.assert_allclose(sap.flux, px.flux[:, px.aperture].sum(axis=1))
+        assert sap.n_good == 300
+
+
+def test_tables_find_columns_by_name_or_position(zoo):
+    csv = read(zoo["csv"])
+    assert not csv.flux_err_estimated and csv.time_format == "unknown"
+    txt = read(zoo["txt"], time_format="bkjd")
+    assert txt.flux_err_estimated and txt.time_format == "bkjd"
+    ecsv = read(zoo["ecsv"])
+    assert ecsv.time_format == "btjd" and ecsv.flux_unit == "electron / s"
+    assert ecsv.meta.target_id == "TIC 900000003"
+    with pytest.raises(ValueError, match="time system"):
+        csv.astropy_time
+
+
+def test_basis_table(zoo):
+    basis = read_basis(zoo["basis"], time_format="bkjd")
+    assert basis.vectors.shape == (300, 5) and basis.names[0] == "v1"
+    np.testing.assert_array_equal(basis.vectors[:, 0], 1.0)
+    assert basis.comments and "120,299" in basis.comments[0]
+    with pytest.raises(halfsib.FileFormatError, match="basis table"):
+        read(zoo["basis"])
+
+
+def test_lightkurve_objects_round_trip(zoo):
+    from halfsib.io.pixels import import_lightkurve
+
+    lk = import_lightkurve()
+    lk_lc = lk.read(zoo["kepler-lc"], quality_bitmask="none", flux_column="sap_flux")
+    lc = read(lk_lc)
+    ours = read(zoo["kepler-lc"])
+    assert lc.time_format == "bkjd" and lc.meta.mission == "K2"
+    np.testing.assert_allclose(lc.time, ours.time)
+    np.testing.assert_allclose(lc.flux, ours.flux)
+    np.testing.assert_array_equal(lc.good, ours.good)
+    back = ours.to_lightkurve()
+    assert len(back) == ours.n_good
+    np.testing.assert_allclose(back.flux.value, ours.flux[ours.good])
+    np.testing.assert_allclose(back.time.value, ours.time[ours.good])
+    tpf = lk.read(zoo["kepler-tpf"])
+    px = read(tpf)
+    np.testing.assert_allclose(px.flux, read(zoo["kepler-tpf"]).flux)
+
+
+def test_read_rejects_other_objects():
+    with pytest.raises(TypeError, match="path or a lightkurve"):
+        read(42)
+
+
+def test_lazy_public_api():
+    assert halfsib.read is read
+    assert "read" in dir(halfsib)
+    with pytest.raises(AttributeError):
+        halfsib.does_not_exist
