@@ -102,7 +102,8 @@ def write_lightcurve(
     for key, value in lc.meta.to_header_cards().items():
         primary.header[key] = value
     for key, value, comment in _provenance_cards(record or provenance()):
-        primary.header[key] = (value, comment)
+        # long values continue over CONTINUE cards; a comment would then be truncated
+        primary.header[key] = value if len(str(value)) > 40 else (value, comment)
     table = fits.BinTableHDU.from_columns(table_columns, name="LIGHTCURVE")
     _time_cards(table.header, lc.time_format)
     with atomic_path(path, overwrite=overwrite) as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ _DEFAULTABLE = ("n_cadences", "cadence", "patch_size", "t_start", "mag_range", "
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_range(name: str, value: Any, *, positive: bool = True) -> tuple[float, float]:
@@ -129,7 +130,7 @@ class SimulationConfig:
         n_cad = spec.cadences[self.cadence].default_n_cadences if self.n_cadences is None else self.n_cadences
         if not _is_int(n_cad) or not 20 <= n_cad <= 2_000_000:
             raise ConfigurationError(f"n_cadences must be an integer in [20, 2000000], got {self.n_cadences!r}")
-        self._set("n_cadences", n_cad)
+        self._set("n_cadences", int(n_cad))
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigurationError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not _is_int(self.campaign) or not 0 <= self.campaign <= 999:
@@ -139,7 +140,9 @@ class SimulationConfig:
         size = spec.default_patch_size if self.patch_size is None else self.patch_size
         if not _is_int(size) or not 64 <= size <= 4096:
             raise ConfigurationError(f"patch_size must be an integer in [64, 4096] pixels, got {self.patch_size!r}")
-        self._set("patch_size", size)
+        self._set("patch_size", int(size))
+        for name in ("n_stars", "seed", "campaign", "sector"):
+            self._set(name, int(getattr(self, name)))
 
     def _check_fractions(self) -> None:
         for name in ("planet_fraction", "eb_fraction", "eb_leak_fraction", "rotation_fraction"):

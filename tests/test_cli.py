@@ -1,0 +1,60 @@
+"""The command line: help, version, start-up cost, error handling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from halfsib import __version__
+from halfsib.cli import SUBCOMMANDS, build_parser, main
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert name in out
+
+
+def test_each_subcommand_has_teaching_help(capsys):
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        out = capsys.readouterr().out
+        assert "example" in out.lower(), name
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert __version__ in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_returns_usage_status(capsys):
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    code = ("import sys; from halfsib.cli import build_parser; build_parser(); "
+            "heavy = [m for m in ('numpy', 'astropy', 'lightkurve', 'numba', 'celerite2', 'matplotlib', 'scipy') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "x.fits"
+    bad.write_text("nope")
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "not a FITS file" in err and "Traceback" not in err
+
+
+def test_parser_is_reusable_for_docs():
+    parser = build_parser()
+    assert parser.prog == "halfsib"
