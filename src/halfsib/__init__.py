@@ -29,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "align": "io",
     "write_lightcurve": "io",
     "write_table": "io",
+    # model
+    "MarginalLikelihood": "likelihood",
+    "StellarKernel": "gp",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",

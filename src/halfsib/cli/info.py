@@ -43,6 +43,12 @@ def _describe_series(series: Any) -> list[str]:
         f"  cadences   {series.n_good} good / {series.n_cadences} total",
         f"  time       {t0:.5f} .. {t1:.5f} {series.time_format.upper()} (TDB, +{series.time_offset:.0f} d = BJD)",
     ]
+    from ..io.quality import describe_flags
+
+    flags = describe_flags(series.quality, m.mission)
+    if flags:
+        top = sorted(flags.items(), key=lambda kv: -kv[1])[:4]
+        lines.append("  flags      " + ", ".join(f"{name}: {count}" for name, count in top))
     if hasattr(series, "aperture"):
         lines.append(f"  stamp      {series.shape[0]} rows x {series.shape[1]} cols, aperture "
                      f"{int(series.aperture.sum())} px, corner (col, row) = {series.corner}")
