@@ -56,6 +56,7 @@ def write_lightcurve(
     record: Mapping[str, Any] | None = None,
     good_only: bool = True,
     overwrite: bool = True,
+    cards: Mapping[str, tuple[Any, str]] | None = None,
 ) -> Path:
     """Write a light curve as a FITS file (primary header + ``LIGHTCURVE`` table).
 
@@ -77,6 +78,8 @@ def write_lightcurve(
         Write only good cadences (default), so no NaN reaches the file.
     overwrite : bool
         Replace an existing file.
+    cards : mapping, optional
+        Extra primary-header keywords, ``{KEY: (value, comment)}`` (e.g. fitted hyper-parameters).
     """
     from astropy.io import fits
 
@@ -89,10 +92,15 @@ def write_lightcurve(
         fits.Column("CADENCENO", "J", array=lc.cadenceno[rows].astype(np.int32)),
     ]
     for name, (values, unit) in (columns or {}).items():
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.asarray(values)
         if arr.shape != (lc.n_cadences,):
             raise DataValidationError(f"column {name!r} has shape {arr.shape}, expected ({lc.n_cadences},)", str(path))
-        table_columns.append(fits.Column(name.upper(), "D", unit=unit or None, array=arr[rows]))
+        if arr.dtype == bool:
+            table_columns.append(fits.Column(name.upper(), "L", array=arr[rows]))
+        elif arr.dtype.kind in "iu":
+            table_columns.append(fits.Column(name.upper(), "K", unit=unit or None, array=arr[rows].astype(np.int64)))
+        else:
+            table_columns.append(fits.Column(name.upper(), "D", unit=unit or None, array=arr[rows].astype(np.float64)))
     if good_only:
         for col in table_columns:
             if col.array.dtype.kind == "f" and not np.all(np.isfinite(col.array)):
@@ -104,6 +112,8 @@ def write_lightcurve(
     for key, value, comment in _provenance_cards(record or provenance()):
         # long values continue over CONTINUE cards; a comment would then be truncated
         primary.header[key] = value if len(str(value)) > 40 else (value, comment)
+    for key, (value, comment) in (cards or {}).items():
+        primary.header[key] = (value, comment)
     table = fits.BinTableHDU.from_columns(table_columns, name="LIGHTCURVE")
     _time_cards(table.header, lc.time_format)
     with atomic_path(path, overwrite=overwrite) as tmp:

@@ -1,0 +1,351 @@
+"""The half-sibling systematics model: hyper-parameters fitted by maximum marginal likelihood.
+
+:class:`SystematicsModel` takes a light curve and a :class:`~halfsib.design.DesignMatrix`
+and fits, by maximising the exact marginal likelihood (:mod:`halfsib.likelihood`), one
+prior variance per regressor group, the stellar-variability GP and a white-noise jitter.
+The result (:class:`~halfsib.results.DetrendResult`) holds the posterior mean of each
+component, the corrected flux, and the leakage curve: the fraction of a unit box at each
+cadence that the fitted model would absorb.
+
+Cadences that must not inform the fit (given transit windows, clipped outliers, the
+held-out chunk) stay in the model with their noise variance inflated by a factor
+``EXCLUDE_INFLATION``: the fit ignores them (to ~1e-9 relative) while the posterior means
+at those cadences are the exact predictions from the other cadences.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize
+
+from .design import DesignMatrix
+from .exceptions import ConfigurationError, DataValidationError, NotFittedError, NotPositiveDefiniteError
+from .gp import KERNEL_KINDS, StellarKernel
+from .likelihood import MarginalLikelihood
+from .results import DetrendResult, leakage_curves
+from .timeseries import LightCurve
+
+__all__ = ["DetrendConfig", "SystematicsModel", "detrend", "transit_window_mask", "EXCLUDE_INFLATION"]
+
+log = logging.getLogger(__name__)
+
+#: excluded cadences get their noise variance multiplied up to this many times the data variance
+EXCLUDE_INFLATION = 1e10
+#: fewest cadences the model accepts
+MIN_MODEL_CADENCES = 50
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class DetrendConfig:
+    """Settings of the systematics fit.
+
+    Attributes
+    ----------
+    kernel : {"sho", "rotation", "matern32", "none"}
+        Stellar-variability GP (celerite2); ``"none"`` fits white noise only.
+    fit_jitter : bool
+        Fit an extra white-noise term added in quadrature to the errors.
+    clip_sigma : float
+        Outlier threshold on normalised residuals (robust sigma); 0 disables clipping.
+        High outliers are clipped wherever they are; low ones only when isolated
+        (one cadence), so that transits are never clipped.
+    clip_iterations : int
+        Maximum number of fit → clip → refit rounds.
+    holdout_chunks : int
+        0: the systematics at every cadence come from one fit to all of them.
+        k > 1: cadences are split into k contiguous chunks and each chunk's systematics
+        and stellar signal are predicted from the fit to the other chunks (the causal
+        pixel model's hold-out), so the model never sees the data it corrects.
+    leakage_duration : float
+        Box duration [hours] of the leakage curve.
+    maxiter : int
+        Maximum optimiser iterations per fit.
+    prior_variance_range : tuple of float
+        Bounds of each group's prior variance, relative to the variance of the data.
+    """
+
+    kernel: str = "sho"
+    fit_jitter: bool = True
+    clip_sigma: float = 5.0
+    clip_iterations: int = 3
+    holdout_chunks: int = 0
+    leakage_duration: float = 3.0
+    maxiter: int = 200
+    prior_variance_range: tuple[float, float] = (1e-10, 1e2)
+
+    def __post_init__(self) -> None:
+        if self.kernel not in KERNEL_KINDS:
+            raise ConfigurationError(f"kernel={self.kernel!r}: choose one of {KERNEL_KINDS}")
+        if not (self.clip_sigma == 0 or self.clip_sigma >= 2):
+            raise ConfigurationError(f"clip_sigma={self.clip_sigma}: use 0 (off) or a value >= 2")
+        if self.clip_iterations < 0 or self.maxiter < 1:
+            raise ConfigurationError("clip_iterations must be >= 0 and maxiter >= 1")
+        if self.holdout_chunks == 1 or self.holdout_chunks < 0:
+            raise ConfigurationError(f"holdout_chunks={self.holdout_chunks}: use 0 (off) or at least 2")
+        if not self.leakage_duration > 0:
+            raise ConfigurationError(f"leakage_duration={self.leakage_duration} h must be > 0")
+        lo, hi = self.prior_variance_range
+        if not 0 < lo < hi:
+            raise ConfigurationError(f"prior_variance_range={self.prior_variance_range} must satisfy 0 < low < high")
+
+
+def transit_window_mask(time: NDArray[np.float64], period: float, t0: float, duration: float,
+                        factor: float = 1.5) -> NDArray[np.bool_]:
+    """True on cadences within ``factor`` × ``duration`` [hours] of a transit centre.
+
+    ``period`` and ``t0`` in days (same time system as ``time``); ``period <= 0`` or
+    ``inf`` masks a single event at ``t0``.
+    """
+    half = 0.5 * factor * duration / 24.0
+    if not np.isfinite(period) or period <= 0:
+        return np.abs(time - t0) < half
+    phase = np.mod(time - t0 + 0.5 * period, period) - 0.5 * period
+    return np.abs(phase) < half
+
+
+@dataclass
+class _Problem:
+    """The fit's arrays on the model grid (the light curve's good cadences)."""
+
+    index: NDArray[np.int64]
+    time: NDArray[np.float64]
+    y: NDArray[np.float64]
+    variance: NDArray[np.float64]
+    design: DesignMatrix
+    matrix: NDArray[np.float64]
+    normalisation: float
+    masked: NDArray[np.bool_]
+    clipped: NDArray[np.bool_] = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.clipped is None:
+            self.clipped = np.zeros(self.y.size, bool)
+
+    @property
+    def excluded(self) -> NDArray[np.bool_]:
+        return self.masked | self.clipped
+
+    def effective_variance(self, extra: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
+        excluded = self.excluded if extra is None else self.excluded | extra
+        big = EXCLUDE_INFLATION * (float(np.var(self.y[~excluded])) + float(np.median(self.variance)))
+        return np.where(excluded, self.variance + big, self.variance)
+
+
+def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None) -> _Problem:
+    source = lc.meta.source
+    if design.matrix.shape[0] != lc.n_cadences:
+        raise DataValidationError(f"design has {design.matrix.shape[0]} rows but the light curve has "
+                                  f"{lc.n_cadences} cadences; build it on the target's cadences", source)
+    index = np.flatnonzero(lc.good)
+    if index.size < MIN_MODEL_CADENCES:
+        raise DataValidationError(f"only {index.size} good cadences; the model needs at least "
+                                  f"{MIN_MODEL_CADENCES}", source)
+    flux = lc.flux[index]
+    norm = float(np.median(flux))
+    if not norm > 0:
+        raise DataValidationError(f"median flux is {norm}; halfsib normalises by it, so it must be positive "
+                                  "(a background-subtracted flux near zero cannot be modelled in relative units)",
+                                  source)
+    masked = np.zeros(index.size, bool)
+    if transit_mask is not None:
+        tm = np.asarray(transit_mask, bool)
+        if tm.shape != (lc.n_cadences,):
+            raise DataValidationError(f"transit_mask has shape {tm.shape}, expected ({lc.n_cadences},)", source)
+        masked = tm[index]
+    if np.count_nonzero(~masked) < MIN_MODEL_CADENCES:
+        raise DataValidationError("the transit mask leaves fewer than "
+                                  f"{MIN_MODEL_CADENCES} cadences to fit; shorten the masked windows", source)
+    return _Problem(index=index, time=lc.time[index], y=flux / norm - 1.0, variance=(lc.flux_err[index] / norm) ** 2,
+                    design=design, matrix=design.rows(index), normalisation=norm, masked=masked)
+
+
+class _Objective:
+    """−ln L and its gradient over (GP log-parameters, ln λ per group)."""
+
+    def __init__(self, problem: _Problem, kernel: StellarKernel, variance: NDArray[np.float64]):
+        self.problem, self.kernel, self.variance = problem, kernel, variance
+        self.groups = {name: sl for name, sl in problem.design.groups.items()}
+        self.n_gp = kernel.n_parameters
+        excluded = problem.excluded
+        # the excluded cadences' own normalisation, removed so ln L refers to the fitted cadences
+        self.offset = 0.5 * float(np.sum(_LOG_2PI + np.log(variance[excluded])))
+
+    def build(self, theta: NDArray[np.float64]) -> MarginalLikelihood:
+        gp, lnlam = theta[: self.n_gp], theta[self.n_gp:]
+        prior = {name: float(np.exp(v)) for name, v in zip(self.groups, lnlam)}
+        p = self.problem
+        return MarginalLikelihood.from_stellar_kernel(
+            self.kernel, gp, p.time, p.y, self.variance, design=p.matrix,
+            prior_variance=prior if prior else None, groups=self.groups if self.groups else None)
+
+    def value(self, theta: NDArray[np.float64]) -> float:
+        try:
+            return -(self.build(theta).log_likelihood() + self.offset)
+        except NotPositiveDefiniteError:
+            return math.inf
+
+    def __call__(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        grad = np.zeros_like(theta)
+        try:
+            ml = self.build(theta)
+            f0 = -(ml.log_likelihood() + self.offset)
+        except NotPositiveDefiniteError:
+            return 1e30, grad
+        if self.groups:
+            g = ml.gradient_log_prior_variances()
+            grad[self.n_gp:] = [-g[name] for name in self.groups]
+        for i in range(self.n_gp):  # forward differences for the GP parameters
+            step = np.zeros_like(theta)
+            step[i] = 1e-4
+            fi = self.value(theta + step)
+            grad[i] = (fi - f0) / 1e-4 if math.isfinite(fi) else 0.0
+        return f0, grad
+
+
+def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None
+                         ) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
+    kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
+    variance = problem.effective_variance()
+    use = ~problem.excluded
+    t, y, v = problem.time[use], problem.y[use], problem.variance[use]
+    var_y = max(float(np.var(y)), float(np.median(v)))
+    lo, hi = config.prior_variance_range
+    n_groups = len(problem.design.groups)
+    gp_bounds = kernel.bounds(t, y, v)
+    bounds = np.vstack([gp_bounds, np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
+    if start is None:
+        sizes = [sl.stop - sl.start for sl in problem.design.groups.values()]
+        lam0 = [math.log(0.3 * var_y / max(m, 1)) for m in sizes]
+        start = np.concatenate([kernel.initial_parameters(t, y, v), lam0])
+    start = np.clip(start, bounds[:, 0] + 1e-9, bounds[:, 1] - 1e-9)
+    objective = _Objective(problem, kernel, variance)
+    solution = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                 options={"maxiter": config.maxiter})
+    if not np.isfinite(solution.fun) or solution.fun >= 1e29:
+        raise NotPositiveDefiniteError(
+            f"{problem.design.group_names}: no hyper-parameters gave a positive-definite model; "
+            "check the regressors for duplicated or constant columns")
+    log.debug("hyper-parameter fit: %s after %d iterations (%s)", solution.fun, solution.nit, solution.message)
+    return solution.x, objective.build(solution.x), kernel, int(solution.nit)
+
+
+def _new_outliers(problem: _Problem, ml: MarginalLikelihood, jitter: float, clip_sigma: float) -> NDArray[np.bool_]:
+    residual = ml.predict().residual
+    z = residual / np.sqrt(problem.variance + jitter**2)
+    fitted = ~problem.excluded
+    scale = 1.4826 * float(np.median(np.abs(z[fitted] - np.median(z[fitted]))))
+    z = z / max(scale, 1e-12)
+    high = z > clip_sigma
+    low = z < -clip_sigma
+    neighbours_quiet = np.ones_like(low)
+    neighbours_quiet[1:] &= z[:-1] > -2.0
+    neighbours_quiet[:-1] &= z[1:] > -2.0
+    return (high | (low & neighbours_quiet)) & fitted
+
+
+def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64], kernel: StellarKernel,
+                         chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    n = problem.y.size
+    systematics, stellar = np.zeros(n), np.zeros(n)
+    groups = {name: np.zeros(n) for name in problem.design.groups}
+    for chunk in np.array_split(np.arange(n), chunks):
+        held = np.zeros(n, bool)
+        held[chunk] = True
+        objective = _Objective(problem, kernel, problem.effective_variance(extra=held))
+        parts = objective.build(objective_theta).predict()
+        systematics[chunk] = parts.systematics[chunk]
+        stellar[chunk] = parts.stellar[chunk]
+        for name in groups:
+            groups[name][chunk] = parts.groups[name][chunk]
+    return systematics, stellar, groups
+
+
+class SystematicsModel:
+    """Fit the half-sibling model to one light curve.
+
+    Parameters
+    ----------
+    config : DetrendConfig
+        Settings (kernel, clipping, hold-out, leakage duration).
+
+    Examples
+    --------
+    >>> model = SystematicsModel(DetrendConfig(kernel="sho"))    # doctest: +SKIP
+    >>> result = model.fit(lc, design).result_                   # doctest: +SKIP
+    >>> result.plot()                                             # doctest: +SKIP
+    """
+
+    def __init__(self, config: DetrendConfig | None = None):
+        self.config = config or DetrendConfig()
+
+    def fit(self, lc: LightCurve, design: DesignMatrix, *, transit_mask: NDArray[np.bool_] | None = None
+            ) -> SystematicsModel:
+        """Fit hyper-parameters and components; the result is in :attr:`result_`."""
+        config = self.config
+        problem = _prepare(lc, design, transit_mask)
+        theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, None)
+        for _ in range(config.clip_iterations if config.clip_sigma else 0):
+            jitter = kernel.jitter(theta[: kernel.n_parameters])
+            new = _new_outliers(problem, ml, jitter, config.clip_sigma)
+            if not new.any():
+                break
+            problem.clipped |= new
+            log.info("%s: clipped %d outliers", lc.meta.target_id, int(new.sum()))
+            theta, ml, kernel, more = _fit_hyperparameters(problem, config, theta)
+            iterations += more
+        self.result_ = self._result(lc, problem, theta, ml, kernel, iterations)
+        return self
+
+    def _result(self, lc: LightCurve, problem: _Problem, theta: NDArray[np.float64], ml: MarginalLikelihood,
+                kernel: StellarKernel, iterations: int) -> DetrendResult:
+        config = self.config
+        parts = ml.predict()
+        systematics, stellar, groups = parts.systematics, parts.stellar, dict(parts.groups)
+        if config.holdout_chunks:
+            systematics, stellar, groups = _holdout_predictions(problem, theta, kernel, config.holdout_chunks)
+        gp = theta[: kernel.n_parameters]
+        jitter = kernel.jitter(gp)
+        objective = _Objective(problem, kernel, problem.effective_variance())
+        cadence = float(np.median(np.diff(problem.time)))
+        width = max(1, int(round(config.leakage_duration / 24.0 / cadence)))
+        leak_sys, leak_total = leakage_curves(ml, problem.matrix, problem.variance + jitter**2, width)
+        hyper = {name: float(v) for name, v in kernel.unpack(gp).items()}
+        prior = {name: float(np.exp(v)) for name, v in zip(problem.design.groups, theta[kernel.n_parameters:])}
+        return DetrendResult.assemble(
+            lc=lc, index=problem.index, normalisation=problem.normalisation, y=problem.y,
+            variance=problem.variance, systematics=systematics, stellar=stellar, groups=groups,
+            masked=problem.masked, clipped=problem.clipped, leakage_systematics=leak_sys, leakage_total=leak_total,
+            hyperparameters=hyper, prior_variances=prior, log_likelihood=-objective.value(theta),
+            iterations=iterations, config=config, design=problem.design,
+        )
+
+    @property
+    def result(self) -> DetrendResult:
+        """The fit's result; raises :class:`NotFittedError` before :meth:`fit`."""
+        try:
+            return self.result_
+        except AttributeError:
+            raise NotFittedError("SystematicsModel.fit() has not been called yet") from None
+
+
+def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | None = None,
+            transit_mask: NDArray[np.bool_] | None = None, **settings: Any) -> DetrendResult:
+    """Fit the systematics model and return the :class:`DetrendResult` (see :class:`DetrendConfig`).
+
+    Keyword ``settings`` override fields of ``config`` (``kernel="none"``, ``holdout_chunks=10``...).
+    """
+    base = config or DetrendConfig()
+    if settings:
+        unknown = set(settings) - set(DetrendConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigurationError(f"unknown detrend settings {sorted(unknown)}; "
+                                     f"valid: {sorted(DetrendConfig.__dataclass_fields__)}")
+        base = DetrendConfig(**{**base.__dict__, **settings})
+    return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask).result_

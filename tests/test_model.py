@@ -1,0 +1,172 @@
+"""The systematics model: hyper-parameter fit, exclusions, hold-out, leakage — against dense twins and truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import halfsib
+from halfsib.design import DesignMatrix, RegressorGroup
+from halfsib.gp import StellarKernel
+from halfsib.model import DetrendConfig, SystematicsModel, detrend, transit_window_mask
+from halfsib.timeseries import LightCurve, TargetInfo
+
+from reference import dense_covariance, dense_gp_covariance, dense_log_likelihood
+
+CADENCE = 0.0204335  # K2 long cadence [d]
+
+
+def _light_curve(rng, n=400, n_reg=6, depth=0.0, transit=None, noise=3e-4, amp=1e-3):
+    time = 2000.0 + CADENCE * np.arange(n)
+    regressors = rng.standard_normal((n, n_reg)).cumsum(axis=0)
+    regressors = (regressors - regressors.mean(0)) / regressors.std(0)
+    systematics = regressors @ (amp * rng.standard_normal(n_reg) / np.sqrt(n_reg))
+    stellar = 5e-4 * np.sin(2 * np.pi * (time - time[0]) / 3.0)
+    box = np.zeros(n)
+    if transit is not None:
+        box[transit] = -depth
+    rel = systematics + stellar + box + noise * rng.standard_normal(n)
+    lc = LightCurve(time=time, quality=np.zeros(n, np.int64), good=np.ones(n, bool), cadenceno=np.arange(n),
+                    time_format="bkjd", meta=TargetInfo(mission="K2", target_id="EPIC 1"),
+                    flux=1e5 * (1 + rel), flux_err=np.full(n, 1e5 * noise))
+    design = DesignMatrix.from_groups([RegressorGroup("elc", regressors[:, :3], 1.0),
+                                       RegressorGroup("motion", regressors[:, 3:], 1.0)])
+    return lc, design, dict(systematics=systematics, stellar=stellar, box=box)
+
+
+def _dense_from_result(result, lc, design, exclude):
+    """Dense C on the fitted cadences, with the result's hyper-parameters."""
+    kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
+    params = kernel.pack(**result.hyperparameters)
+    keep = ~exclude
+    t = result.time
+    y = result.raw_flux / result.normalisation - 1
+    var = (result.raw_flux_err / result.normalisation) ** 2 + kernel.jitter(params) ** 2
+    lam = np.concatenate([np.full(sl.stop - sl.start, result.prior_variances[name])
+                          for name, sl in design.groups.items()])
+    return kernel.term(params), t, y, var, design.matrix, lam, keep
+
+
+def test_log_likelihood_and_masked_predictions_match_dense_conditioning(rng):
+    lc, design, _ = _light_curve(rng)
+    mask = transit_window_mask(lc.time, np.inf, lc.time[200], duration=3.0)
+    result = detrend(lc, design, transit_mask=mask, clip_sigma=0)
+    term, t, y, var, a, lam, keep = _dense_from_result(result, lc, design, mask)
+    cov = dense_covariance(t[keep], var[keep], term, a[keep], lam)
+    assert result.log_likelihood == pytest.approx(dense_log_likelihood(y[keep], cov), rel=1e-8)
+    alpha = np.linalg.solve(cov, y[keep])
+    weights = (a[keep] * lam).T @ alpha
+    np.testing.assert_allclose(result.systematics, a @ weights, rtol=0, atol=1e-8)
+    k_cross = term.get_value(t[:, None] - t[keep][None, :])
+    np.testing.assert_allclose(result.stellar, k_cross @ alpha, rtol=0, atol=1e-8)
+    assert result.masked.sum() == mask.sum()
+
+
+def test_fitted_model_is_a_maximum_of_the_marginal_likelihood(rng):
+    lc, design, _ = _light_curve(rng, n=300)
+    result = detrend(lc, design, clip_sigma=0)
+    term, t, y, var, a, lam, keep = _dense_from_result(result, lc, design, np.zeros(300, bool))
+    best = dense_log_likelihood(y, dense_covariance(t, var, term, a, lam))
+    assert result.log_likelihood == pytest.approx(best, rel=1e-8)
+    for factor in (0.5, 2.0):  # scaling one group's prior variance can only lower ln L
+        lam2 = lam.copy()
+        lam2[:3] *= factor
+        assert dense_log_likelihood(y, dense_covariance(t, var, term, a, lam2)) < best + 1e-6
+
+
+def test_leakage_curve_matches_dense_box_absorption(rng):
+    lc, design, _ = _light_curve(rng, n=250)
+    result = detrend(lc, design, clip_sigma=0, leakage_duration=3.0)
+    term, t, y, var, a, lam, keep = _dense_from_result(result, lc, design, np.zeros(250, bool))
+    cov = dense_covariance(t, var, term, a, lam)
+    width = int(round(3.0 / 24 / CADENCE))
+    for centre in (0, 40, 125, 249):
+        start = int(np.clip(centre - width // 2, 0, 250 - width))
+        box = np.zeros(250)
+        box[start:start + width] = 1.0
+        absorbed_sys = box @ ((a * lam) @ (a.T @ np.linalg.solve(cov, box))) / width
+        absorbed_all = 1 - box @ (var * np.linalg.solve(cov, box)) / width
+        assert result.leakage_systematics[centre] == pytest.approx(absorbed_sys, abs=1e-9)
+        assert result.leakage_total[centre] == pytest.approx(absorbed_all, abs=2e-3)  # window-mean white noise
+
+
+def test_holdout_prediction_never_sees_its_chunk(rng):
+    lc, design, _ = _light_curve(rng, n=300)
+    result = detrend(lc, design, clip_sigma=0, holdout_chunks=3)
+    term, t, y, var, a, lam, _ = _dense_from_result(result, lc, design, np.zeros(300, bool))
+    chunk = np.arange(100, 200)
+    keep = np.ones(300, bool)
+    keep[chunk] = False
+    cov = dense_covariance(t[keep], var[keep], term, a[keep], lam)
+    alpha = np.linalg.solve(cov, y[keep])
+    expected = a[chunk] @ ((a[keep] * lam).T @ alpha)
+    np.testing.assert_allclose(result.systematics[chunk], expected, rtol=0, atol=1e-8)
+
+
+def test_masked_transit_keeps_its_depth_in_the_corrected_flux(rng):
+    transit = slice(300, 306)  # 3 h at K2 cadence
+    lc, design, truth = _light_curve(rng, n=700, depth=2e-3, transit=transit, noise=2e-4)
+    mask = np.zeros(lc.n_cadences, bool)
+    mask[295:311] = True
+    result = detrend(lc, design, transit_mask=mask)
+    depth = -np.mean(result.flux[transit] - 1 - result.stellar[transit])
+    assert depth == pytest.approx(2e-3, abs=4 * 2e-4 / np.sqrt(6) + 2e-4)
+    rms = np.std(result.systematics - truth["systematics"] - np.mean(result.systematics - truth["systematics"]))
+    assert rms < 1.5e-4
+
+
+def test_outliers_are_clipped_but_transits_are_not(rng):
+    transit = slice(200, 206)
+    lc, design, _ = _light_curve(rng, n=500, depth=3e-3, transit=transit, noise=2e-4)
+    flux = lc.flux.copy()
+    spikes = np.array([50, 120, 400])
+    flux[spikes] += 1e5 * 5e-3  # cosmic rays: positive single-cadence outliers
+    result = detrend(lc.replace(flux=flux), design)
+    assert set(np.flatnonzero(result.clipped)) >= set(spikes)
+    assert not result.clipped[transit].any()
+
+
+def test_result_outputs_round_trip(rng, tmp_path):
+    lc, design, _ = _light_curve(rng, n=300)
+    result = detrend(lc, design)
+    out = result.write(tmp_path / "detrended.fits", inputs=["target.fits"])
+    from halfsib.io.pixels import import_lightkurve
+
+    lk_lc = import_lightkurve().read(out)
+    np.testing.assert_allclose(lk_lc.flux.value, result.flux)
+    np.testing.assert_allclose(lk_lc["raw_flux"].value, result.raw_flux)
+    np.testing.assert_allclose(lk_lc["systematics"].value + lk_lc["stellar"].value + lk_lc["residual"].value,
+                               result.raw_flux / result.normalisation - 1, atol=1e-12)
+    from astropy.io import fits
+
+    header = fits.getheader(out)
+    assert header["HSKERNEL"] == "sho" and header["HSNORM"] == pytest.approx(result.normalisation)
+    assert np.all(np.isfinite(result.leakage_total)) and np.all((result.leakage_total >= 0) & (result.leakage_total <= 1))
+    back = result.to_lightkurve()
+    assert len(back) == result.time.size
+    fig = result.plot()
+    assert len(fig.axes) == 6
+
+
+def test_errors_and_settings(rng):
+    lc, design, _ = _light_curve(rng, n=300)
+    with pytest.raises(halfsib.ConfigurationError, match="kernel"):
+        DetrendConfig(kernel="wavelet")
+    with pytest.raises(halfsib.ConfigurationError, match="holdout_chunks"):
+        DetrendConfig(holdout_chunks=1)
+    with pytest.raises(halfsib.ConfigurationError, match="unknown detrend settings"):
+        detrend(lc, design, clipsigma=3)
+    with pytest.raises(halfsib.NotFittedError):
+        SystematicsModel().result
+    short = DesignMatrix.from_groups([RegressorGroup("x", np.ones((10, 1)), 1.0)])
+    with pytest.raises(halfsib.DataValidationError, match="design has 10 rows"):
+        detrend(lc, short)
+    with pytest.raises(halfsib.DataValidationError, match="transit mask leaves"):
+        detrend(lc, design, transit_mask=np.ones(300, bool))
+
+
+def test_no_regressors_is_a_gp_only_fit(rng):
+    lc, _, _ = _light_curve(rng, n=300)
+    result = detrend(lc, DesignMatrix.from_groups([], n_cadences=300), kernel="sho")
+    assert result.design_columns == {} and np.all(result.systematics == 0)
+    assert np.all(np.isfinite(result.stellar))
