@@ -206,8 +206,8 @@ def transit_flux(
         Exposure length [d] to integrate over (long cadence, FFIs). ``None``: the model
         is evaluated at the instants ``time``.
     supersample : int, optional
-        Sub-exposures per exposure when ``exposure_time`` is given; default one per
-        2 minutes of exposure (15 for Kepler/K2 long cadence).
+        Sub-exposures per exposure when ``exposure_time`` is given (mid-point rule);
+        default one per 2 minutes of exposure (15 for Kepler/K2 long cadence).
 
     Returns
     -------
@@ -241,9 +241,12 @@ def transit_flux(
     bp.t0, bp.per, bp.rp, bp.a = params.t0, params.period, params.rp_over_rs, params.a_over_rs
     bp.inc, bp.ecc, bp.w = params.inclination, params.ecc, params.omega
     bp.limb_dark, bp.u = "quadratic", list(params.u)
+    times = flat[sel]
     if exposure_time and n_sub > 1:
-        model = batman.TransitModel(bp, flat[sel], supersample_factor=n_sub, exp_time=exposure_time)
+        # mid-point rule over the exposure (batman's own supersampling includes the end points)
+        offsets = ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * exposure_time
+        sub = (times[:, None] + offsets[None, :]).ravel()
+        out[sel] = batman.TransitModel(bp, sub).light_curve(bp).reshape(times.size, n_sub).mean(axis=1)
     else:
-        model = batman.TransitModel(bp, flat[sel])
-    out[sel] = model.light_curve(bp)
+        out[sel] = batman.TransitModel(bp, times).light_curve(bp)
     return out.reshape(t.shape)

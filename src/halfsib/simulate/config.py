@@ -115,7 +115,8 @@ class SimulationConfig:
         self._set("mission", mission)
         cadence = spec.default_cadence if self.cadence is None else str(self.cadence)
         if cadence not in spec.cadences:
-            raise ConfigurationError(f"cadence must be one of {list(spec.cadences)} for {mission}, got {self.cadence!r}")
+            raise ConfigurationError(
+                f"cadence must be one of {list(spec.cadences)} for {mission}, got {self.cadence!r}")
         self._set("cadence", cadence)
         self._check_ints(spec)
         self._check_fractions()

@@ -153,9 +153,8 @@ class Pointing:
         out = values[..., :n] * self.sample_weight[:n]
         if values.shape[-1] > n:
             extra = values[..., n:] * self.sample_weight[n:]
-            np.add.at(out, (..., self.sample_cadence[n:]), extra) if out.ndim > 1 else np.add.at(
-                out, self.sample_cadence[n:], extra
-            )
+            # cadences appear once among the extra samples, so plain fancy-index addition is exact
+            out[..., self.sample_cadence[n:]] += extra
         return out
 
 
@@ -164,7 +163,9 @@ def _span_scaled(value: float, span: float, fraction: float) -> float:
     return min(value, fraction * span)
 
 
-def make_timeline(config: SimulationConfig, pointing_flags: dict[str, NDArray[np.bool_]], rng: np.random.Generator) -> Timeline:
+def make_timeline(
+    config: SimulationConfig, pointing_flags: dict[str, NDArray[np.bool_]], rng: np.random.Generator
+) -> Timeline:
     """Cadence times, cadence numbers, gaps and quality flags.
 
     Parameters
@@ -232,7 +233,9 @@ def _orbits(config: SimulationConfig, time: NDArray[np.float64]) -> NDArray[np.f
     return np.array([[t0, mid - 0.5 * gap], [mid + 0.5 * gap, t1]])
 
 
-def scattered_light(time: NDArray[np.float64], orbits: NDArray[np.float64], config: SimulationConfig) -> NDArray[np.float64]:
+def scattered_light(
+    time: NDArray[np.float64], orbits: NDArray[np.float64], config: SimulationConfig
+) -> NDArray[np.float64]:
     """Scattered light in units of the sky background: ramps near each orbit's edges (TESS).
 
     Deterministic given the config (amplitude and scale grow with the seed-independent
@@ -303,9 +306,10 @@ def _k2_roll(time: NDArray[np.float64], timedel: float, rng: np.random.Generator
     threshold = 0.6 / (2.2 * r_ref)  # [rad]
     check_dt = _K2_CHECK_CADENCES * timedel
     phase = rng.uniform(0, 2 * np.pi, size=2)
+    days = time - time[0]
     omega = (2.2 * threshold / check_dt) * (
-        1.0 + 0.25 * np.sin(2 * np.pi * (time - time[0]) / 9.3 + phase[0]) + 0.1 * np.sin(2 * np.pi * (time - time[0]) / 2.1 + phase[1])
-    )
+        1.0 + 0.25 * np.sin(2 * np.pi * days / 9.3 + phase[0]) + 0.1 * np.sin(2 * np.pi * days / 2.1 + phase[1])
+    )  # [rad/d]: solar-pressure torque varying with the spacecraft's attitude
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (omega[:-1] + omega[1:]) * timedel)])  # ∫ω at cadence centres
     roll = np.empty(n)
     after = np.full(n, np.nan)
@@ -329,12 +333,16 @@ def _k2_roll(time: NDArray[np.float64], timedel: float, rng: np.random.Generator
     return roll, after, firing, frac
 
 
-def _k2_pointing(time: NDArray[np.float64], timedel: float, config: SimulationConfig, rng: np.random.Generator) -> Pointing:
+def _k2_pointing(
+    time: NDArray[np.float64], timedel: float, config: SimulationConfig, rng: np.random.Generator
+) -> Pointing:
     n = time.size
     r_ref = float(np.hypot(*config.spec.patch_offset))
     roll, after, firing, frac = _k2_roll(time, timedel, rng, r_ref)
     dx, dy, scale = _slow_terms(time, rng, drift=0.4, scale=1.0e-4)
-    focus = 0.03 * np.exp(-(time - time[0]) / 3.0) + 0.01 * np.sin(2 * np.pi * (time - time[0]) / 3.7 + rng.uniform(0, 6.3))
+    days = time - time[0]
+    # thermal settling after the campaign start, plus a slow thermal cycle
+    focus = 0.03 * np.exp(-days / 3.0) + 0.01 * np.sin(2 * np.pi * days / 3.7 + rng.uniform(0, 2 * np.pi))
     dump = np.zeros(n, dtype=bool)
     fire_idx = np.flatnonzero(firing)
     if fire_idx.size:
@@ -358,7 +366,9 @@ def _k2_pointing(time: NDArray[np.float64], timedel: float, config: SimulationCo
     )
 
 
-def _tess_pointing(time: NDArray[np.float64], timedel: float, config: SimulationConfig, rng: np.random.Generator) -> Pointing:
+def _tess_pointing(
+    time: NDArray[np.float64], timedel: float, config: SimulationConfig, rng: np.random.Generator
+) -> Pointing:
     n = time.size
     orbits = _orbits(config, time)
     dx, dy, scale = _slow_terms(time, rng, drift=0.03, scale=2.0e-5)
@@ -369,14 +379,18 @@ def _tess_pointing(time: NDArray[np.float64], timedel: float, config: Simulation
         inside = (time >= start) & (time <= end)
         interval = _span_scaled(_TESS_DUMP_INTERVAL, end - start, 0.3)
         edges = np.concatenate([[start], np.arange(start + interval * rng.uniform(0.5, 1.0), end, interval), [end]])
-        offset = rng.normal(0.0, 0.05, size=2)
+        reference = rng.normal(0.0, 0.05, size=2)  # new pointing offset after each perigee
+        direction = rng.normal(size=2)
+        direction /= np.hypot(*direction)
         for a, b in zip(edges[:-1], edges[1:]):
             seg = inside & (time >= a) & (time < b)
-            rate = rng.normal(0.0, 0.02, size=3)  # drift per day: x, y [pixel], roll [1e-3 pixel/1000 pixel]
-            dx[seg] += offset[0] + rate[0] * (time[seg] - a)
-            dy[seg] += offset[1] + rate[1] * (time[seg] - a)
-            roll[seg] += 1.0e-5 * rate[2] * (time[seg] - a) / 0.02
-            offset = offset + rng.normal(0.0, 0.03, size=2)  # jump at the dump
+            frac = (time[seg] - a) / (b - a)
+            # momentum builds up, the pointing error grows; the dump at b resets it (a jump)
+            build = rng.uniform(0.02, 0.06) * (direction + 0.3 * rng.normal(size=2))
+            start_offset = reference + rng.normal(0.0, 0.005, size=2)
+            dx[seg] += start_offset[0] + build[0] * frac
+            dy[seg] += start_offset[1] + build[1] * frac
+            roll[seg] += rng.normal(0.0, 2.0e-5) * frac  # ~0.03 pixel at 1,400 pixels from the axis
             dump |= (time >= b - 0.5 * timedel) & (time < b + max(_TESS_DUMP_LENGTH, 0.5 * timedel)) & (b < end)
         focus[inside] = 0.02 * np.exp(-(time[inside] - start) / 1.5)
     sigma = 0.01 * np.sqrt(120.0 / (timedel * 86400.0))

@@ -118,7 +118,8 @@ class Scene:
         """Other targets and field stars whose light reaches target ``i``'s stamp."""
         reach = _REACH_SIGMAS * self.config.spec.prf_halo_sigma * 1.3 + 1.5
         lo_c, lo_r = self.stamp_col0[i] - reach, self.stamp_row0[i] - reach
-        hi_c, hi_r = self.stamp_col0[i] + self.stamp_nx[i] - 1 + reach, self.stamp_row0[i] + self.stamp_ny[i] - 1 + reach
+        hi_c = self.stamp_col0[i] + self.stamp_nx[i] - 1 + reach
+        hi_r = self.stamp_row0[i] + self.stamp_ny[i] - 1 + reach
 
         def inside(c: NDArray, r: NDArray) -> NDArray[np.bool_]:
             return (c >= lo_c) & (c <= hi_c) & (r >= lo_r) & (r <= hi_r)
@@ -207,7 +208,8 @@ def make_scene(config: SimulationConfig, rng: np.random.Generator) -> Scene:
     n_field = int(rng.poisson(config.field_density * size * size))
     fcol = ox + rng.uniform(-10.0, size + 10.0, n_field)
     frow = oy + rng.uniform(-10.0, size + 10.0, n_field)
-    fmag = _draw_mags(rng, n_field, min(config.mag_range[0] + 3.0, spec.field_mag_limit - 1.0), spec.field_mag_limit, 0.3)
+    faint = spec.field_mag_limit
+    fmag = _draw_mags(rng, n_field, min(config.mag_range[0] + 3.0, faint - 1.0), faint, slope=0.3)
     pad = size + 2 * _FLAT_PAD
     flat = (1.0 + spec.flat_rms * rng.standard_normal((pad, pad))).astype(np.float32)
     intra = spec.intrapixel_amplitude * rng.uniform(0.7, 1.3, size=2)
