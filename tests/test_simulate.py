@@ -202,6 +202,12 @@ def test_truth_files(k2, k2_dir):
     bodies = Table.read(k2_dir / "planets.ecsv")
     assert len(bodies) == len(k2.astro.bodies) and str(bodies["period"].unit) == "d"
     assert set(bodies["kind"]) <= {"planet", "eb"} and np.all(bodies["n_events"] >= 0)
+    for table in (truth, bodies):  # "not applicable" is a masked value, never a NaN
+        for name in table.colnames:
+            if table[name].dtype.kind == "f":
+                values = np.ma.getdata(table[name])[~np.ma.getmaskarray(table[name])]
+                assert np.all(np.isfinite(values)), name
+    assert np.ma.getmaskarray(bodies["sb_ratio"])[bodies["kind"] == "planet"].all()
     with fits.open(k2_dir / "truth_flux.fits") as hdul:
         np.testing.assert_array_equal(hdul["ASTRO_FLUX"].data, k2.astro.flux)
         assert hdul["APER_FLUX"].data.shape == (k2.n_stars, k2.timeline.n)

@@ -22,6 +22,18 @@ def _meta(camp: Campaign, description: str) -> dict[str, Any]:
             **camp.provenance()}
 
 
+def _mask_missing(table: Table) -> Table:
+    """NaN marks "not applicable" (no spots, not an EB...): store it as a masked value, never as NaN."""
+    from astropy.table import MaskedColumn
+
+    for name in table.colnames:
+        col = table[name]
+        if col.dtype.kind == "f" and np.isnan(np.asarray(col)).any():
+            table[name] = MaskedColumn(col, mask=np.isnan(np.asarray(col)), unit=col.unit,
+                                       description=col.description)
+    return table
+
+
 def _eb_columns(camp: Campaign) -> dict[str, np.ndarray]:
     n = camp.n_stars
     cols = {name: np.full(n, np.nan) for name in ("eb_period", "eb_t0", "eb_k", "eb_b", "eb_sb_ratio", "eb_depth",
@@ -90,7 +102,7 @@ def truth_table(camp: Campaign) -> Table:
     t["roll_amplitude"] = amplitude * u.pix
     for name, text in _DESCRIPTIONS.items():
         t[name].description = text
-    return t
+    return _mask_missing(t)
 
 
 _DESCRIPTIONS = {
@@ -159,4 +171,4 @@ def bodies_table(camp: Campaign) -> Table:
     t["t0"].description = "mid-transit (primary eclipse) time, same system as the files' TIME column"
     t["depth"].description = "depth at mid-event without exposure smearing, in ppm of the star's flux"
     t["sb_ratio"].description = "EB: surface-brightness ratio companion/primary (NaN for planets)"
-    return t
+    return _mask_missing(t)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._atomic import atomic_path
+from ..io.writers import write_table
 from .._progress import progress as _progress
 from ..exceptions import ConfigurationError
 from ._headers import aperture_wcs_cards, pixel_wcs_cards, primary_cards, provenance_history, time_cards
@@ -274,8 +275,7 @@ def write_campaign(
                 "(CLI: --overwrite) to replace them or choose another output folder")
     written: list[Path] = []
     for name, table in (("truth.ecsv", campaign.truth_table()), ("planets.ecsv", campaign.bodies_table())):
-        with atomic_path(out / name, overwrite=True) as tmp:
-            table.write(tmp, format="ascii.ecsv")
+        write_table(table, out / name, record=campaign.provenance())
         written.append(out / name)
     _write_fits(truth_flux_hdulist(campaign), out / "truth_flux.fits", checksum)
     written.append(out / "truth_flux.fits")
