@@ -32,6 +32,16 @@ _EXPORTS: dict[str, str] = {
     # model
     "MarginalLikelihood": "likelihood",
     "StellarKernel": "gp",
+    "DesignMatrix": "design",
+    "RegressorGroup": "design",
+    "SystematicsModel": "model",
+    "DetrendConfig": "model",
+    "detrend": "model",
+    "DetrendResult": "results",
+    "detrend_target": "pipeline",
+    "build_design": "regressors",
+    "ElcBasis": "regressors",
+    "RegressorConfig": "regressors",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",

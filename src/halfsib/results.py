@@ -154,7 +154,7 @@ class DetrendResult:
     def header_cards(self) -> dict[str, tuple[Any, str]]:
         """Primary-header keywords with the fitted hyper-parameters."""
         cards: dict[str, tuple[Any, str]] = {
-            "HSNORM": (self.normalisation, f"median raw flux used to normalise [{self.raw_flux_unit}]"),
+            "HSNORM": (self.normalisation, "median raw flux (the normalisation)"),
             "HSLOGL": (self.log_likelihood, "maximum marginal log-likelihood"),
             "HSKERNEL": (str(self.config.kernel), "stellar GP kernel"),
             "HSNCLIP": (int(self.clipped.sum()), "cadences clipped as outliers"),

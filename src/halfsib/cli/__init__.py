@@ -20,6 +20,8 @@ from .. import __version__
 SUBCOMMANDS: dict[str, str] = {
     "info": "info",
     "simulate": "simulate",
+    "basis": "basis",
+    "detrend": "detrend",
 }
 
 EXIT_OK = 0
@@ -34,6 +36,8 @@ for transits jointly with that model.
 examples:
   halfsib info ktwo247589423-c13_llc.fits          what halfsib reads from a file
   halfsib simulate --mission k2 --stars 50 -o sim/  a simulated campaign with truth
+  halfsib basis sim/lc/ -o basis.fits                eigen light curves of a campaign
+  halfsib detrend sim/lc/ktwo900000001-c99_llc.fits --others sim/lc/ -o out.fits --plot out.png
 """
 
 

@@ -1,0 +1,128 @@
+"""Composition of the stages for one target (used by the CLI and, later, by batch).
+
+io → regressors → model; no argument parsing, no printing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .exceptions import DataValidationError
+from .model import DetrendConfig, detrend
+from .results import DetrendResult
+from .timeseries import LightCurve, PixelSeries
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+__all__ = ["load_target", "load_others", "detrend_target"]
+
+
+def load_target(source: PathLike | Any, *, flux_column: str | None = None) -> LightCurve | PixelSeries:
+    """Read the target (a path or a lightkurve object) with :func:`halfsib.io.read`."""
+    from .io import read
+
+    return read(source, flux_column=flux_column)
+
+
+def _same_star(a: LightCurve | PixelSeries, b: LightCurve | PixelSeries) -> bool:
+    if a.meta.source and b.meta.source and Path(a.meta.source).resolve() == Path(b.meta.source).resolve():
+        return True
+    return bool(a.meta.target_id) and a.meta.target_id == b.meta.target_id
+
+
+def load_others(paths: Sequence[PathLike], target: LightCurve | PixelSeries, *, flux_column: str | None = None,
+                show_progress: bool = False) -> tuple[list[LightCurve], list[PixelSeries], list[Any]]:
+    """Read the regressor stars: light curves (for ELCs) and pixel files (for CPM).
+
+    Unreadable files are skipped and returned as failures; the target itself (same file or
+    same id) is dropped. A pixel file contributes its pixels to CPM and its aperture sum to
+    the ELCs.
+    """
+    from .io import read_many
+
+    series, failures = read_many(list(paths), on_error="skip", show_progress=show_progress,
+                                 flux_column=flux_column)
+    curves: list[LightCurve] = []
+    stamps: list[PixelSeries] = []
+    for s in series:
+        if _same_star(s, target):
+            continue
+        if isinstance(s, PixelSeries):
+            stamps.append(s)
+            curves.append(s.to_lightcurve())
+        else:
+            curves.append(s)
+    return curves, stamps, failures
+
+
+def detrend_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    config: DetrendConfig | None = None,
+    transit_mask: NDArray[np.bool_] | None = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+) -> DetrendResult:
+    """Read, build the design matrix and fit the systematics model of one target.
+
+    Parameters
+    ----------
+    target : path, halfsib series or lightkurve object
+    others : paths or series
+        Other stars of the same campaign/sector (light curves and/or pixel files).
+    basis : path or ElcBasis, optional
+        A prebuilt eigen-light-curve basis (``halfsib basis``); replaces ELCs from ``others``.
+    cbv : path or BasisTable, optional
+        CBV-style vectors.
+    regressors : RegressorConfig, optional
+    config : DetrendConfig, optional
+    transit_mask : bool array over the target's cadences, optional
+        Cadences kept out of the fit (predicted from the others).
+    flux_column : str, optional
+        Flux column of the target and the others (default: the raw flux).
+    """
+    from .io import read_basis
+    from .regressors import ElcBasis, RegressorConfig, build_design
+
+    star = target if isinstance(target, (LightCurve, PixelSeries)) else load_target(target, flux_column=flux_column)
+    curves: list[LightCurve] = []
+    stamps: list[PixelSeries] = []
+    if others:
+        if all(isinstance(o, (LightCurve, PixelSeries)) for o in others):
+            for o in others:
+                if _same_star(o, star):
+                    continue
+                (stamps if isinstance(o, PixelSeries) else curves).append(o)
+                if isinstance(o, PixelSeries):
+                    curves.append(o.to_lightcurve())
+        else:
+            curves, stamps, failures = load_others(others, star, flux_column=flux_column, show_progress=show_progress)
+            for failure in failures:
+                log.warning("regressor star skipped: %s", failure.error)
+    if isinstance(basis, (str, os.PathLike)):
+        basis = ElcBasis.load(basis)
+    if isinstance(cbv, (str, os.PathLike)):
+        cbv = read_basis(cbv, time_format=star.time_format)
+    if not curves and basis is None and cbv is None and not isinstance(star, PixelSeries):
+        log.warning("%s: no other stars, basis or CBVs given: only the target's own motion and smooth "
+                    "terms model the systematics", star.meta.source)
+    design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
+                          config=regressors or RegressorConfig())
+    lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
+    if transit_mask is not None and np.asarray(transit_mask).shape != (lc.n_cadences,):
+        raise DataValidationError(f"transit_mask has shape {np.shape(transit_mask)}; the target has "
+                                  f"{lc.n_cadences} cadences", lc.meta.source)
+    return detrend(lc, design, config=config, transit_mask=transit_mask)

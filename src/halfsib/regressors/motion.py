@@ -1,0 +1,296 @@
+"""The target's own motion terms: polynomials of its position, modulated in time.
+
+K2's roll moves each star along a short arc every ~6 hours; how its aperture flux responds
+depends on where on the detector it sits and changes slowly over a campaign. Other stars'
+light curves cannot reproduce that response (design notes §8), so the target's own
+motion enters the design matrix:
+
+- the *variables*: the 1-D arclength along the roll arc (K2SFF's ``ARCLENGTH`` column, or
+  the projection of the centroid track on its first principal axis), or the 2-D centroids
+  (``centroid_col/row``, else ``pos_corr1/2``, else flux-weighted centroids of the pixels);
+- the *terms*: monomials of the variables up to ``degree`` (no constant term), or cubic
+  B-splines of each variable over its range (local flexibility along the arc, like
+  K2SFF's binned flux-arclength relation; one spline dropped, so no constant);
+- the *modulation*: each term multiplied by the indicator of one of ``n_windows`` time
+  windows and centred within it (K2SFF-like piecewise fits, without step functions), by
+  one of ``n_windows`` cubic B-splines in time (a response that changes smoothly), or by
+  nothing.
+
+Variables are centred on their median and scaled by their robust scatter (per window with
+window modulation) and clipped at ±``CLIP`` robust sigmas, so that thruster-firing
+excursions do not turn a cubic into a spike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+
+from ..design import RegressorGroup
+from ..exceptions import ConfigurationError, DataValidationError
+from ..timeseries import LightCurve, PixelSeries
+from ._util import BoolArray, FloatArray, fill_gaps, make_group, robust_std
+from .smooth import spline_basis, window_edges
+
+log = logging.getLogger(__name__)
+
+__all__ = ["motion_regressors", "centroid_track", "arclength_from_centroids", "motion_variables",
+           "elc_motion_products", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
+
+MOTION_VARIABLES = ("auto", "arclength", "centroids")
+MODULATIONS = ("windows", "splines", "none")
+MOTION_BASES = ("poly", "spline")
+#: scaled motion variables are clipped to ± this many robust sigmas
+CLIP = 5.0
+
+
+def centroid_track(target: LightCurve | PixelSeries) -> tuple[FloatArray, FloatArray] | None:
+    """The target's (column, row) position per cadence, or None when nothing tells it.
+
+    Light curves: ``centroid_col/centroid_row``, else ``pos_corr1/pos_corr2``. Pixel series:
+    flux-weighted centroids over the aperture (detector pixels). NaN where unknown.
+    """
+    cols = target.columns
+    for a, b in (("centroid_col", "centroid_row"), ("pos_corr1", "pos_corr2")):
+        if a in cols and b in cols and np.isfinite(cols[a][target.good]).mean() > 0.5:
+            return np.asarray(cols[a], float), np.asarray(cols[b], float)
+    if isinstance(target, PixelSeries):
+        ap = target.aperture
+        flux = np.where(np.isfinite(target.flux), target.flux, 0.0)[:, ap]
+        rows, columns = np.nonzero(ap)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = flux.sum(axis=1)
+            x = flux @ (columns + target.corner[0]) / total
+            y = flux @ (rows + target.corner[1]) / total
+        return x, y
+    return None
+
+
+def arclength_from_centroids(x: FloatArray, y: FloatArray, good: BoolArray) -> FloatArray:
+    """Position along the main axis of the centroid track (K2SFF-style 1-D arclength).
+
+    The track (x, y) is centred on its median over the good cadences and projected on its
+    first principal axis, oriented so that the axis's larger component is positive.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Pixels along the axis; gaps filled by linear interpolation in cadence order.
+    """
+    ok = good & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        raise DataValidationError("fewer than 3 good cadences with a finite centroid")
+    pts = np.column_stack([x - np.median(x[ok]), y - np.median(y[ok])])
+    _, vectors = np.linalg.eigh(np.cov(pts[ok].T))
+    axis = vectors[:, -1]
+    axis = axis * np.sign(axis[np.argmax(np.abs(axis))])
+    s = np.where(ok, np.nan_to_num(pts) @ axis, np.nan)
+    return fill_gaps(np.arange(s.size, dtype=float), s, ok)
+
+
+def motion_variables(target: LightCurve | PixelSeries, variables: str = "auto") -> dict[str, FloatArray]:
+    """The motion variables of a target: ``{"arclength": s}`` or ``{"x": x, "y": y}``.
+
+    ``"auto"`` picks the arclength for K2 (a 1-D roll) and the centroids otherwise.
+
+    Raises
+    ------
+    DataValidationError
+        The target has no arclength, centroid, position-correction or pixel data.
+    """
+    if variables not in MOTION_VARIABLES:
+        raise ConfigurationError(f"motion variables must be one of {MOTION_VARIABLES}, got {variables!r}")
+    if variables == "auto":
+        variables = "arclength" if target.meta.mission == "K2" else "centroids"
+    ok = target.good
+    if variables == "arclength" and "arclength" in target.columns:
+        s = np.asarray(target.columns["arclength"], float)
+        if np.isfinite(s[ok]).mean() > 0.5:
+            return {"arclength": fill_gaps(np.arange(s.size, dtype=float), s, ok & np.isfinite(s))}
+    track = centroid_track(target)
+    if track is None:
+        raise DataValidationError("no motion information: the target has no arclength, centroid, POS_CORR or "
+                                  "pixel data", target.meta.source)
+    x, y = track
+    if variables == "arclength":
+        return {"arclength": arclength_from_centroids(x, y, ok)}
+    idx = np.arange(x.size, dtype=float)
+    return {"x": fill_gaps(idx, x, ok & np.isfinite(x)), "y": fill_gaps(idx, y, ok & np.isfinite(y))}
+
+
+def _scaled(values: FloatArray, rows: BoolArray) -> FloatArray:
+    v = values[rows]
+    scale = robust_std(v) or float(np.std(v)) or 1.0
+    return np.clip((values - np.median(v)) / scale, -CLIP, CLIP)
+
+
+def _monomials(variables: dict[str, FloatArray], rows: BoolArray, degree: int) -> tuple[FloatArray, list[str]]:
+    """All monomials of the scaled variables with total degree 1..degree."""
+    names = list(variables)
+    scaled = [_scaled(variables[n], rows) for n in names]
+    cols, labels = [], []
+    for d in range(1, degree + 1):
+        for combo in itertools.combinations_with_replacement(range(len(names)), d):
+            cols.append(np.prod([scaled[i] for i in combo], axis=0))
+            labels.append("*".join(names[i] for i in combo))
+    return np.column_stack(cols), labels
+
+
+def _spline_terms(variables: dict[str, FloatArray], rows: BoolArray, n_splines: int) -> tuple[FloatArray, list[str]]:
+    """Cubic B-splines of each scaled variable over its range on ``rows`` (one dropped per variable).
+
+    The B-splines of a variable sum to one; dropping the last leaves no constant combination.
+    """
+    cols, labels = [], []
+    for name, values in variables.items():
+        scaled = _scaled(values, rows)
+        lo, hi = np.percentile(scaled[rows], [0.5, 99.5]) if rows.any() else (-1.0, 1.0)
+        if not hi > lo:
+            continue
+        basis = spline_basis(np.clip(scaled, lo, hi), float(lo), float(hi), n_basis=n_splines)[:, :-1]
+        cols.append(basis)
+        labels += [f"B{j}({name})" for j in range(basis.shape[1])]
+    if not cols:
+        return np.zeros((rows.size, 0)), []
+    return np.hstack(cols), labels
+
+
+def _terms(variables: dict[str, FloatArray], rows: BoolArray, basis: str, degree: int,
+           n_splines: int) -> tuple[FloatArray, list[str]]:
+    if basis == "poly":
+        return _monomials(variables, rows, degree)
+    return _spline_terms(variables, rows, n_splines)
+
+
+def _check(degree: int, n_windows: int, modulation: str, basis: str, n_splines: int) -> None:
+    if not (isinstance(degree, (int, np.integer)) and 1 <= degree <= 6):
+        raise ConfigurationError(f"motion degree must be an integer 1-6, got {degree}")
+    if not (isinstance(n_windows, (int, np.integer)) and n_windows >= 1):
+        raise ConfigurationError(f"motion n_windows must be an integer >= 1, got {n_windows}")
+    if modulation not in MODULATIONS:
+        raise ConfigurationError(f"motion modulation must be one of {MODULATIONS}, got {modulation!r}")
+    if basis not in MOTION_BASES:
+        raise ConfigurationError(f"motion basis must be one of {MOTION_BASES}, got {basis!r}")
+    if not (isinstance(n_splines, (int, np.integer)) and n_splines >= 4):
+        raise ConfigurationError(f"motion n_splines must be an integer >= 4, got {n_splines}")
+
+
+def _windowed(values: dict[str, FloatArray], time: FloatArray, good: BoolArray, n_windows: int, basis: str,
+              degree: int, n_splines: int, name: str) -> tuple[list[FloatArray], list[str]]:
+    """Terms computed and centred within each window, zero outside it (no step functions)."""
+    edges = window_edges(time, good, n_windows)
+    window = np.clip(np.searchsorted(edges, np.nan_to_num(time, nan=-np.inf), side="right") - 1, 0, n_windows - 1)
+    cols, names = [], []
+    for w in range(n_windows):
+        inside = window == w
+        rows = good & inside
+        terms, labels = _terms(values, rows, basis, degree, n_splines)
+        terms = (terms - terms[rows].mean(axis=0)) * inside[:, None]
+        cols.append(terms)
+        names += [f"{name}_w{w:02d}_{lab}" for lab in labels]
+    return cols, names
+
+
+def motion_regressors(
+    target: LightCurve | PixelSeries,
+    *,
+    degree: int = 3,
+    n_windows: int = 20,
+    modulation: str = "windows",
+    basis: str = "poly",
+    n_splines: int = 8,
+    variables: str = "auto",
+    flux: FloatArray | None = None,
+    prior_scale: float | None = None,
+    name: str = "motion",
+) -> RegressorGroup:
+    """Functions of the target's motion, per time window or modulated by splines in time.
+
+    Parameters
+    ----------
+    target : LightCurve or PixelSeries
+    degree : int
+        Highest total degree of the monomials (1-6), with ``basis="poly"``.
+    n_windows : int
+        Number of time windows (equal numbers of good cadences) or of spline functions in time.
+    modulation : {"windows", "splines", "none"}
+    basis : {"poly", "spline"}
+        Monomials of the variables, or ``n_splines`` cubic B-splines of each variable over
+        its range (K2SFF-like local flexibility along the roll arc).
+    n_splines : int
+        B-splines per variable (>= 4) with ``basis="spline"``; one is dropped (no constant).
+    variables : {"auto", "arclength", "centroids"}
+    flux : ndarray, shape (N,), optional
+        The target's flux (sets the initial prior scale); default ``target.flux`` for light
+        curves, the aperture sum for pixel series.
+    prior_scale : float, optional
+    name : str
+
+    Returns
+    -------
+    RegressorGroup
+        ``n_terms × n_windows`` columns (fewer when a window has no motion), named like
+        ``motion_w03_arclength*arclength`` or ``motion_w03_B2(arclength)``. With window
+        modulation each column is centred within its window and zero outside it.
+    """
+    _check(degree, n_windows, modulation, basis, n_splines)
+    values = motion_variables(target, variables)
+    good, time = target.good, target.time
+    if flux is None:
+        flux = target.flux if isinstance(target, LightCurve) else target.to_lightcurve().flux
+    if modulation == "windows":
+        cols, names = _windowed(values, time, good, n_windows, basis, degree, n_splines, name)
+    else:
+        terms, labels = _terms(values, good, basis, degree, n_splines)
+        if modulation == "none":
+            cols, names = [terms], [f"{name}_{lab}" for lab in labels]
+        else:
+            t = time[good & np.isfinite(time)]
+            splines = spline_basis(time, float(t.min()), float(t.max()), n_basis=max(n_windows, 4))
+            cols = [terms * splines[:, j:j + 1] for j in range(splines.shape[1])]
+            names = [f"{name}_b{j:02d}_{lab}" for j in range(splines.shape[1]) for lab in labels]
+    what = f"degree-{degree} polynomials" if basis == "poly" else f"{n_splines - 1} cubic B-splines"
+    desc = (f"{what} of {'/'.join(values)}"
+            + {"windows": f" in {n_windows} time windows (centred per window)",
+               "splines": f" x {max(n_windows, 4)} B-splines in time", "none": ""}[modulation])
+    return make_group(name, np.hstack(cols), names, good, flux, prior_scale=prior_scale, description=desc,
+                      source=target.meta.source)
+
+
+def elc_motion_products(
+    elc: RegressorGroup,
+    target: LightCurve | PixelSeries,
+    *,
+    n_products: int = 10,
+    variables: str = "auto",
+    flux: FloatArray | None = None,
+    prior_scale: float | None = None,
+    name: str = "elc_motion",
+) -> RegressorGroup:
+    """Products of the leading ELCs with the target's (scaled) motion variables.
+
+    A common-mode systematic seen by other stars reaches the target with a strength that
+    depends on where the target sits on its roll arc; these columns let it.
+
+    Returns
+    -------
+    RegressorGroup
+        ``min(n_products, elc.n_columns) × n_variables`` columns named ``elc1*arclength``...
+    """
+    if n_products < 1:
+        raise ConfigurationError(f"n_products must be >= 1, got {n_products}")
+    values = motion_variables(target, variables)
+    good = target.good
+    if flux is None:
+        flux = target.flux if isinstance(target, LightCurve) else target.to_lightcurve().flux
+    k = min(n_products, elc.n_columns)
+    cols, names = [], []
+    for var, series in values.items():
+        scaled = _scaled(series, good)
+        cols.append(elc.columns[:, :k] * scaled[:, None])
+        names += [f"{elc.column_names[j]}*{var}" for j in range(k)]
+    desc = f"leading {k} columns of group {elc.name!r} times {'/'.join(values)}"
+    return make_group(name, np.hstack(cols), names, good, flux, prior_scale=prior_scale, description=desc,
+                      source=target.meta.source)
