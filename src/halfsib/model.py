@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 #: excluded cadences get their noise variance multiplied up to this many times the data variance
 EXCLUDE_INFLATION = 1e10
+#: the optimiser stops when an iteration improves ln L by less than this
+LNL_TOLERANCE = 0.02
+#: iterations allowed when refitting after clipping (the start is already close)
+REFIT_MAXITER = 15
 #: fewest cadences the model accepts
 MIN_MODEL_CADENCES = 50
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -54,8 +58,8 @@ class DetrendConfig:
         Fit an extra white-noise term added in quadrature to the errors.
     clip_sigma : float
         Outlier threshold on normalised residuals (robust sigma); 0 disables clipping.
-        High outliers are clipped wherever they are; low ones only when isolated
-        (one cadence), so that transits are never clipped.
+        Only high outliers (cosmic rays, flares' peaks) are clipped: a dip is what the
+        search looks for, so low points are never removed here.
     clip_iterations : int
         Maximum number of fit → clip → refit rounds.
     holdout_chunks : int
@@ -209,25 +213,38 @@ class _Objective:
         return f0, grad
 
 
-def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None
-                         ) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
-    kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
-    variance = problem.effective_variance()
+def _bounds_and_start(problem: _Problem, config: DetrendConfig, kernel: StellarKernel,
+                      start: NDArray[np.float64] | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     use = ~problem.excluded
     t, y, v = problem.time[use], problem.y[use], problem.variance[use]
     var_y = max(float(np.var(y)), float(np.median(v)))
     lo, hi = config.prior_variance_range
     n_groups = len(problem.design.groups)
-    gp_bounds = kernel.bounds(t, y, v)
-    bounds = np.vstack([gp_bounds, np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
+    bounds = np.vstack([kernel.bounds(t, y, v), np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
     if start is None:
         sizes = [sl.stop - sl.start for sl in problem.design.groups.values()]
         lam0 = [math.log(0.3 * var_y / max(m, 1)) for m in sizes]
         start = np.concatenate([kernel.initial_parameters(t, y, v), lam0])
-    start = np.clip(start, bounds[:, 0] + 1e-9, bounds[:, 1] - 1e-9)
-    objective = _Objective(problem, kernel, variance)
+    return bounds, np.clip(start, bounds[:, 0] + 1e-9, bounds[:, 1] - 1e-9)
+
+
+def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None,
+                         maxiter: int | None = None) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
+    """Maximise ln L over the GP parameters and the λ_g (see :func:`_fit_all`)."""
+    kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
+    return _fit_all(problem, config, kernel, start, maxiter)
+
+
+def _fit_all(problem: _Problem, config: DetrendConfig, kernel: StellarKernel, start: NDArray[np.float64] | None,
+             maxiter: int | None) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
+    bounds, start = _bounds_and_start(problem, config, kernel, start)
+    objective = _Objective(problem, kernel, problem.effective_variance())
+    if problem.design.groups:  # stage 1: prior variances alone, reusing one set of GP solves (cheap)
+        start = _fit_prior_variances(objective, start, bounds)
+    # stage 2: everything; stop when an iteration gains less than LNL_TOLERANCE in ln L
+    scale = max(abs(objective.value(start)), 1.0)
     solution = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                                 options={"maxiter": config.maxiter})
+                                 options={"maxiter": maxiter or config.maxiter, "ftol": LNL_TOLERANCE / scale})
     if not np.isfinite(solution.fun) or solution.fun >= 1e29:
         raise NotPositiveDefiniteError(
             f"{problem.design.group_names}: no hyper-parameters gave a positive-definite model; "
@@ -236,18 +253,37 @@ def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArra
     return solution.x, objective.build(solution.x), kernel, int(solution.nit)
 
 
+def _fit_prior_variances(objective: _Objective, theta: NDArray[np.float64], bounds: NDArray[np.float64]
+                         ) -> NDArray[np.float64]:
+    """Maximise ln L over the ln λ_g with the GP fixed: O(M³) per step, analytic gradient."""
+    n_gp = objective.n_gp
+    try:
+        base = objective.build(theta)
+    except NotPositiveDefiniteError:
+        return theta
+    names = list(objective.groups)
+
+    def negative(lnlam: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        try:
+            ml = base.with_prior_variance({n: float(np.exp(v)) for n, v in zip(names, lnlam)})
+            g = ml.gradient_log_prior_variances()
+            return -(ml.log_likelihood() + objective.offset), -np.array([g[n] for n in names])
+        except NotPositiveDefiniteError:
+            return 1e30, np.zeros_like(lnlam)
+
+    scale = max(abs(negative(theta[n_gp:])[0]), 1.0)
+    solution = optimize.minimize(negative, theta[n_gp:], jac=True, method="L-BFGS-B", bounds=bounds[n_gp:],
+                                 options={"maxiter": 200, "ftol": 1e-4 / scale})
+    return np.concatenate([theta[:n_gp], solution.x]) if np.isfinite(solution.fun) and solution.fun < 1e29 else theta
+
+
 def _new_outliers(problem: _Problem, ml: MarginalLikelihood, jitter: float, clip_sigma: float) -> NDArray[np.bool_]:
+    """Fitted cadences whose normalised residual exceeds +clip_sigma robust sigma (high side only)."""
     residual = ml.predict().residual
     z = residual / np.sqrt(problem.variance + jitter**2)
     fitted = ~problem.excluded
     scale = 1.4826 * float(np.median(np.abs(z[fitted] - np.median(z[fitted]))))
-    z = z / max(scale, 1e-12)
-    high = z > clip_sigma
-    low = z < -clip_sigma
-    neighbours_quiet = np.ones_like(low)
-    neighbours_quiet[1:] &= z[:-1] > -2.0
-    neighbours_quiet[:-1] &= z[1:] > -2.0
-    return (high | (low & neighbours_quiet)) & fitted
+    return (z / max(scale, 1e-12) > clip_sigma) & fitted
 
 
 def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64], kernel: StellarKernel,
@@ -298,7 +334,7 @@ class SystematicsModel:
                 break
             problem.clipped |= new
             log.info("%s: clipped %d outliers", lc.meta.target_id, int(new.sum()))
-            theta, ml, kernel, more = _fit_hyperparameters(problem, config, theta)
+            theta, ml, kernel, more = _fit_hyperparameters(problem, config, theta, maxiter=REFIT_MAXITER)
             iterations += more
         self.result_ = self._result(lc, problem, theta, ml, kernel, iterations)
         return self
