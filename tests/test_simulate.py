@@ -255,12 +255,12 @@ def test_roll_motion_grows_with_distance_and_turns_across_the_field(k2):
     clean = k2.contamination < 0.01
     cosang = np.sum(centroid * direction, axis=1) / np.hypot(*centroid.T)
     assert np.all(cosang[clean] > np.cos(np.radians(10)))  # centroids move perpendicular to the radius
-    assert np.all((np.hypot(*centroid.T) / r)[clean] > 0.4)  # diluted by the aperture, but there
+    assert np.all((np.hypot(*centroid.T) / r)[clean] > 0.3)  # diluted by the aperture, but there
     np.testing.assert_allclose(np.hypot(*poscorr.T), r, rtol=0.02)  # motion amplitude ∝ distance
     assert np.ptp(np.degrees(np.arctan2(direction[:, 1], direction[:, 0]))) > 10  # direction varies
-    # the roll sawtooth itself: ~0.6-1 pixel per cycle at the patch centre
+    # the roll sawtooth itself: ~0.35-0.7 pixel per cycle at the patch centre
     sweep = np.ptp(roll[: 12 * (tl.n // 12)].reshape(-1, 12), axis=1) * np.hypot(*k2.config.spec.patch_offset)
-    assert 0.3 < np.median(sweep) < 1.2
+    assert 0.25 < np.median(sweep) < 1.0
 
 
 def test_k2_gaps_and_nan_times(k2, k2_dir):

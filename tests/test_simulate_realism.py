@@ -39,6 +39,25 @@ def test_roll_sawtooth_amplitude_matches_real_k2(shared_data, tmp_path):
     assert sim_rate == pytest.approx(real_rate, rel=0.35)
 
 
+def slow_trend_range(lc, days: float = 2.0) -> float:
+    """Range of the 2-day medians of the normalised flux: drift, focus and aberration losses."""
+    flux = lc.flux / np.median(lc.flux[lc.good])
+    t, f = lc.time[lc.good], flux[lc.good]
+    bins = np.digitize(t, np.arange(t.min(), t.max() + days, days))
+    medians = [np.median(f[bins == k]) for k in np.unique(bins) if np.count_nonzero(bins == k) > 20]
+    return float(np.ptp(medians))
+
+
+def test_slow_trends_match_real_k2(shared_data, tmp_path):
+    real, _ = read_many(str(shared_data / "k2-c5/ktwo*.fits"), show_progress=False)
+    real_range = np.median([slow_trend_range(lc) for lc in real])
+    campaign = simulate_campaign(SimulationConfig(mission="k2", n_stars=12, seed=6))  # a full campaign
+    write_campaign(campaign, tmp_path, pixels=False, progress=False)
+    sim, _ = read_many(tmp_path / "lc", show_progress=False)
+    sim_range = np.median([slow_trend_range(lc) for lc in sim])
+    assert 0.4 < sim_range / real_range < 2.5, (sim_range, real_range)
+
+
 def test_tess_noise_level_matches_the_real_sector(shared_data, tmp_path):
     real = read(shared_data / "tess-s1-cam4-ccd1/hlsp_tess-data-alerts_tess_phot_00025155310-s01_tess_v1_lc.fits")
     campaign = simulate_campaign(SimulationConfig(mission="tess", n_stars=6, n_cadences=3000, seed=2,
