@@ -571,4 +571,4 @@ def test_simulated_k2_systematics_are_explained():
         design = build_design(stars[i], basis=basis, config=RegressorConfig(n_elc=30))
         assert r_squared(systematics, design.matrix[good]) > 0.98, i
         elc_only = design.subset([n for n in design.group_names if n.startswith("elc")]).matrix[good]
-        assert r_squared(systematics, elc_only) > 0.95, i
+        assert r_squared(systematics, elc_only) > 0.9, i  # rel - astro includes the photon noise
