@@ -170,3 +170,22 @@ def test_no_regressors_is_a_gp_only_fit(rng):
     result = detrend(lc, DesignMatrix.from_groups([], n_cadences=300), kernel="sho")
     assert result.design_columns == {} and np.all(result.systematics == 0)
     assert np.all(np.isfinite(result.stellar))
+
+
+@pytest.mark.parametrize("kind", ["sho", "matern32", "rotation"])
+def test_kernel_gradient_matches_finite_differences_of_the_log_likelihood(rng, kind):
+    from halfsib.model import _Objective, _prepare
+
+    lc, design, _ = _light_curve(rng, n=250)
+    problem = _prepare(lc, design, None)
+    kernel = StellarKernel(kind)
+    objective = _Objective(problem, kernel, problem.variance)
+    gp = kernel.initial_parameters(problem.time, problem.y, problem.variance)
+    theta = np.concatenate([gp, np.log([1e-7, 3e-7])])
+    f0, grad = objective(theta)
+    for i in range(theta.size):
+        h = 1e-5
+        step = np.zeros_like(theta)
+        step[i] = h
+        numeric = (objective.value(theta + step) - objective.value(theta - step)) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=1e-4, abs=1e-3), (kind, i)

@@ -236,7 +236,7 @@ class CovarianceFactor:
         return self._gp.apply_inverse(rhs)
 
     def dot_gp(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``K_GP v`` (without the diagonal) for v of shape (N,); zeros without a GP."""
+        """``K_GP v`` (without the diagonal) for v of shape (N,) or (N, m); zeros without a GP."""
         v = np.ascontiguousarray(v, dtype=np.float64)
         if self._gp is None:
             return np.zeros_like(v)

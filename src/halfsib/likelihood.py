@@ -319,6 +319,32 @@ class MarginalLikelihood:
         """α = C⁻¹ r, shape (N,) (read-only copy)."""
         return self._alpha.copy()
 
+    @property
+    def covariance_factor(self) -> CovarianceFactor:
+        """The celerite2 factorisation of K = K_GP + diag(variance + jitter²)."""
+        return self._solves.factor
+
+    def gradient_kernel(self, derivatives: Sequence[tuple[Any, float]]) -> FloatArray:
+        """∂ ln L / ∂θ_k for parameters of K (design and prior fixed), one per entry.
+
+        Each entry is ``(apply_dk, dlogdet_k)``: a function v (N,) or (N, m) ↦ (∂K/∂θ) v, and
+        ∂ ln|K| / ∂θ. With α = C⁻¹r, Z = K⁻¹A and S = Λ⁻¹ + AᵀK⁻¹A::
+
+            ∂ ln L = ½ αᵀ ∂K α − ½ [∂ ln|K| − tr(S⁻¹ Zᵀ ∂K Z)]
+
+        evaluated as Σ (Z c S'⁻¹) ∘ (∂K Z c) in the scaled variables: one O(N M²) product
+        shared by all parameters, then O(N M J) per parameter.
+        """
+        alpha = self._alpha
+        p = self._prior
+        zc = self._kinv_active * p.scale if p.active.size else np.zeros((self.n_cadences, 0))
+        weighted = p.solve(zc.T).T if p.active.size else zc
+        out = np.empty(len(derivatives))
+        for k, (apply_dk, dlogdet_k) in enumerate(derivatives):
+            trace_low_rank = float(np.sum(weighted * apply_dk(zc))) if p.active.size else 0.0
+            out[k] = 0.5 * float(alpha @ apply_dk(alpha)) - 0.5 * (dlogdet_k - trace_low_rank)
+        return out
+
     def posterior_weights(self, covariance: bool = False) -> PosteriorWeights:
         """Posterior mean and standard deviation (and optionally covariance) of w."""
         p, m = self._prior, self.n_columns
