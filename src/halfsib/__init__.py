@@ -40,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     "DetrendResult": "results",
     "detrend_target": "pipeline",
     "build_design": "regressors",
+    "search": "search",
+    "SearchConfig": "search",
+    "SearchResult": "search",
     "ElcBasis": "regressors",
     "RegressorConfig": "regressors",
     # simulation

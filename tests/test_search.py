@@ -1,0 +1,261 @@
+"""The joint transit search: dense exactness, the periodic kernel's twin, truth on simulations, errors."""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+import pytest
+
+from halfsib.design import DesignMatrix, RegressorGroup
+from halfsib.exceptions import ConfigurationError, DataValidationError
+from halfsib.gp import StellarKernel
+from halfsib.model import DetrendConfig, SystematicsModel, detrend
+from halfsib.search import SearchConfig, fitted_likelihood, search
+from halfsib.search.periodic import period_grid, periodogram
+from halfsib.search.results import SingleEventGrid
+from halfsib.search.single import box_windows, single_event_grid
+from halfsib.timeseries import LightCurve, TargetInfo
+from halfsib.transit import TransitParams, transit_flux
+
+from reference import box_templates, dense_covariance, dense_template_stats
+
+CADENCE = 0.0204335  # K2 long cadence [d]
+NOISE = 3e-4
+
+
+def _simulate(rng, n, signal=None, good=None, noise=NOISE, n_reg=6, white=True):
+    """K2-like light curve: random-walk regressors, a 3-d sinusoid, white noise, plus ``signal`` (relative)."""
+    time = 2000.0 + CADENCE * np.arange(n)
+    reg = rng.standard_normal((n, n_reg)).cumsum(axis=0)
+    reg = (reg - reg.mean(0)) / reg.std(0)
+    rel = reg @ (1e-3 * rng.standard_normal(n_reg) / np.sqrt(n_reg)) + 5e-4 * np.sin(2 * np.pi * (time - time[0]) / 3.0)
+    rel = rel + white * noise * rng.standard_normal(n) + (0.0 if signal is None else signal(time))
+    good = np.ones(n, bool) if good is None else good
+    lc = LightCurve(time=time, quality=np.zeros(n, np.int64), good=good, cadenceno=np.arange(n), time_format="bkjd",
+                    meta=TargetInfo(mission="K2", target_id="EPIC 1"), flux=1e5 * (1 + rel),
+                    flux_err=np.full(n, 1e5 * noise))
+    design = DesignMatrix.from_groups([RegressorGroup("elc", reg[:, :3], 1.0),
+                                       RegressorGroup("motion", reg[:, 3:], 1.0)])
+    return lc, design
+
+
+def _box(period, t0, duration_h, depth):
+    def signal(t):
+        phase = np.mod(t - t0 + 0.5 * period, period) - 0.5 * period
+        return np.where(np.abs(phase) < 0.5 * duration_h / 24.0, -depth, 0.0)
+    return signal
+
+
+def _all_finite(obj):
+    for name, value in vars(obj).items():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.all(np.isfinite(value)), name
+        elif isinstance(value, float):
+            assert math.isfinite(value), name
+
+
+# --- exactness -------------------------------------------------------------------------------------------
+
+def test_single_event_grid_equals_dense_formula(rng):
+    good = np.ones(300, bool)
+    good[140:160] = False  # a gap
+    lc, design = _simulate(rng, 300, _box(2.0, 2001.0, 2.0, 1e-3), good=good)
+    fit = detrend(lc, design, clip_sigma=0)
+    ml, excluded = fitted_likelihood(lc, design, fit)
+    cfg = SearchConfig(durations=(1.5, 3.0), epoch_step=0.5)
+    grid = single_event_grid(ml, fit.time, excluded, cfg, cfg.durations)
+    kernel = StellarKernel(fit.config.kernel, fit_jitter=fit.config.fit_jitter)
+    params = kernel.pack(**fit.hyperparameters)
+    y = fit.raw_flux / fit.normalisation - 1
+    var = (fit.raw_flux_err / fit.normalisation) ** 2 + kernel.jitter(params) ** 2
+    lam = np.concatenate([np.full(sl.stop - sl.start, fit.prior_variances[g]) for g, sl in design.groups.items()])
+    cov = dense_covariance(fit.time, var, kernel.term(params), design.rows(np.flatnonzero(good)), lam)
+    for k, d in enumerate(grid.durations):
+        starts, stops = box_windows(fit.time, grid.epochs, d)
+        ok = grid.valid[k]
+        assert ok.sum() > 10 and not ok.all()  # the gap leaves windows without data
+        num, info = dense_template_stats(cov, y, box_templates(y.size, starts[ok], stops[ok]))
+        np.testing.assert_allclose(grid.numerator[k, ok], -num, rtol=1e-8, atol=1e-8 * np.abs(num).max())
+        np.testing.assert_allclose(grid.information[k, ok], info, rtol=1e-8)
+        np.testing.assert_allclose(grid.depth[k, ok], -num / info, rtol=1e-8, atol=1e-8 * np.abs(num / info).max())
+        np.testing.assert_allclose(grid.delta_loglike[k, ok], 0.5 * num**2 / info, rtol=1e-8, atol=1e-10)
+    assert np.all(grid.depth_err[~grid.valid] == 0) and np.all(grid.delta_loglike[~grid.valid] == 0)
+    _all_finite(grid)
+
+
+def _combine_reference(num, info, valid, steps, min_transits):
+    """Brute-force twin of ``combine_periods`` (plain loops, (n_durations, n_epochs) arrays)."""
+    n_dur, n_ep = num.shape
+    out = []
+    for step in steps:
+        best = (-np.inf, 0, 0, 0)
+        for d in range(n_dur):
+            for j0 in range(min(math.ceil(step), n_ep)):
+                idx = [j0 + math.floor(k * step + 0.5) for k in range(n_ep + 1)]
+                idx = [i for i in idx if i < n_ep and valid[d, i]]
+                s_n, s_i = sum(num[d, i] for i in idx), sum(info[d, i] for i in idx)
+                if len(idx) >= min_transits and s_i > 0 and s_n / math.sqrt(s_i) > best[0]:
+                    best = (s_n / math.sqrt(s_i), j0, d, len(idx))
+        out.append(best if np.isfinite(best[0]) else (0.0, 0, 0, 0))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("min_transits", [1, 2, 3])
+def test_periodic_combination_matches_brute_force(rng, min_transits):
+    n_dur, n_ep = 3, 80
+    valid = rng.random((n_dur, n_ep)) > 0.2
+    info = np.where(valid, rng.uniform(0.5, 2.0, (n_dur, n_ep)), 0.0)
+    num = np.where(valid, rng.standard_normal((n_dur, n_ep)) * np.sqrt(info), 0.0)
+    step = 0.1
+    grid = SingleEventGrid(epochs=10 + step * np.arange(n_ep), durations=np.array([1.0, 2.0, 3.0]), depth=num,
+                           depth_err=info, delta_loglike=info, valid=valid, numerator=num, information=info,
+                           epoch_step_days=step)
+    periods = np.sort(rng.uniform(0.35, 5.0, 25))
+    pg = periodogram(grid, periods, min_transits)
+    ref = _combine_reference(num, info, valid, periods / step, min_transits)
+    np.testing.assert_allclose(pg.power, ref[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(pg.n_transits, ref[:, 3].astype(int))
+    has = pg.n_transits > 0
+    np.testing.assert_allclose(pg.t0[has], 10 + step * ref[has, 1], atol=1e-12)
+    np.testing.assert_allclose(pg.duration[has], grid.durations[ref[has, 2].astype(int)])
+    np.testing.assert_allclose(pg.delta_loglike, 0.5 * pg.power**2, rtol=1e-12)
+    np.testing.assert_allclose(pg.depth[has] / pg.depth_err[has], pg.power[has], rtol=1e-12)
+
+
+# --- truth on simulations --------------------------------------------------------------------------------
+
+def test_single_event_depth_is_unbiased_with_correct_errors(rng):
+    n, d_h, depth = 400, 3.0, 5e-4
+    lc0, design = _simulate(np.random.default_rng(1), n)
+    fit = detrend(lc0, design, clip_sigma=0)  # hyper-parameters from one realisation
+    cfg = SearchConfig(durations=(d_h,))
+    epoch = 2000.0 + 0.25 * d_h / 24 * 180
+    pulls = []
+    for seed in range(40):
+        lc, _ = _simulate(np.random.default_rng(1), n, white=False)  # same systematics, no noise ...
+        noise = NOISE * rng.standard_normal(n)          # ... new white noise and an injected box
+        s, e = box_windows(lc.time, np.array([epoch]), d_h)
+        box = np.zeros(n)
+        box[s[0]:e[0]] = -depth
+        lc = lc.replace(flux=lc.flux + 1e5 * (noise + box))
+        ml, excluded = fitted_likelihood(lc, design, fit)
+        grid = single_event_grid(ml, lc.time, excluded, cfg, cfg.durations)
+        j = int(np.argmin(np.abs(grid.epochs - epoch)))
+        norm = np.median(lc.flux) / 1e5
+        pulls.append((grid.depth[0, j] * norm - depth) / (grid.depth_err[0, j] * norm))
+    pulls = np.array(pulls)
+    assert abs(pulls.mean()) < 3 / np.sqrt(pulls.size)
+    assert 0.7 < pulls.std() < 1.3
+
+
+def test_two_planets_found_in_order_with_truth_inside_errors(rng):
+    pb = TransitParams(period=6.13, t0=2003.21, rp_over_rs=0.04, a_over_rs=14.0, b=0.2)
+    pc = (3.71, 2001.05, 2.0, 8e-4)  # period, t0, duration [h], depth: a box
+    model_b = lambda t: transit_flux(t, pb, exposure_time=CADENCE) - 1  # noqa: E731
+    lc, design = _simulate(rng, 2000, lambda t: model_b(t) + _box(*pc)(t))
+    fit = detrend(lc, design, clip_sigma=0)
+    start = _time.perf_counter()
+    result = search(lc, design, fit, period_range=(1.0, 15.0), max_planets=3)
+    assert _time.perf_counter() - start < 120  # a sanity bound only
+    assert len(result.candidates) >= 2
+    b, c = result.candidates[:2]
+    for cand, (period, t0) in ((b, (pb.period, pb.t0)), (c, pc[:2])):
+        assert abs(cand.period - period) < 3 * cand.period_err + 1e-3
+        phase = (cand.t0 - t0 + 0.5 * period) % period - 0.5 * period
+        assert abs(phase) < 3 * cand.t0_err + result.single_events.epoch_step_days
+        assert cand.n_transits >= 5 and cand.dominant_event_fraction < 0.4
+        assert cand.odd_even_sigma < 3.5 and cand.snr > 7
+    ml, _ = fitted_likelihood(lc, design, fit)
+    grid = result.single_events
+    for cand, signal in ((b, model_b), (c, _box(*pc))):  # depth: the noiseless signal's own box depth
+        idx = np.argmin(np.abs(grid.epochs[None, :] - np.array(cand.transit_times)[:, None]), axis=1)
+        starts, stops = box_windows(result.time, grid.epochs[idx], cand.duration)
+        templates = box_templates(result.time.size, starts, stops)
+        cinv_s = ml.apply_inverse(signal(result.time))
+        info = ml.project(templates).information
+        expected = -1e6 * float(np.sum(templates.T @ cinv_s) / np.sum(info)) * np.median(lc.flux) / 1e5
+        assert abs(cand.depth - expected) < 3 * cand.depth_err
+    _all_finite(result.single_events)
+    for pg in result.periodograms:
+        _all_finite(pg)
+    for cand in result.candidates:
+        _all_finite(cand)
+    import matplotlib.pyplot as plt
+    plt.close(result.plot())
+
+
+def test_single_dominant_event_is_flagged(rng):
+    lc, design = _simulate(rng, 1200, _box(1e9, 2012.0, 3.0, 3e-3))
+    model = SystematicsModel(DetrendConfig(clip_sigma=0)).fit(lc, design)  # a fitted model works as well
+    result = search(lc, design, model, durations=(3.0,), period_range=(1.0, 8.0), max_planets=1, min_snr=0)
+    cand = result.candidates[0]
+    assert cand.dominant_event_fraction > 0.6  # a planet with n transits gives ~1/n
+    assert cand.variable_depth_delta_loglike > 10
+
+
+def test_no_signal_gives_finite_outputs_with_gaps_and_outliers(rng):
+    good = np.ones(1000, bool)
+    good[300:420] = False
+    lc, design = _simulate(rng, 1000, good=good)
+    flux = lc.flux.copy()
+    flux[[50, 600, 700]] *= 1.02  # outliers, clipped by the fit
+    lc = lc.replace(flux=flux)
+    fit = detrend(lc, design)
+    assert fit.clipped.any()
+    result = search(lc, design, fit, durations=(2.0, 4.0), period_range=(1.0, 8.0))
+    _all_finite(result.single_events)
+    for pg in result.periodograms:
+        _all_finite(pg)
+    assert all(c.snr >= result.config.min_snr for c in result.candidates)
+
+
+# --- configuration and bad input --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings, word", [
+    (dict(durations=(-1.0,)), "durations"), (dict(epoch_step=0.0), "epoch_step"),
+    (dict(period_range=(2.0, 1.0)), "period_range"), (dict(oversampling=0.5), "oversampling"),
+    (dict(min_transits=0), "min_transits"), (dict(min_coverage=0), "min_coverage"),
+    (dict(memory_limit_gb=0), "memory_limit_gb"), (dict(min_snr=float("nan")), "min_snr"),
+])
+def test_config_validation_names_the_setting(settings, word):
+    with pytest.raises(ConfigurationError, match=word):
+        SearchConfig(**settings)
+
+
+def test_mission_defaults():
+    assert SearchConfig().resolved_durations("TESS")[0] == 0.5
+    assert SearchConfig().resolved_durations("K2")[0] == 1.0
+    assert SearchConfig(durations=(3, 1)).durations == (1.0, 3.0)
+
+
+def test_bad_input_errors_name_the_setting(rng):
+    good = np.ones(600, bool)
+    good[np.arange(600) % 100 >= 30] = False  # 0.6-d segments, 1.4-d gaps
+    lc, design = _simulate(rng, 600, good=good)
+    fit = detrend(lc, design, clip_sigma=0)
+    with pytest.raises(ConfigurationError, match="period_range"):
+        search(lc, design, fit, period_range=(50.0, None))
+    with pytest.raises(ConfigurationError, match="period_range"):
+        search(lc, design, fit, period_range=(1.0, 100.0))
+    with pytest.raises(ConfigurationError, match="durations"):
+        search(lc, design, fit, durations=(30.0,), period_range=(1.0, 5.0))
+    with pytest.raises(ConfigurationError, match="memory_limit_gb"):
+        search(lc, design, fit, memory_limit_gb=1e-6)
+    with pytest.raises(ConfigurationError, match="unknown search settings"):
+        search(lc, design, fit, durration=(1.0,))
+    few = lc.replace(good=np.arange(600) < 30)
+    with pytest.raises(DataValidationError, match="good cadences"):
+        search(few, design, fit)
+    other, design2 = _simulate(rng, 500)
+    with pytest.raises(DataValidationError):
+        search(other, design2, fit)
+
+
+def test_period_grid_spacing_keeps_transits():
+    cfg = SearchConfig(period_range=(1.0, 20.0), oversampling=3.0)
+    periods = period_grid(80.0, 1.0, cfg)
+    shift = 80.0 * periods[:-1] * np.diff(1 / periods[::-1])[::-1]
+    assert periods[0] == pytest.approx(1.0) and periods[-1] == pytest.approx(20.0)
+    assert np.all(np.abs(shift) <= 1.0 / 24 / 3 * (1 + 1e-9))
