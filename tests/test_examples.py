@@ -20,3 +20,9 @@ def _load(name: str):
 def test_simulate_and_read(tmp_path):
     figure = _load("simulate_and_read").main(tmp_path)
     assert figure.exists() and figure.stat().st_size > 10_000
+
+
+def test_detrend_simulated(tmp_path):
+    numbers = _load("detrend_simulated").main(tmp_path, n_cadences=900)
+    assert (tmp_path / "detrended.fits").exists() and (tmp_path / "detrended.png").exists()
+    assert numbers["corrected_minus_truth_ppm"] < numbers["raw_minus_truth_ppm"]
