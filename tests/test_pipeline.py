@@ -120,3 +120,20 @@ def test_lightkurve_objects_in_and_out(campaign):
     corrected = result.to_lightkurve()
     assert isinstance(corrected, lk.LightCurve) and len(corrected) == result.time.size
     assert np.all(np.isfinite(corrected.flux.value))
+
+
+def test_cli_search_writes_candidates_with_units(campaign, tmp_path, capsys):
+    out, truth, _, _ = campaign
+    target = out / truth["lc_file"][0]
+    cands, pgram = tmp_path / "c.ecsv", tmp_path / "p.fits"
+    status = main(["search", str(target), "--others", str(out / "lc"), "-o", str(cands), "--periodogram",
+                   str(pgram), "--max-planets", "1", "--min-snr", "0", "-q"])
+    assert status == 0
+    table = Table.read(cands)
+    assert str(table["period"].unit) == "d" and str(table["depth"].unit) == "ppm"
+    assert str(table["duration"].unit) == "h" and "BKJD" in table.meta["time_system"]
+    assert len(table) == 1 and np.all(np.isfinite(np.asarray(table["snr"])))
+    with fits.open(pgram) as hdul:
+        assert hdul[1].data["PERIOD"].size > 100 and np.all(np.isfinite(hdul[1].data["POWER"]))
+    assert main(["search", str(target), "-o", str(cands)]) == 1  # exists, no --overwrite
+    assert "--overwrite" in capsys.readouterr().err

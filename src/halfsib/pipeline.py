@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
-__all__ = ["load_target", "load_others", "detrend_target"]
+__all__ = ["load_target", "load_others", "prepare_target", "detrend_target", "search_target"]
 
 
 def load_target(source: PathLike | Any, *, flux_column: str | None = None) -> LightCurve | PixelSeries:
@@ -64,6 +64,52 @@ def load_others(paths: Sequence[PathLike], target: LightCurve | PixelSeries, *, 
     return curves, stamps, failures
 
 
+def prepare_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+) -> tuple[LightCurve, Any]:
+    """Read the target and the regressor stars and build its design matrix.
+
+    Returns the target's light curve (the aperture sum for a pixel file) and its
+    :class:`~halfsib.design.DesignMatrix`; arguments as in :func:`detrend_target`.
+    """
+    from .io import read_basis
+    from .regressors import ElcBasis, RegressorConfig, build_design
+
+    star = target if isinstance(target, (LightCurve, PixelSeries)) else load_target(target, flux_column=flux_column)
+    curves: list[LightCurve] = []
+    stamps: list[PixelSeries] = []
+    if others:
+        if all(isinstance(o, (LightCurve, PixelSeries)) for o in others):
+            for o in others:
+                if _same_star(o, star):
+                    continue
+                (stamps if isinstance(o, PixelSeries) else curves).append(o)
+                if isinstance(o, PixelSeries):
+                    curves.append(o.to_lightcurve())
+        else:
+            curves, stamps, failures = load_others(others, star, flux_column=flux_column, show_progress=show_progress)
+            for failure in failures:
+                log.warning("regressor star skipped: %s", failure.error)
+    if isinstance(basis, (str, os.PathLike)):
+        basis = ElcBasis.load(basis)
+    if isinstance(cbv, (str, os.PathLike)):
+        cbv = read_basis(cbv, time_format=star.time_format)
+    if not curves and basis is None and cbv is None and not isinstance(star, PixelSeries):
+        log.warning("%s: no other stars, basis or CBVs given: only the target's own motion and smooth "
+                    "terms model the systematics", star.meta.source)
+    design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
+                          config=regressors or RegressorConfig())
+    lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
+    return lc, design
+
+
 def detrend_target(
     target: PathLike | LightCurve | PixelSeries | Any,
     *,
@@ -94,35 +140,33 @@ def detrend_target(
     flux_column : str, optional
         Flux column of the target and the others (default: the raw flux).
     """
-    from .io import read_basis
-    from .regressors import ElcBasis, RegressorConfig, build_design
-
-    star = target if isinstance(target, (LightCurve, PixelSeries)) else load_target(target, flux_column=flux_column)
-    curves: list[LightCurve] = []
-    stamps: list[PixelSeries] = []
-    if others:
-        if all(isinstance(o, (LightCurve, PixelSeries)) for o in others):
-            for o in others:
-                if _same_star(o, star):
-                    continue
-                (stamps if isinstance(o, PixelSeries) else curves).append(o)
-                if isinstance(o, PixelSeries):
-                    curves.append(o.to_lightcurve())
-        else:
-            curves, stamps, failures = load_others(others, star, flux_column=flux_column, show_progress=show_progress)
-            for failure in failures:
-                log.warning("regressor star skipped: %s", failure.error)
-    if isinstance(basis, (str, os.PathLike)):
-        basis = ElcBasis.load(basis)
-    if isinstance(cbv, (str, os.PathLike)):
-        cbv = read_basis(cbv, time_format=star.time_format)
-    if not curves and basis is None and cbv is None and not isinstance(star, PixelSeries):
-        log.warning("%s: no other stars, basis or CBVs given: only the target's own motion and smooth "
-                    "terms model the systematics", star.meta.source)
-    design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
-                          config=regressors or RegressorConfig())
-    lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
+    lc, design = prepare_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                flux_column=flux_column, show_progress=show_progress)
     if transit_mask is not None and np.asarray(transit_mask).shape != (lc.n_cadences,):
         raise DataValidationError(f"transit_mask has shape {np.shape(transit_mask)}; the target has "
                                   f"{lc.n_cadences} cadences", lc.meta.source)
     return detrend(lc, design, config=config, transit_mask=transit_mask)
+
+
+def search_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    config: DetrendConfig | None = None,
+    search_config: Any = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+) -> tuple[DetrendResult, Any]:
+    """Fit the nuisance model (no transit mask) and run the joint transit search on it.
+
+    Returns the :class:`DetrendResult` and the :class:`~halfsib.search.SearchResult`.
+    """
+    from .search import search
+
+    lc, design = prepare_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                flux_column=flux_column, show_progress=show_progress)
+    fit = detrend(lc, design, config=config)
+    return fit, search(lc, design, fit, config=search_config)

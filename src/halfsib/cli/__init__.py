@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "basis": "basis",
     "detrend": "detrend",
+    "search": "search",
 }
 
 EXIT_OK = 0

@@ -1,0 +1,134 @@
+"""``halfsib search``: the transit search, jointly with the nuisance model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+HELP = "search one target for transits jointly with the half-sibling nuisance model"
+DESCRIPTION = """\
+Fit the half-sibling nuisance model to TARGET (as halfsib detrend does, without masking),
+then search for transits with that model marginalised: for every epoch and duration the
+maximum-likelihood box depth, its error and the log-likelihood gain (the single-event
+grid), then those events combined along trial periods, the best signal masked and the
+search repeated. The light curve is never detrended first.
+
+Writes CANDIDATES.ecsv: one row per candidate with period [d], t0 [d, in the file's time
+system, named in the table metadata], duration [h], depth and depth_err [ppm],
+delta_loglike, snr, n_transits and the vetting statistics (dominant_event_fraction,
+odd_even_sigma, variable_depth_delta_loglike).
+
+examples:
+  halfsib search ktwo247589423-c13_llc.fits --others k2-c13/ -o k2-136_candidates.ecsv --plot k2-136.png
+  halfsib search target.fits --others 'c13/*.fits' --periodogram pgram.fits --max-planets 4 -o cands.ecsv
+"""
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``halfsib search``."""
+    p = subparsers.add_parser("search", parents=[common], help=HELP, description=DESCRIPTION,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="TARGET", help="the star: any file halfsib reads")
+    p.add_argument("--others", nargs="+", default=[], metavar="PATH",
+                   help="other stars of the same campaign/sector: files, directories or quoted globs")
+    p.add_argument("--basis", metavar="FILE", help="a prebuilt eigen-light-curve basis (halfsib basis)")
+    p.add_argument("--cbv", metavar="FILE", help="CBV-style basis table")
+    p.add_argument("-o", "--out", required=True, metavar="CANDIDATES.ecsv", help="candidate table (ECSV)")
+    p.add_argument("--periodogram", metavar="OUT.fits", help="also write the periodogram(s) as FITS tables")
+    p.add_argument("--plot", metavar="OUT.png", help="also save the search figure")
+    p.add_argument("--flux-column", default=None, help="flux column to read (default: the raw flux)")
+    p.add_argument("--kernel", default="sho", choices=("sho", "rotation", "matern32", "none"),
+                   help="stellar-variability GP (default: sho)")
+    p.add_argument("--min-period", type=float, default=None, metavar="DAYS", help="shortest trial period [d]")
+    p.add_argument("--max-period", type=float, default=None, metavar="DAYS",
+                   help="longest trial period [d] (default: what the baseline allows for --min-transits)")
+    p.add_argument("--min-transits", type=int, default=2, help="fewest transits with data (default 2)")
+    p.add_argument("--max-planets", type=int, default=3, help="signals to search for in turn (default 3)")
+    p.add_argument("--min-snr", type=float, default=7.0, help="stop below this periodogram SNR (default 7)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def _search_config(args: argparse.Namespace) -> Any:
+    from ..search import SearchConfig
+
+    low = args.min_period if args.min_period is not None else 0.5
+    return SearchConfig(period_range=(low, args.max_period), min_transits=args.min_transits,
+                        max_planets=args.max_planets, min_snr=args.min_snr)
+
+
+def candidate_table(fit: Any, result: Any) -> Any:
+    """The candidates as an astropy Table with units (one row per candidate)."""
+    from astropy.table import Table
+
+    rows = result.candidates
+    table = Table(meta={"target": fit.meta.target_id or "", "mission": fit.meta.mission,
+                        "time_system": f"{fit.time_format.upper()} = BJD_TDB - {_offset(fit.time_format):.0f} d"})
+    table["target"] = [fit.meta.target_id or ""] * len(rows)
+    units = {"period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
+             "depth_err": "ppm"}
+    for name in ("period", "period_err", "t0", "t0_err", "duration", "depth", "depth_err", "delta_loglike", "snr",
+                 "n_transits", "dominant_event_fraction", "odd_even_sigma", "variable_depth_delta_loglike"):
+        table[name] = [getattr(c, name) for c in rows]
+        if name in units:
+            table[name].unit = units[name]
+    return table
+
+
+def _offset(time_format: str) -> float:
+    from ..timeseries import TIME_FORMATS
+
+    return TIME_FORMATS[time_format][0]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, search, write the candidate table (and periodogram / figure)."""
+    from pathlib import Path
+
+    from ..exceptions import ConfigurationError
+    from ..io import provenance, write_table
+    from ..model import DetrendConfig
+    from ..pipeline import search_target
+
+    outputs = [Path(p) for p in (args.out, args.periodogram, args.plot) if p]
+    existing = [p for p in outputs if p.exists()]
+    if existing and not args.overwrite:
+        raise ConfigurationError(f"{existing[0]} exists; pass --overwrite to replace it")
+    fit, result = search_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
+                                config=DetrendConfig(kernel=args.kernel), search_config=_search_config(args),
+                                flux_column=args.flux_column, show_progress=not args.quiet)
+    inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv) if p]
+    record = provenance(inputs, {"kernel": args.kernel, "search": repr(result.config)})
+    write_table(candidate_table(fit, result), args.out, record=record)
+    if args.periodogram:
+        _write_periodograms(result, args.periodogram, record)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        result.plot().savefig(args.plot, dpi=100)
+    if not args.quiet:
+        print(f"{fit.meta.target_id or args.target}: {len(result.candidates)} candidate(s)")
+        for c in result.candidates:
+            print(f"  P = {c.period:.5f} d  t0 = {c.t0:.4f}  dur = {c.duration:.1f} h  depth = {c.depth:.0f} "
+                  f"± {c.depth_err:.0f} ppm  SNR {c.snr:.1f}  n = {c.n_transits}")
+        print(f"wrote {', '.join(str(p) for p in outputs)}")
+    return 0
+
+
+def _write_periodograms(result: Any, path: str, record: Any) -> None:
+    from astropy.io import fits
+
+    from .._atomic import atomic_path
+
+    hdus = [fits.PrimaryHDU()]
+    hdus[0].header["CREATOR"] = f"halfsib {record['halfsib_version']}"
+    for k, pg in enumerate(result.periodograms):
+        cols = [fits.Column("PERIOD", "D", unit="d", array=pg.periods),
+                fits.Column("POWER", "D", array=pg.power),
+                fits.Column("DEPTH", "D", array=pg.depth), fits.Column("DEPTH_ERR", "D", array=pg.depth_err),
+                fits.Column("DELTA_LOGLIKE", "D", array=pg.delta_loglike),
+                fits.Column("T0", "D", unit="d", array=pg.t0), fits.Column("DURATION", "D", unit="h", array=pg.duration),
+                fits.Column("N_TRANSITS", "J", array=pg.n_transits)]
+        hdus.append(fits.BinTableHDU.from_columns(cols, name=f"PERIODOGRAM{k + 1}"))
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp)
