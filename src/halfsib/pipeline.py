@@ -51,6 +51,13 @@ def load_others(paths: Sequence[PathLike], target: LightCurve | PixelSeries, *, 
 
     series, failures = read_many(list(paths), on_error="skip", show_progress=show_progress,
                                  flux_column=flux_column)
+    curves, stamps = _split(series, target)
+    return curves, stamps, failures
+
+
+def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | PixelSeries
+           ) -> tuple[list[LightCurve], list[PixelSeries]]:
+    """Drop the target; light curves for ELCs, stamps for CPM (and their aperture sums for ELCs)."""
     curves: list[LightCurve] = []
     stamps: list[PixelSeries] = []
     for s in series:
@@ -61,7 +68,7 @@ def load_others(paths: Sequence[PathLike], target: LightCurve | PixelSeries, *, 
             curves.append(s.to_lightcurve())
         else:
             curves.append(s)
-    return curves, stamps, failures
+    return curves, stamps
 
 
 def prepare_target(
@@ -87,12 +94,7 @@ def prepare_target(
     stamps: list[PixelSeries] = []
     if others:
         if all(isinstance(o, (LightCurve, PixelSeries)) for o in others):
-            for o in others:
-                if _same_star(o, star):
-                    continue
-                (stamps if isinstance(o, PixelSeries) else curves).append(o)
-                if isinstance(o, PixelSeries):
-                    curves.append(o.to_lightcurve())
+            curves, stamps = _split(others, star)  # type: ignore[arg-type]
         else:
             curves, stamps, failures = load_others(others, star, flux_column=flux_column, show_progress=show_progress)
             for failure in failures:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ._target_args import add_target_arguments
+
 HELP = "fit the half-sibling systematics model to one target and write the corrected light curve"
 DESCRIPTION = """\
 Fit the half-sibling model to TARGET: its raw flux is explained by regressors built from
@@ -34,16 +36,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``halfsib detrend``."""
     p = subparsers.add_parser("detrend", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="TARGET", help="the star: any file halfsib reads (TPF, light curve, table)")
-    p.add_argument("--others", nargs="+", default=[], metavar="PATH",
-                   help="other stars of the same campaign/sector: files, directories or quoted globs")
-    p.add_argument("--basis", metavar="FILE", help="a prebuilt eigen-light-curve basis (halfsib basis)")
-    p.add_argument("--cbv", metavar="FILE", help="CBV-style basis table (time + vectors)")
+    add_target_arguments(p)
     p.add_argument("-o", "--out", required=True, metavar="OUT.fits", help="output FITS light curve")
     p.add_argument("--plot", metavar="OUT.png", help="also save the diagnostic figure (PNG or PDF)")
-    p.add_argument("--flux-column", default=None, help="flux column to read (default: the raw flux)")
-    p.add_argument("--kernel", default="sho", choices=("sho", "rotation", "matern32", "none"),
-                   help="stellar-variability GP (default: sho)")
     p.add_argument("--holdout", type=int, default=0, metavar="K",
                    help="predict each of K contiguous chunks from the fit to the others (0 = off)")
     p.add_argument("--mask", action="append", default=[], metavar="P,T0,DUR",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._target_args import add_target_arguments
+
 HELP = "search one target for transits jointly with the half-sibling nuisance model"
 DESCRIPTION = """\
 Fit the half-sibling nuisance model to TARGET (as halfsib detrend does, without masking),
@@ -28,17 +30,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``halfsib search``."""
     p = subparsers.add_parser("search", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="TARGET", help="the star: any file halfsib reads")
-    p.add_argument("--others", nargs="+", default=[], metavar="PATH",
-                   help="other stars of the same campaign/sector: files, directories or quoted globs")
-    p.add_argument("--basis", metavar="FILE", help="a prebuilt eigen-light-curve basis (halfsib basis)")
-    p.add_argument("--cbv", metavar="FILE", help="CBV-style basis table")
+    add_target_arguments(p)
     p.add_argument("-o", "--out", required=True, metavar="CANDIDATES.ecsv", help="candidate table (ECSV)")
     p.add_argument("--periodogram", metavar="OUT.fits", help="also write the periodogram(s) as FITS tables")
     p.add_argument("--plot", metavar="OUT.png", help="also save the search figure")
-    p.add_argument("--flux-column", default=None, help="flux column to read (default: the raw flux)")
-    p.add_argument("--kernel", default="sho", choices=("sho", "rotation", "matern32", "none"),
-                   help="stellar-variability GP (default: sho)")
     p.add_argument("--min-period", type=float, default=None, metavar="DAYS", help="shortest trial period [d]")
     p.add_argument("--max-period", type=float, default=None, metavar="DAYS",
                    help="longest trial period [d] (default: what the baseline allows for --min-transits)")
