@@ -1,0 +1,374 @@
+"""The flexibility ladder: is a candidate still demanded by the data as the instrument model grows?
+
+A candidate is evaluated under nuisance models of growing flexibility (``docs/ladder.md``):
+
+====== ===================================================================
+rung   regressor groups (each rung adds to the previous one)
+====== ===================================================================
+none   constant only (+ white noise + stellar GP)
+smooth + smooth time terms (``spline``)
+few    + CBVs and the first 10 eigen light curves
+tens   + ELCs up to the 40th
+elcs   + all ELCs (K2/Kepler default 150) and ELC × motion products
+motion + the target's own motion terms
+pixels + CPM pixels of other stars and the target's PLD (when pixel data exist),
+       and any other group of the design: the full model
+wide   the full model with every prior scale × 10 (prior variance × 100)
+====== ===================================================================
+
+Each rung refits the hyper-parameters (prior variance per group, GP, jitter) with the
+candidate's in-transit cadences masked, then fits the depth of the transit template — a box,
+or a limb-darkened :class:`~halfsib.transit.TransitParams` profile — on all cadences with
+the regression weights and the GP integrated out: δ̂ = −bᵀC⁻¹r / bᵀC⁻¹b,
+σ = (bᵀC⁻¹b)^(-1/2), Δln L = ½ δ̂²/σ². The candidate is *claimed* when δ̂/σ stays at or above
+``threshold_snr`` (default 7) at the top rung. A rung whose groups are missing (no pixels,
+no CBVs), or that would repeat the previous one, is skipped with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .design import DesignMatrix, RegressorGroup
+from .exceptions import ConfigurationError, DataValidationError, NotPositiveDefiniteError
+from .model import DetrendConfig
+from .timeseries import LightCurve
+from .vet.ephemeris import Ephemeris, box_template, transit_template
+from .vet.fitted import FittedModel, exposure_of, fit_candidate_model, fit_templates
+
+__all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR"]
+
+log = logging.getLogger(__name__)
+
+#: a candidate is claimed when its depth S/N at the top rung is at least this
+DEFAULT_THRESHOLD_SNR = 7.0
+#: ELC counts of the "few" and "tens" rungs
+FEW_ELCS, TENS_ELCS = 10, 40
+
+
+@dataclass(frozen=True, eq=False)
+class RungPlan:
+    """One rung before it is evaluated: its design, or why it is skipped."""
+
+    name: str
+    description: str
+    design: DesignMatrix | None
+    skipped: str = ""
+    prior_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class LadderRung:
+    """The candidate under one nuisance model.
+
+    Attributes
+    ----------
+    name, description : str
+    groups : tuple of str
+        Regressor groups of the rung's design (``offset`` is the constant).
+    n_columns : int
+        Design columns M.
+    depth, depth_err : float or None
+        Fitted depth and its error [ppm of the median flux] (None when skipped).
+    delta_loglike : float or None
+        Δln L of the depth (template vs none), weights and GP marginalised.
+    snr : float or None
+        δ̂ / σ (signed: negative for a brightening).
+    log_likelihood : float or None
+        ln L of the masked hyper-parameter fit.
+    prior_factor : float
+        Multiplier of the fitted prior variances (1; the "wide" rung: 100).
+    seconds : float
+        Wall time of the rung [s].
+    skipped : str
+        Empty, or why the rung was not evaluated.
+    """
+
+    name: str
+    description: str
+    groups: tuple[str, ...] = ()
+    n_columns: int = 0
+    depth: float | None = None
+    depth_err: float | None = None
+    delta_loglike: float | None = None
+    snr: float | None = None
+    log_likelihood: float | None = None
+    prior_factor: float = 1.0
+    seconds: float = 0.0
+    skipped: str = ""
+
+    @property
+    def evaluated(self) -> bool:
+        """True when the rung has numbers."""
+        return not self.skipped
+
+
+@dataclass(frozen=True, eq=False)
+class LadderResult:
+    """The flexibility ladder of one candidate (:func:`flexibility_ladder`).
+
+    Attributes
+    ----------
+    rungs : tuple of LadderRung
+        In order of growing flexibility, skipped ones included.
+    ephemeris : Ephemeris
+    template : str
+        ``"box"`` or ``"transit"`` (limb-darkened TransitParams).
+    threshold_snr : float
+    top_model : FittedModel or None
+        The full model's fit (last rung before widening), for reuse by vetting.
+    """
+
+    rungs: tuple[LadderRung, ...]
+    ephemeris: Ephemeris
+    template: str
+    threshold_snr: float
+    top_model: FittedModel | None = field(default=None, repr=False)
+
+    @property
+    def evaluated(self) -> tuple[LadderRung, ...]:
+        """The rungs that have numbers."""
+        return tuple(r for r in self.rungs if r.evaluated)
+
+    @property
+    def top(self) -> LadderRung | None:
+        """The most flexible evaluated rung."""
+        done = self.evaluated
+        return done[-1] if done else None
+
+    @property
+    def claimed(self) -> bool:
+        """True when the top rung's S/N is at least ``threshold_snr`` (a dimming)."""
+        top = self.top
+        return bool(top is not None and top.snr is not None and top.snr >= self.threshold_snr)
+
+    @property
+    def min_snr(self) -> float | None:
+        """Lowest S/N over the evaluated rungs."""
+        values = [r.snr for r in self.evaluated if r.snr is not None]
+        return min(values) if values else None
+
+    def to_table(self) -> Any:
+        """An astropy Table, one row per rung, with units; missing values masked (never NaN)."""
+        from astropy.table import MaskedColumn, Table
+
+        t = Table(meta={"period": self.ephemeris.period, "t0": self.ephemeris.t0,
+                        "duration_h": self.ephemeris.duration, "template": self.template,
+                        "threshold_snr": self.threshold_snr, "claimed": self.claimed})
+        t["rung"] = [r.name for r in self.rungs]
+        t["description"] = [r.description for r in self.rungs]
+        t["n_columns"] = [r.n_columns for r in self.rungs]
+        for name, unit in (("depth", "ppm"), ("depth_err", "ppm"), ("delta_loglike", ""), ("snr", ""),
+                           ("log_likelihood", ""), ("seconds", "s")):
+            values = [getattr(r, name) for r in self.rungs]
+            missing = [v is None for v in values]
+            t[name] = MaskedColumn([0.0 if v is None else float(v) for v in values], mask=missing,
+                                   unit=unit or None)
+        t["prior_factor"] = [r.prior_factor for r in self.rungs]
+        t["skipped"] = [r.skipped for r in self.rungs]
+        return t
+
+    def plot(self, *, ax: Any = None) -> Any:
+        """S/N (δ̂/σ) per rung with its threshold; returns the matplotlib Figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
+        else:
+            fig = ax.figure
+        done = self.evaluated
+        x = np.arange(len(done))
+        snr = [r.snr for r in done]
+        err = [1.0] * len(done)  # δ̂/σ has unit error
+        ax.errorbar(x, snr, yerr=err, fmt="o-", color="k", ms=4, lw=1, capsize=2)
+        ax.axhline(self.threshold_snr, color="C3", ls="--", lw=0.8, label=f"threshold {self.threshold_snr:g}")
+        ax.set_xticks(x, [f"{r.name}\n{r.n_columns}" for r in done], fontsize=8)
+        ax.set(ylabel="depth S/N (δ/σ)", xlabel="rung (columns)",
+               title=f"flexibility ladder: {'claimed' if self.claimed else 'not claimed'}")
+        ax.legend(fontsize=8)
+        return fig
+
+
+# --------------------------------------------------------------------------- the rungs
+def _groups(design: DesignMatrix, keep: Callable[[str], bool]) -> list[str]:
+    return [name for name in design.group_names if keep(name)]
+
+
+def _is_elc(name: str) -> bool:
+    return name.startswith("elc") and not name.startswith("elc_motion")
+
+
+def _first_columns(design: DesignMatrix, names: list[str], n: int) -> list[RegressorGroup]:
+    """The first ``n`` columns of groups ``names`` (in order), each kept under its own name."""
+    out, left = [], n
+    for name in names:
+        if left <= 0:
+            break
+        sl = design.groups[name]
+        take = min(left, sl.stop - sl.start)
+        cols = slice(sl.start, sl.start + take)
+        out.append(RegressorGroup(name, design.matrix[:, cols], design.prior_scales[name], design.column_names[cols],
+                                  design.descriptions.get(name, "")))
+        left -= take
+    return out
+
+
+def _whole(design: DesignMatrix, names: list[str]) -> list[RegressorGroup]:
+    return [RegressorGroup(n, design.matrix[:, design.groups[n]], design.prior_scales[n],
+                           design.column_names[design.groups[n]], design.descriptions.get(n, "")) for n in names]
+
+
+def plan_rungs(design: DesignMatrix, *, widen: float = 10.0) -> list[RungPlan]:
+    """The ladder's rungs for a design: cumulative group selections, skipped ones with a reason.
+
+    Parameters
+    ----------
+    design : DesignMatrix
+        The full design (all groups the target has).
+    widen : float
+        Prior-scale factor of the last rung (prior variances × widen²); 0 or 1: no such rung.
+    """
+    n = design.matrix.shape[0]
+    elc = _groups(design, _is_elc)
+    n_elc = sum(design.groups[g].stop - design.groups[g].start for g in elc)
+    smooth = _groups(design, lambda g: g.startswith("spline"))
+    cbv = _groups(design, lambda g: g.startswith("cbv"))
+    elc_motion = _groups(design, lambda g: g.startswith("elc_motion"))
+    motion = _groups(design, lambda g: g == "motion" or (g.startswith("motion") and not g.startswith("elc")))
+    pixel = _groups(design, lambda g: g.startswith(("cpm", "pld")))
+    base = [*smooth]
+    plans = [RungPlan("none", "constant + white noise + stellar GP", DesignMatrix.from_groups([], n_cadences=n))]
+
+    def add(name: str, description: str, groups: list[RegressorGroup], reason: str) -> None:
+        if reason:
+            plans.append(RungPlan(name, description, None, reason))
+            return
+        plans.append(RungPlan(name, description, DesignMatrix.from_groups(groups, n_cadences=n)))
+
+    add("smooth", "+ smooth time terms", _whole(design, smooth), "" if smooth else "no smooth time-term group")
+    few = _whole(design, smooth + cbv) + _first_columns(design, elc, FEW_ELCS)
+    add("few", f"+ CBVs and the first {FEW_ELCS} ELCs", few, "" if (cbv or elc) else "no CBV or ELC groups")
+    tens = _whole(design, smooth + cbv) + _first_columns(design, elc, TENS_ELCS)
+    add("tens", f"+ ELCs up to the {TENS_ELCS}th", tens,
+        "" if n_elc > FEW_ELCS else f"{n_elc} ELCs: nothing beyond the previous rung")
+    all_elc = _whole(design, smooth + cbv + elc + elc_motion)
+    add("elcs", f"+ all {n_elc} ELCs" + (" and ELC × motion" if elc_motion else ""), all_elc,
+        "" if (n_elc > TENS_ELCS or elc_motion) else f"{n_elc} ELCs: nothing beyond the previous rung")
+    base = smooth + cbv + elc + elc_motion
+    add("motion", "+ the target's own motion terms", _whole(design, base + motion),
+        "" if motion else "no motion terms (no centroids/arclength)")
+    rest = [g for g in design.group_names if g not in base + motion]
+    add("pixels", "+ CPM pixels and PLD (the full model)", _whole(design, design.group_names),
+        "" if pixel else ("no pixel data (no CPM or PLD groups)" if not rest else ""))
+    if widen and widen != 1.0:
+        plans.append(RungPlan("wide", f"full model, prior scales × {widen:g}", None, prior_factor=float(widen) ** 2))
+    return plans
+
+
+# --------------------------------------------------------------------------- evaluation
+def _template(time: np.ndarray, ephemeris: Ephemeris, params: Any) -> np.ndarray:
+    if params is None:
+        return box_template(time, ephemeris)
+    return transit_template(time, params, exposure_time=exposure_of(time))
+
+
+def _measure(name: str, description: str, model: FittedModel, ml: Any, template: np.ndarray,
+             prior_factor: float, started: float) -> LadderRung:
+    fit = fit_templates(ml, template)
+    depth, err = float(fit.amplitude[0]), float(fit.error[0])
+    return LadderRung(name=name, description=description, groups=model.design.group_names,
+                      n_columns=model.design.n_columns, depth=1e6 * depth, depth_err=1e6 * err,
+                      delta_loglike=fit.delta_loglike, snr=depth / err, log_likelihood=model.fit.log_likelihood,
+                      prior_factor=prior_factor, seconds=_time.perf_counter() - started)
+
+
+def _skip(plan: RungPlan, reason: str, design: DesignMatrix | None = None) -> LadderRung:
+    d = design if design is not None else plan.design
+    return LadderRung(name=plan.name, description=plan.description,
+                      groups=d.group_names if d is not None else (), n_columns=d.n_columns if d is not None else 0,
+                      prior_factor=plan.prior_factor, skipped=reason)
+
+
+def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
+                       template: Any = None, config: DetrendConfig | None = None, widen: float = 10.0,
+                       threshold_snr: float = DEFAULT_THRESHOLD_SNR, mask_factor: float = 1.5) -> LadderResult:
+    """Evaluate a candidate's depth and Δln L under nuisance models of growing flexibility.
+
+    Parameters
+    ----------
+    lc, design : LightCurve, DesignMatrix
+        The target and its full design (as for :func:`halfsib.model.detrend`).
+    candidate : Candidate, TransitParams, Ephemeris or (period [d], t0 [d], duration [h])
+        Where the transits are.
+    template : TransitParams, optional
+        A limb-darkened transit profile to fit instead of the box (its amplitude is the
+        central depth).
+    config : DetrendConfig, optional
+        Settings of each rung's hyper-parameter fit.
+    widen : float
+        Prior-scale factor of the last rung ("wide"); 1 or 0: no such rung.
+    threshold_snr : float
+        δ̂/σ needed at the top rung for ``claimed``.
+    mask_factor : float
+        Cadences within ``mask_factor`` × duration / 2 of a transit are masked in the fits.
+
+    Returns
+    -------
+    LadderResult
+
+    Raises
+    ------
+    ConfigurationError
+        Bad ``widen``/``threshold_snr`` or candidate.
+    DataValidationError
+        When no rung can be evaluated (e.g. no cadence in transit).
+    """
+    if not (math.isfinite(widen) and widen >= 0) or not math.isfinite(threshold_snr):
+        raise ConfigurationError(f"widen={widen} must be >= 0 and threshold_snr={threshold_snr} finite")
+    ephemeris = Ephemeris.of(candidate)
+    rungs: list[LadderRung] = []
+    top: FittedModel | None = None
+    for plan in plan_rungs(design, widen=widen):
+        started = _time.perf_counter()
+        if plan.name == "wide":
+            rungs.append(_widened(plan, top, ephemeris, template, started))
+            continue
+        if plan.design is None:
+            rungs.append(_skip(plan, plan.skipped))
+            continue
+        try:
+            model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor)
+            rung = _measure(plan.name, plan.description, model, model.ml, _template(model.time, ephemeris, template),
+                            1.0, started)
+        except (NotPositiveDefiniteError, DataValidationError) as err:
+            rungs.append(_skip(plan, f"{type(err).__name__}: {err}"))
+            continue
+        top = model
+        rungs.append(rung)
+        log.info("ladder %s (%d columns): depth %.0f ± %.0f ppm, S/N %.1f", rung.name, rung.n_columns, rung.depth,
+                 rung.depth_err, rung.snr)
+    if not any(r.evaluated for r in rungs):
+        raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
+                                  lc.meta.source)
+    return LadderResult(rungs=tuple(rungs), ephemeris=ephemeris, template="box" if template is None else "transit",
+                        threshold_snr=float(threshold_snr), top_model=top)
+
+
+def _widened(plan: RungPlan, top: FittedModel | None, ephemeris: Ephemeris, template: Any,
+             started: float) -> LadderRung:
+    if top is None:
+        return _skip(plan, "no evaluated rung to widen")
+    prior = {name: plan.prior_factor * value for name, value in top.prior_variances.items()}
+    try:
+        ml = top.ml.with_prior_variance(prior)
+        return _measure(plan.name, plan.description, top, ml, _template(top.time, ephemeris, template),
+                        plan.prior_factor, started)
+    except (NotPositiveDefiniteError, DataValidationError) as err:
+        return _skip(plan, f"{type(err).__name__}: {err}", top.design)

@@ -1,0 +1,129 @@
+"""A candidate's ephemeris and the unit-depth templates every vetting test and ladder rung fits.
+
+Templates are *dimming* profiles: positive where the star gets fainter, 1 at the bottom of
+a box, so a fitted amplitude is a depth in relative flux (positive = dimming). Times are
+days in the light curve's own system; durations are hours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["Ephemeris", "box_template", "trapezoid_template", "transit_template"]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Ephemeris:
+    """Where a candidate's transits are.
+
+    Attributes
+    ----------
+    period : float
+        Orbital period [d]; ``math.inf`` for a single event.
+    t0 : float
+        A mid-transit time [d], in the light curve's time system.
+    duration : float
+        Total duration [h] (the search's best box width).
+    """
+
+    period: float
+    t0: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        for name in ("period", "t0", "duration"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.integer, np.floating)) or math.isnan(value):
+                raise ConfigurationError(f"Ephemeris.{name} must be a number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not (self.period > 0) or not math.isfinite(self.t0) or not (0 < self.duration < math.inf):
+            raise ConfigurationError(f"Ephemeris needs period > 0 (inf: single event), finite t0 and "
+                                     f"0 < duration < inf [h]; got {self}")
+        if math.isfinite(self.period) and self.duration / 24.0 >= 0.5 * self.period:
+            raise ConfigurationError(f"Ephemeris.duration={self.duration} h is not shorter than half the "
+                                     f"period ({self.period} d)")
+
+    @classmethod
+    def of(cls, candidate: Any) -> Ephemeris:
+        """From a :class:`~halfsib.search.Candidate`, a :class:`~halfsib.transit.TransitParams`,
+        an :class:`Ephemeris` or a ``(period, t0, duration_h)`` tuple."""
+        if isinstance(candidate, Ephemeris):
+            return candidate
+        if isinstance(candidate, tuple) and len(candidate) == 3:
+            return cls(*candidate)
+        from ..transit import TransitParams, transit_duration
+
+        if isinstance(candidate, TransitParams):
+            return cls(candidate.period, candidate.t0, 24.0 * transit_duration(candidate))
+        try:
+            return cls(candidate.period, candidate.t0, candidate.duration)
+        except AttributeError:
+            raise ConfigurationError(f"cannot read period, t0 and duration from {type(candidate).__name__}; "
+                                     "pass a search Candidate, TransitParams, Ephemeris or "
+                                     "(period [d], t0 [d], duration [h])") from None
+
+    @property
+    def single(self) -> bool:
+        """True for a single event (no period)."""
+        return not math.isfinite(self.period)
+
+    def offset(self, time: FloatArray, phase: float = 0.0) -> FloatArray:
+        """Time [d] from the nearest event centre at orbital ``phase`` (0: transit, 0.5: secondary)."""
+        centre = self.t0 + phase * (0.0 if self.single else self.period)
+        if self.single:
+            return time - centre
+        return np.mod(time - centre + 0.5 * self.period, self.period) - 0.5 * self.period
+
+    def epoch(self, time: FloatArray) -> NDArray[np.int64]:
+        """Index of the nearest transit (0 at ``t0``)."""
+        if self.single:
+            return np.zeros(np.shape(time), np.int64)
+        return np.round((time - self.t0) / self.period).astype(np.int64)
+
+    def in_transit(self, time: FloatArray, factor: float = 1.0, phase: float = 0.0) -> NDArray[np.bool_]:
+        """Cadences within ``factor`` × duration / 2 of an event centre (NaN times: False)."""
+        with np.errstate(invalid="ignore"):
+            return np.abs(self.offset(time, phase)) < 0.5 * factor * self.duration / 24.0
+
+
+def box_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
+                 phase: float = 0.0) -> FloatArray:
+    """1 on |t − event centre| < duration/2, else 0 (``duration`` [h], default the ephemeris')."""
+    d = ephemeris.duration if duration is None else duration
+    return (np.abs(ephemeris.offset(time, phase)) < 0.5 * d / 24.0).astype(np.float64)
+
+
+def trapezoid_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
+                       ingress_fraction: float = 0.5) -> FloatArray:
+    """Symmetric trapezoid of total width ``duration`` [h], ramps of ``ingress_fraction`` × duration.
+
+    ``ingress_fraction`` in (0, 0.5]; 0.5 is a triangle (V shape), → 0 tends to the box.
+    """
+    if not 0 < ingress_fraction <= 0.5:
+        raise ConfigurationError(f"ingress_fraction={ingress_fraction} must be in (0, 0.5]")
+    d = (ephemeris.duration if duration is None else duration) / 24.0
+    x = np.abs(ephemeris.offset(time))
+    return np.clip((0.5 * d - x) / (ingress_fraction * d), 0.0, 1.0)
+
+
+def transit_template(time: FloatArray, params: Any, exposure_time: float | None = None) -> FloatArray:
+    """Limb-darkened dimming profile of :class:`~halfsib.transit.TransitParams`, 1 at mid-transit.
+
+    ``(1 − transit_flux(t)) / (1 − transit_flux(t0))`` with the central value taken without
+    exposure smearing, so a fitted amplitude is the central depth (relative flux).
+    """
+    from ..transit import transit_flux
+
+    central = 1.0 - float(transit_flux(np.array([params.t0]), params)[0])
+    if not central > 0:
+        raise ConfigurationError(f"TransitParams {params} give no transit (b >= 1 + Rp/R*)")
+    return (1.0 - transit_flux(time, params, exposure_time=exposure_time)) / central

@@ -1,0 +1,266 @@
+"""Vetting tests on the target's own light curve, each a linear fit with the nuisance model marginalised.
+
+Every depth here is :func:`~halfsib.vet.fitted.fit_templates` of dimming templates with the
+candidate's fitted model (weights and GP integrated out); see ``docs/vet.md`` for the math.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from ..exceptions import DataValidationError
+from .ephemeris import Ephemeris, box_template, trapezoid_template
+from .fitted import FittedModel, fit_templates
+from .results import FoldedLightCurve, VetConfig, VetTest
+
+__all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_curve_test", "dominance_tests",
+           "shape_test", "duration_test", "folded_light_curve", "event_templates", "max_central_duration",
+           "SOLAR_DENSITY"]
+
+FloatArray = NDArray[np.float64]
+
+#: mean solar density [g cm⁻³]
+SOLAR_DENSITY = 1.408
+_G_CGS = 6.674e-8
+#: box durations scanned by the shape and duration tests, relative to the candidate's
+DURATION_FACTORS = 2.0 ** np.arange(-1.0, 1.01, 0.25)
+
+
+def _usable(model: FittedModel) -> NDArray[np.bool_]:
+    return ~model.excluded
+
+
+def event_templates(model: FittedModel, ephemeris: Ephemeris, phase: float = 0.0
+                    ) -> tuple[FloatArray, NDArray[np.int64]]:
+    """One box template per event with data: (N, k) and the events' epoch numbers."""
+    box = box_template(model.time, ephemeris, phase=phase)
+    epoch = ephemeris.epoch(model.time - phase * (0.0 if ephemeris.single else ephemeris.period))
+    has = (box > 0) & _usable(model)
+    epochs = np.unique(epoch[has])
+    return np.stack([box * (epoch == e) for e in epochs], axis=1) if epochs.size else np.zeros((box.size, 0)), epochs
+
+
+def odd_even_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
+    """Odd and even transits' depths fitted jointly; |δ_odd − δ_even| / σ of the difference."""
+    name = "odd_even"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", threshold=config.odd_even_sigma, unit="sigma")
+    events, epochs = event_templates(model, ephemeris)
+    odd = events[:, epochs % 2 == 1].sum(axis=1)
+    even = events[:, epochs % 2 == 0].sum(axis=1)
+    if not odd.any() or not even.any():
+        return VetTest.not_run(name, f"only {'even' if even.any() else 'odd'} transits have data",
+                               threshold=config.odd_even_sigma, unit="sigma")
+    fit = fit_templates(model.ml, np.stack([odd, even], axis=1))
+    diff = fit.amplitude[0] - fit.amplitude[1]
+    var = fit.covariance[0, 0] + fit.covariance[1, 1] - 2 * fit.covariance[0, 1]
+    sigma = abs(diff) / math.sqrt(var)
+    extras = {"depth_odd": 1e6 * fit.amplitude[0], "depth_odd_err": 1e6 * fit.error[0],
+              "depth_even": 1e6 * fit.amplitude[1], "depth_even_err": 1e6 * fit.error[1]}
+    return VetTest.judge(name, sigma, config.odd_even_sigma,
+                         f"odd {extras['depth_odd']:.0f} ± {extras['depth_odd_err']:.0f} ppm, even "
+                         f"{extras['depth_even']:.0f} ± {extras['depth_even_err']:.0f} ppm", unit="sigma", extras=extras)
+
+
+def secondary_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
+    """Depth S/N of a box of the transit's duration at phase 0.5, fitted jointly with the transit."""
+    name = "secondary"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", threshold=config.secondary_sigma, unit="sigma")
+    primary = box_template(model.time, ephemeris)
+    second = box_template(model.time, ephemeris, phase=0.5)
+    if not np.any((second > 0) & _usable(model)):
+        return VetTest.not_run(name, "no data at phase 0.5", threshold=config.secondary_sigma, unit="sigma")
+    fit = fit_templates(model.ml, np.stack([primary, second], axis=1))
+    snr = fit.amplitude[1] / fit.error[1]
+    extras = {"depth_secondary": 1e6 * fit.amplitude[1], "depth_secondary_err": 1e6 * fit.error[1]}
+    return VetTest.judge(name, snr, config.secondary_sigma,
+                         f"depth at phase 0.5: {extras['depth_secondary']:.0f} ± {extras['depth_secondary_err']:.0f} "
+                         "ppm", unit="sigma", extras=extras)
+
+
+def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
+                        max_phases: int = 400) -> VetTest:
+    """The most significant eclipse-like dip at any phase away from the transit.
+
+    Boxes of the transit's duration every quarter duration in phase (at most ``max_phases``),
+    each fitted with the model; the threshold is the Gaussian S/N whose one-sided tail
+    probability is ``secondary_scan_fap`` / (number of independent phases, P / duration).
+    """
+    name = "secondary_best_phase"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", unit="sigma")
+    width = ephemeris.duration / 24.0 / ephemeris.period  # in phase
+    step = max(0.25 * width, 1.0 / max_phases)
+    phases = np.arange(width, 1.0 - width + 1e-12, step)
+    if phases.size == 0:
+        return VetTest.not_run(name, "duration too long for a phase scan", unit="sigma")
+    best = (-np.inf, 0.0, 0.0, 0.0)
+    for chunk in np.array_split(phases, max(1, phases.size // 100)):
+        templates = np.stack([box_template(model.time, ephemeris, phase=p) for p in chunk], axis=1)
+        has = np.any((templates > 0) & _usable(model)[:, None], axis=0)
+        if not has.any():
+            continue
+        proj = model.ml.project(templates[:, has])
+        depth = -proj.numerator / proj.information
+        snr = depth * np.sqrt(proj.information)
+        k = int(np.argmax(snr))
+        if snr[k] > best[0]:
+            best = (float(snr[k]), float(chunk[has][k]), float(depth[k]), float(1 / np.sqrt(proj.information[k])))
+    if not np.isfinite(best[0]):
+        return VetTest.not_run(name, "no data away from the transits", unit="sigma")
+    n_independent = max(1.0, (1.0 - 2 * width) / width)
+    threshold = float(stats.norm.isf(config.secondary_scan_fap / n_independent))
+    extras = {"phase": best[1], "depth": 1e6 * best[2], "depth_err": 1e6 * best[3], "n_independent": n_independent}
+    return VetTest.judge(name, best[0], threshold,
+                         f"deepest dip at phase {best[1]:.3f}: {1e6 * best[2]:.0f} ± {1e6 * best[3]:.0f} ppm "
+                         f"({n_independent:.0f} independent phases)", unit="sigma", extras=extras)
+
+
+def phase_curve_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
+    """Harmonics at the orbital period (reflection cos φ, sin φ; ellipsoidal cos 2φ).
+
+    Fitted jointly with boxes at the transit and at phase 0.5; the statistic is the χ² of
+    the three amplitudes with their covariance, as a Gaussian-equivalent significance.
+    """
+    name = "phase_curve"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", threshold=config.phase_curve_sigma, unit="sigma")
+    span = float(model.time[-1] - model.time[0])
+    if span < 2 * ephemeris.period:
+        return VetTest.not_run(name, f"baseline {span:.1f} d covers fewer than two periods",
+                               threshold=config.phase_curve_sigma, unit="sigma")
+    phi = 2 * np.pi * (model.time - ephemeris.t0) / ephemeris.period
+    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), box_template(model.time, ephemeris),
+                          box_template(model.time, ephemeris, phase=0.5)], axis=1)
+    fit = fit_templates(model.ml, templates)
+    amp, cov = fit.amplitude[:3], fit.covariance[:3, :3]
+    chi2 = float(amp @ np.linalg.solve(cov, amp))
+    sigma = float(stats.norm.isf(max(stats.chi2.sf(chi2, 3), 1e-300)))
+    extras = {"reflection_amplitude": 1e6 * float(math.hypot(amp[0], amp[1])),
+              "ellipsoidal_amplitude": 1e6 * float(abs(amp[2])), "ellipsoidal_err": 1e6 * float(fit.error[2]),
+              "chi2": chi2}
+    return VetTest.judge(name, max(sigma, 0.0), config.phase_curve_sigma,
+                         f"cos/sin φ amplitude {extras['reflection_amplitude']:.0f} ppm, cos 2φ "
+                         f"{extras['ellipsoidal_amplitude']:.0f} ± {extras['ellipsoidal_err']:.0f} ppm (χ²₃ = {chi2:.1f})",
+                         unit="sigma", extras=extras)
+
+
+def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> list[VetTest]:
+    """Single-event dominance and per-event depth consistency.
+
+    Per event i: n_i = −b_iᵀC⁻¹r, I_i = b_iᵀC⁻¹b_i. Dominance: max n_i / Σ max(n_i, 0).
+    Consistency: with F = BᵀC⁻¹B over the events jointly, χ² = nᵀF⁻¹n − (Σn)² / 1ᵀF1
+    (free depth per event versus one depth), χ²_{k−1} under a constant depth.
+    """
+    events, epochs = event_templates(model, ephemeris)
+    k = events.shape[1]
+    if k < 2:
+        reason = f"{k} event with data" if not ephemeris.single else "single event (no period)"
+        return [VetTest.not_run("single_event_dominance", reason, threshold=config.dominance_fraction),
+                VetTest.not_run("depth_consistency", reason, threshold=config.depth_consistency_p, unit="p-value")]
+    proj = model.ml.project(events)
+    n = -proj.numerator
+    positive = float(np.sum(np.maximum(n, 0.0)))
+    threshold = config.dominance_fraction if k >= 3 else max(config.dominance_fraction, 0.8)
+    if positive > 0:
+        fraction = float(np.max(n) / positive)
+        dom = VetTest.judge("single_event_dominance", fraction, threshold,
+                            f"largest of {k} events carries {fraction:.0%} of the signal (epoch "
+                            f"{int(epochs[np.argmax(n)])})", extras={"n_events": k})
+    else:
+        dom = VetTest.not_run("single_event_dominance", "no event dims the star", threshold=threshold)
+    try:
+        fit = fit_templates(model.ml, events)
+    except DataValidationError as err:
+        return [dom, VetTest.not_run("depth_consistency", str(err), threshold=config.depth_consistency_p,
+                                     unit="p-value")]
+    ones = np.ones(k)
+    common = float(fit.numerator @ ones) ** 2 / float(ones @ fit.information @ ones)
+    chi2 = max(2 * fit.delta_loglike - common, 0.0)
+    p = float(stats.chi2.sf(chi2, k - 1))
+    cons = VetTest.judge("depth_consistency", p, config.depth_consistency_p,
+                         f"χ² = {chi2:.1f} for {k - 1} degrees of freedom", unit="p-value", fails_above=False,
+                         extras={"chi2": chi2, "dof": k - 1})
+    return [dom, cons]
+
+
+def _best_duration(model: FittedModel, ephemeris: Ephemeris, shape: str) -> tuple[float, float]:
+    """Largest Δln L over the scanned durations and its duration [h] for a box or a triangle."""
+    best = (-np.inf, ephemeris.duration)
+    for f in DURATION_FACTORS:
+        d = ephemeris.duration * f
+        if not ephemeris.single and d / 24.0 >= 0.5 * ephemeris.period:
+            continue
+        b = box_template(model.time, ephemeris, d) if shape == "box" else trapezoid_template(model.time, ephemeris, d)
+        if not np.any((b > 0) & _usable(model)):
+            continue
+        proj = model.ml.project(b)
+        dll = float(proj.delta_log_likelihood) if proj.numerator < 0 else 0.0
+        if dll > best[0]:
+            best = (dll, d)
+    return best
+
+
+def shape_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
+    """V versus U: best triangle Δln L minus best box Δln L over durations D/2 ... 2D."""
+    name = "shape_v_vs_u"
+    u, du = _best_duration(model, ephemeris, "box")
+    v, dv = _best_duration(model, ephemeris, "triangle")
+    if not (np.isfinite(u) and np.isfinite(v)):
+        return VetTest.not_run(name, "no in-transit data", threshold=config.shape_delta_loglike)
+    return VetTest.judge(name, v - u, config.shape_delta_loglike,
+                         f"box Δln L {u:.1f} ({du:.2f} h), triangle {v:.1f} ({dv:.2f} h)",
+                         extras={"box_delta_loglike": u, "box_duration": du, "triangle_delta_loglike": v,
+                                 "triangle_duration": dv})
+
+
+def max_central_duration(period: float, density: float, radius_ratio: float) -> float:
+    """T14 [h] of a central (b = 0) circular transit around a star of ``density`` [solar].
+
+    a/R★ = (G ρ P² / 3π)^(1/3),  T14 = P/π · asin((1 + k) / (a/R★)).
+    """
+    rho = density * SOLAR_DENSITY
+    a = (_G_CGS * rho * (period * 86400.0) ** 2 / (3 * np.pi)) ** (1.0 / 3.0)
+    return 24.0 * period / np.pi * math.asin(min(1.0, (1.0 + radius_ratio) / a))
+
+
+def duration_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
+                  stellar_density: float | None = None) -> VetTest:
+    """Best box duration against the longest central-transit T14 the star's density allows."""
+    name = "duration_density"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", threshold=config.duration_ratio, unit="h/h")
+    dll, duration = _best_duration(model, ephemeris, "box")
+    if not np.isfinite(dll) or dll <= 0:
+        return VetTest.not_run(name, "no dimming in transit", threshold=config.duration_ratio, unit="h/h")
+    depth = float(fit_templates(model.ml, box_template(model.time, ephemeris, duration)).amplitude[0])
+    k = min(math.sqrt(max(depth, 0.0)), 0.5)
+    density = config.density_range[0] if stellar_density is None else float(stellar_density)
+    if not density > 0:
+        raise DataValidationError(f"stellar_density={stellar_density} must be > 0 [solar units]")
+    longest = max_central_duration(ephemeris.period, density, k)
+    ratio = duration / longest
+    source = "given" if stellar_density is not None else "lowest main-sequence"
+    return VetTest.judge(name, ratio, config.duration_ratio,
+                         f"best box {duration:.2f} h; a central transit lasts at most {longest:.2f} h around a "
+                         f"star of {density:g} solar densities ({source})", unit="h/h",
+                         extras={"best_duration": duration, "max_duration": longest, "density": density})
+
+
+def folded_light_curve(model: FittedModel, ephemeris: Ephemeris, odd_even: VetTest) -> FoldedLightCurve:
+    """Systematics and stellar signal (posterior means, transit box in the mean) removed, folded."""
+    box = box_template(model.time, ephemeris)
+    fit = fit_templates(model.ml, box)
+    parts = model.ml.with_mean(-fit.amplitude[0] * box).predict()
+    flat = model.y - parts.systematics - parts.stellar
+    keep = ~model.excluded
+    x = odd_even.extras
+    return FoldedLightCurve(hours=24.0 * ephemeris.offset(model.time)[keep], flux=1e6 * flat[keep],
+                            epoch=ephemeris.epoch(model.time)[keep], duration=ephemeris.duration,
+                            depth_odd=x.get("depth_odd"), depth_odd_err=x.get("depth_odd_err"),
+                            depth_even=x.get("depth_even"), depth_even_err=x.get("depth_even_err"))
