@@ -45,6 +45,11 @@ _EXPORTS: dict[str, str] = {
     "SearchResult": "search",
     "ElcBasis": "regressors",
     "RegressorConfig": "regressors",
+    "fit_transit": "fit",
+    "fit_candidates": "fit",
+    "FitConfig": "fit",
+    "TransitGuess": "fit",
+    "TransitFit": "fit",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "basis": "basis",
     "detrend": "detrend",
     "search": "search",
+    "fit": "fit",
 }
 
 EXIT_OK = 0

@@ -1,0 +1,19 @@
+"""Joint physical transit fit with the half-sibling nuisance model marginalised (``docs/fit.md``).
+
+>>> fit = fit_transit(lc, design, nuisance_fit, candidate, rng=1)   # doctest: +SKIP
+>>> fit.maximum_likelihood["rp_over_rs"], fit.fisher_errors["rp_over_rs"]  # doctest: +SKIP
+>>> fit.posterior["rp_over_rs"].median, fit.sampler.converged  # doctest: +SKIP
+>>> fit.write("fit.ecsv"); fit.write_chains("chains.npz"); fit.plot()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .config import FitConfig, InsufficientTransitDataError, TransitGuess
+from .core import count_in_transit, fit_candidates, fit_transit
+from .objective import JointObjective, Nuisance, nuisance_from_fit
+from .parameters import ParameterSpace, stellar_density
+from .results import FitFailure, PosteriorSummary, SamplerInfo, TransitFit
+
+__all__ = ["fit_transit", "fit_candidates", "FitConfig", "TransitGuess", "TransitFit", "FitFailure",
+           "PosteriorSummary", "SamplerInfo", "InsufficientTransitDataError", "JointObjective", "Nuisance",
+           "nuisance_from_fit", "ParameterSpace", "stellar_density", "count_in_transit"]

@@ -1,0 +1,328 @@
+"""The joint objective: ln L(transit, GP, jitter) with the regression weights marginalised exactly.
+
+For relative flux y = flux/median − 1 on the fitted cadences and a transit model
+m(θ) = F(t; θ) − 1 (batman, quadratic limb darkening, integrated over the exposure)::
+
+    r = y − m(θ),   C(φ) = K_GP(φ) + diag(σ² + s²) + A Λ Aᵀ,
+    ln L = −½ [rᵀ C⁻¹ r + ln|C| + N ln 2π]
+
+with Λ (one prior variance per regressor group) fixed at the nuisance fit's values and the
+GP parameters and jitter φ free. Clipped outliers stay excluded by the nuisance model's
+variance inflation, and their normalisation is removed as in :mod:`halfsib.model`.
+
+Two exact evaluation paths:
+
+* **full** (any φ): one :class:`~halfsib.likelihood.MarginalLikelihood` build, O(N M (J² + M));
+* **fixed noise** (φ held, only the transit moves): with α₀ = C⁻¹y and ln L₀ = ln L(m = 0),
+  ln L(m) = ln L₀ + mᵀα₀ − ½ m_Wᵀ (C⁻¹)_WW m_W, where W holds every cadence the transit can
+  touch. (C⁻¹)_WW is formed once (|W| solves); each evaluation is then O(|W|²) plus batman.
+  A transit reaching outside W falls back to the full path, so both are the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..design import DesignMatrix
+from ..exceptions import DataValidationError, NotPositiveDefiniteError
+from ..gp import StellarKernel
+from ..likelihood import MarginalLikelihood
+from ..model import SystematicsModel, _Objective, _prepare
+from ..results import DetrendResult
+from ..timeseries import LightCurve
+from ..transit import TransitParams, transit_duration, transit_flux
+from .parameters import ParameterSpace
+
+__all__ = ["Nuisance", "nuisance_from_fit", "JointObjective", "transit_windows"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+#: largest transit window (cadences) for which (C⁻¹)_WW is formed; beyond it the full path is used
+MAX_WINDOW = 4000
+#: relative step of the transit-model central differences in the gradient (× the parameter scale)
+MODEL_STEP = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class Nuisance:
+    """The fitted nuisance model on the fitted cadences.
+
+    Attributes
+    ----------
+    time, y : ndarray
+        Model-grid times [d] and relative flux y = flux/median − 1 (all good cadences).
+    fitted : ndarray of bool
+        Cadences that inform the fit (not clipped).
+    objective : halfsib.model._Objective
+        Builds the marginal likelihood for (GP log-parameters, ln λ per group).
+    kernel : StellarKernel
+    noise : ndarray
+        The nuisance fit's GP log-parameters (with ln jitter).
+    log_prior_variances : ndarray
+        ln λ per regressor group, held fixed.
+    noise_bounds : ndarray, shape (n_noise, 2)
+    prior_variances : dict
+        λ per group (for the outputs).
+    normalisation : float
+        Median raw flux.
+    source : str
+    """
+
+    time: FloatArray
+    y: FloatArray
+    fitted: NDArray[np.bool_]
+    objective: Any
+    kernel: StellarKernel
+    noise: FloatArray
+    log_prior_variances: FloatArray
+    noise_bounds: FloatArray
+    prior_variances: dict[str, float]
+    normalisation: float
+    source: str
+
+    def build(self, noise: FloatArray) -> MarginalLikelihood:
+        """The marginal likelihood (mean 0) at GP log-parameters ``noise``."""
+        return self.objective.build(np.concatenate([noise, self.log_prior_variances]))
+
+    @property
+    def offset(self) -> float:
+        """Normalisation of the excluded cadences, removed from ln L (as in the nuisance fit)."""
+        return float(self.objective.offset)
+
+
+def nuisance_from_fit(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel) -> Nuisance:
+    """The nuisance model of a :func:`halfsib.model.detrend` fit, ready for the joint fit.
+
+    Uses the fit's GP parameters, jitter, prior variance per group and clipped outliers; a
+    transit mask given to the nuisance fit is *not* applied (the transit is modelled here).
+    """
+    result = fit.result if isinstance(fit, SystematicsModel) else fit
+    problem = _prepare(lc, design, None)
+    if problem.time.shape != result.time.shape or not np.array_equal(problem.time, result.time):
+        raise DataValidationError("the nuisance fit was made on other cadences than this light curve's good ones; "
+                                  "pass the light curve and design that were fitted", lc.meta.source)
+    if set(design.groups) != set(result.prior_variances):
+        raise DataValidationError(f"design groups {sorted(design.groups)} differ from the nuisance fit's "
+                                  f"{sorted(result.prior_variances)}", lc.meta.source)
+    problem.clipped = np.asarray(result.clipped, bool).copy()
+    kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
+    noise = kernel.pack(**result.hyperparameters) if kernel.n_parameters else np.zeros(0)
+    lnlam = np.log([result.prior_variances[name] for name in design.groups])
+    objective = _Objective(problem, kernel, problem.effective_variance())
+    use = ~problem.excluded
+    bounds = kernel.bounds(problem.time[use], problem.y[use], problem.variance[use]) if kernel.n_parameters \
+        else np.zeros((0, 2))
+    noise = np.clip(noise, bounds[:, 0], bounds[:, 1]) if noise.size else noise
+    return Nuisance(time=problem.time, y=problem.y, fitted=~problem.excluded, objective=objective, kernel=kernel,
+                    noise=noise, log_prior_variances=np.asarray(lnlam, float), noise_bounds=bounds,
+                    prior_variances=dict(result.prior_variances), normalisation=problem.normalisation,
+                    source=lc.meta.source or "")
+
+
+def transit_windows(time: FloatArray, params: TransitParams, half_width: float) -> NDArray[np.bool_]:
+    """Cadences within ``half_width`` [d] of a mid-transit of ``params`` (any period)."""
+    phase = np.mod(time - params.t0 + 0.5 * params.period, params.period) - 0.5 * params.period
+    return np.abs(phase) <= half_width
+
+
+class _FixedNoise:
+    """Exact ln L(m) at fixed noise parameters: ln L₀ + mᵀα₀ − ½ m_Wᵀ (C⁻¹)_WW m_W."""
+
+    def __init__(self, ml: MarginalLikelihood, offset: float, window: NDArray[np.int64]):
+        self.ml = ml
+        self.log_like0 = ml.log_likelihood() + offset
+        self.offset = offset
+        self.alpha0 = ml.residual_inverse()
+        self.window = window
+        unit = np.zeros((ml.n_cadences, window.size))
+        unit[window, np.arange(window.size)] = 1.0
+        block = ml.apply_inverse(unit)[window]
+        self.block = 0.5 * (block + block.T)
+
+    def __call__(self, m_window: FloatArray) -> float:
+        nz = np.flatnonzero(m_window)
+        if nz.size == 0:
+            return self.log_like0
+        m = m_window[nz]
+        quad = float(m @ (self.block[np.ix_(nz, nz)] @ m))
+        return self.log_like0 + float(m @ self.alpha0[self.window[nz]]) - 0.5 * quad
+
+    def full(self, m: FloatArray) -> float:
+        return self.ml.with_mean(m).log_likelihood() + self.offset
+
+
+class JointObjective:
+    """ln L and ln posterior of the joint model over a :class:`ParameterSpace` vector.
+
+    Parameters
+    ----------
+    nuisance : Nuisance
+    space : ParameterSpace
+    exposure_time : float
+        Exposure to integrate the transit over [d] (0: instantaneous).
+    supersample : int or None
+        Sub-exposures per exposure (``None``: one per 2 minutes).
+    window_half_width : float
+        Half-width [d] around the guessed transit times of the fixed-noise window W.
+    reference : ndarray
+        A vector whose transit defines the centre of W.
+    """
+
+    def __init__(self, nuisance: Nuisance, space: ParameterSpace, exposure_time: float, supersample: int | None,
+                 window_half_width: float, reference: FloatArray):
+        self.nuisance, self.space = nuisance, space
+        self.exposure_time, self.supersample = float(exposure_time), supersample
+        params = space.transit_params(reference)
+        if params is None:
+            raise DataValidationError(f"reference vector {reference.tolist()} is outside the parameter support")
+        mask = transit_windows(nuisance.time, params, window_half_width)
+        self.window = np.flatnonzero(mask).astype(np.int64)
+        self._reference = params
+        self._window_half_width = float(window_half_width)
+        self._fixed: _FixedNoise | None = None
+        self._fixed_noise: FloatArray | None = None
+        self.n_evaluations = 0
+
+    # ------------------------------------------------------------------ model
+    def model(self, params: TransitParams, time: FloatArray | None = None) -> FloatArray:
+        """Relative transit model F − 1 on ``time`` (default: the fitted grid)."""
+        t = self.nuisance.time if time is None else time
+        return transit_flux(t, params, self.exposure_time or None, self.supersample) - 1.0
+
+    def _half_width(self, params: TransitParams) -> float:
+        return 0.5 * transit_duration(params) + 0.5 * self.exposure_time + 2e-3
+
+    def _fits_window(self, params: TransitParams) -> bool:
+        """True if every transit of ``params`` within the data stays inside W (O(1) check).
+
+        W holds the cadences within ``window_half_width`` of the reference transits
+        t0_ref + n P_ref; transit n of ``params`` reaches at most |Δt0 + n ΔP| + half its duration
+        from the reference centre, a linear function of n, so the extreme n decide.
+        """
+        reach = self._half_width(params)
+        t_first, t_last = float(self.nuisance.time[0]), float(self.nuisance.time[-1])
+        n_lo = math.ceil((t_first - reach - params.t0) / params.period)
+        n_hi = math.floor((t_last + reach - params.t0) / params.period)
+        if n_hi < n_lo:
+            return True
+        ref = self._reference
+        shift = max(abs(params.t0 - ref.t0 + n * (params.period - ref.period)) for n in (n_lo, n_hi))
+        return shift + reach <= self._window_half_width
+
+    # ------------------------------------------------------------ likelihood
+    def fixed_noise(self, noise: FloatArray) -> _FixedNoise | None:
+        """The fixed-noise evaluator at ``noise`` (cached for the last one; None if K fails or W is too big)."""
+        if self._fixed_noise is not None and np.array_equal(noise, self._fixed_noise):
+            return self._fixed
+        if self.window.size > MAX_WINDOW:
+            return None
+        try:
+            fixed = _FixedNoise(self.nuisance.build(noise), self.nuisance.offset, self.window)
+        except NotPositiveDefiniteError:
+            return None
+        self._fixed, self._fixed_noise = fixed, np.array(noise, copy=True)
+        return fixed
+
+    def log_likelihood(self, theta: FloatArray, *, use_fixed: bool = True) -> float:
+        """ln L(θ); −inf outside the support or where the covariance is not positive definite."""
+        params = self.space.transit_params(theta)
+        if params is None:
+            return -math.inf
+        self.n_evaluations += 1
+        noise = self.space.noise(theta)
+        fixed = self._fixed if (self._fixed_noise is not None and np.array_equal(noise, self._fixed_noise)) else None
+        try:
+            if use_fixed and fixed is not None:
+                if self._fits_window(params):
+                    return _finite_or_neg_inf(fixed(self.model(params, self.nuisance.time[fixed.window])))
+                return _finite_or_neg_inf(fixed.full(self.model(params)))
+            ml = self.nuisance.build(noise).with_mean(self.model(params))
+            return _finite_or_neg_inf(ml.log_likelihood() + self.nuisance.offset)
+        except NotPositiveDefiniteError:
+            return -math.inf
+
+    def log_probability(self, theta: FloatArray) -> float:
+        """ln p(θ) + ln L(θ) (up to a constant); −inf outside the support, never NaN."""
+        lp = self.space.log_prior(theta)
+        if not math.isfinite(lp):
+            return -math.inf
+        return lp + self.log_likelihood(theta)
+
+    def log_likelihood_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """ln L and ∂ln L/∂θ by the full path (for the joint optimiser).
+
+        Transit entries: (∂m/∂θ)ᵀ C⁻¹ r with ∂m/∂θ from central differences of the model
+        (one-sided at the box bounds). Noise entries: the nuisance model's analytic GP
+        gradient (:meth:`MarginalLikelihood.gradient_kernel`). ``(-inf, 0)`` outside the support.
+        """
+        grad = np.zeros(self.space.n_parameters)
+        params = self.space.transit_params(theta)
+        if params is None:
+            return -math.inf, grad
+        noise = self.space.noise(theta)
+        try:
+            ml = self.nuisance.build(noise).with_mean(self.model(params))
+            value = ml.log_likelihood() + self.nuisance.offset
+            alpha = ml.residual_inverse()
+            grad[: self.space.n_transit] = self._transit_gradient(theta, alpha)
+            if self.space.fits_noise:
+                derivs = self.nuisance.objective._kernel_derivatives(noise, ml)
+                grad[self.space.n_transit:] = ml.gradient_kernel(derivs)
+        except NotPositiveDefiniteError:
+            return -math.inf, np.zeros_like(grad)
+        self.n_evaluations += 1
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            return -math.inf, np.zeros_like(grad)
+        return value, grad
+
+    def _transit_gradient(self, theta: FloatArray, alpha: FloatArray) -> FloatArray:
+        space = self.space
+        centre = space.transit_params(theta)
+        out = np.zeros(space.n_transit)
+        for i in range(space.n_transit):
+            h = MODEL_STEP * space.scales[i]
+            up, down = theta.copy(), theta.copy()
+            up[i] = min(theta[i] + h, space.upper[i])
+            down[i] = max(theta[i] - h, space.lower[i])
+            p_up, p_down = space.transit_params(up), space.transit_params(down)
+            if p_up is None:  # one-sided next to a constraint (b = 1 + k, e = 0.9)
+                up, p_up = theta, centre
+            if p_down is None:
+                down, p_down = theta, centre
+            if up[i] == down[i]:
+                continue
+            dm = (self.model(p_up) - self.model(p_down)) / (up[i] - down[i])
+            out[i] = float(dm @ alpha)
+        return out
+
+    def components(self, theta: FloatArray) -> dict[str, FloatArray]:
+        """Posterior means at θ on the fitted grid: transit, systematics, stellar, residual (relative)."""
+        params = self.space.transit_params(theta)
+        if params is None:
+            raise DataValidationError("components() needs a vector inside the parameter support")
+        ml = self.nuisance.build(self.space.noise(theta)).with_mean(self.model(params))
+        parts = ml.predict()
+        return {"transit": parts.mean, "systematics": parts.systematics, "stellar": parts.stellar,
+                "residual": parts.residual}
+
+    def prior_variance_gradient(self, theta: FloatArray) -> dict[str, float]:
+        """∂ln L/∂ln λ_g at θ: how far the held prior variances are from their joint optimum."""
+        params = self.space.transit_params(theta)
+        if params is None:
+            return {}
+        ml = self.nuisance.build(self.space.noise(theta)).with_mean(self.model(params))
+        try:
+            return ml.gradient_log_prior_variances() if ml.n_columns else {}
+        except Exception:  # flat groups have no gradient; the diagnostic is then not available
+            return {}
+
+
+def _finite_or_neg_inf(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
