@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, str] = {
     "detrend": "detrend",
     "search": "search",
     "fit": "fit",
+    "batch": "batch",
+    "demo": "demo",
 }
 
 EXIT_OK = 0

@@ -1,0 +1,398 @@
+"""``run_batch``: many targets, one output folder, a local process pool or Dask.
+
+Order of work (``docs/batch.md``): take the folder's lock → find the inputs → read each
+one's header on the workers → name and group the targets → build (or reuse) each group's
+ELC basis → skip the targets already complete → run the task on the others in parallel,
+each writing into ``OUTDIR/targets/<name>/`` with its completion marker last → write
+``catalog.ecsv``, ``failures.ecsv`` and ``summary.json`` → release the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError, DataValidationError
+from .discover import GROUP_BY, ScanFailure, TargetRecord, assign_names, expand_inputs, group_key, scan_target
+from .execute import TargetOutcome, read_marker, run_target
+from .groupbasis import GroupBasis, basis_settings, ensure_group_basis
+from .lock import OutdirLock
+from .names import stable_seed
+from .tasks import PLOT_CHOICES, TargetSpec, TaskContext, TaskFunction, detrend_search_task
+
+__all__ = ["BatchConfig", "BatchSummary", "run_batch", "MAX_EXIT_STATUS"]
+
+log = logging.getLogger(__name__)
+
+#: the exit status of ``halfsib batch`` is the number of failed targets, capped here
+MAX_EXIT_STATUS = 100
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Settings of a batch run.
+
+    Attributes
+    ----------
+    workers : int or None
+        Worker processes (local pool or local Dask cluster); None: ``os.cpu_count()``.
+    scheduler : str or None
+        Address of a running Dask scheduler (``tcp://host:8786``); the tasks go there.
+    dask : bool
+        Start a local Dask cluster (``workers`` processes, bound to 127.0.0.1) instead of
+        the process pool.
+    group_by : {"auto", "season", "detector"}
+        Basis groups (``discover.GROUP_BY``).
+    flux_column : str or None
+    cbv : str or None
+        CBV-style basis table for every target.
+    cpm : bool
+        Give every target the other stars' pixels of its group as CPM predictors (needs
+        pixel files; each worker then holds the group's stamps in memory).
+    regressors, detrend, search : RegressorConfig, DetrendConfig, SearchConfig or None
+        Stage settings (None: defaults).
+    n_folds : int
+        Folds of each group basis.
+    seed : int
+        Batch seed; each target's seed derives from it and the target id.
+    plots : {"none", "candidates", "all"}
+    task : callable
+        The per-target task (:mod:`halfsib.batch.tasks`); default detrend + search.
+    progress : bool
+        Show the progress bar.
+    break_lock : bool
+        Remove an existing lock even if its owner may be alive.
+    """
+
+    workers: int | None = None
+    scheduler: str | None = None
+    dask: bool = False
+    group_by: str = "auto"
+    flux_column: str | None = None
+    cbv: str | None = None
+    cpm: bool = False
+    regressors: Any = None
+    detrend: Any = None
+    search: Any = None
+    n_folds: int = 8
+    seed: int = 0
+    plots: str = "none"
+    task: TaskFunction = detrend_search_task
+    progress: bool = True
+    break_lock: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise ConfigurationError(f"workers must be an integer >= 1, got {self.workers!r}")
+        if self.group_by not in GROUP_BY:
+            raise ConfigurationError(f"group_by must be one of {GROUP_BY}, got {self.group_by!r}")
+        if self.plots not in PLOT_CHOICES:
+            raise ConfigurationError(f"plots must be one of {PLOT_CHOICES}, got {self.plots!r}")
+        if self.n_folds < 1:
+            raise ConfigurationError(f"n_folds must be >= 1, got {self.n_folds}")
+        if self.scheduler is not None and not str(self.scheduler).strip():
+            raise ConfigurationError("scheduler must be an address such as tcp://host:8786")
+        if not callable(self.task):
+            raise ConfigurationError(f"task must be a function task(target, context, outdir), got {self.task!r}")
+
+    @property
+    def n_workers(self) -> int:
+        """Workers to start (when halfsib starts them)."""
+        return self.workers or os.cpu_count() or 1
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting as JSON-friendly values (for summary.json and the fingerprint)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "task":
+                value = f"{value.__module__}.{value.__qualname__}"
+            elif dataclasses.is_dataclass(value):
+                value = repr(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did (also written as ``summary.json``).
+
+    Attributes
+    ----------
+    outdir : str
+    n_inputs, n_unreadable, n_targets : int
+        Input files, files that could not be read, readable targets.
+    n_complete_before, n_done, n_failed : int
+        Skipped as complete, processed now, failed now.
+    n_candidates : int
+        Catalog rows.
+    wall_seconds : float
+    task_seconds : float
+        Sum of this run's task times.
+    executor : str
+    n_workers : int
+    groups : tuple of dict
+    peak_rss_mb : float
+        Largest peak resident memory reported by a worker [MiB].
+    """
+
+    outdir: str
+    n_inputs: int
+    n_unreadable: int
+    n_targets: int
+    n_complete_before: int
+    n_done: int
+    n_failed: int
+    n_candidates: int
+    wall_seconds: float
+    task_seconds: float
+    executor: str
+    n_workers: int
+    groups: tuple[dict[str, Any], ...] = field(default=())
+    peak_rss_mb: float = 0.0
+
+    @property
+    def exit_status(self) -> int:
+        """Failed targets plus unreadable inputs, capped at :data:`MAX_EXIT_STATUS` (0: all fine)."""
+        return min(self.n_failed + self.n_unreadable, MAX_EXIT_STATUS)
+
+
+def _init_worker(threads: int) -> None:
+    """Process-pool initializer: one thread per library (the batch parallelises over targets)."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+@contextlib.contextmanager
+def open_executor(config: BatchConfig, executor: Executor | None = None) -> Iterator[tuple[Executor, str, int]]:
+    """The executor of a run: the injected one, a Dask client's, or a local process pool.
+
+    Yields (executor, description, number of workers); shuts down what it started.
+    """
+    if executor is not None:
+        yield executor, type(executor).__name__, config.n_workers
+        return
+    if config.scheduler or config.dask:
+        from .dask_cluster import dask_executor
+
+        with dask_executor(config.scheduler, config.n_workers) as (ex, text, n):
+            yield ex, text, n
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=config.n_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(1,))
+    try:
+        yield pool, f"local process pool ({config.n_workers} workers)", config.n_workers
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _scan(paths: Sequence[str], ex: Executor, config: BatchConfig) -> tuple[list[TargetRecord], list[ScanFailure]]:
+    chunk = max(1, min(32, len(paths) // (4 * config.n_workers) or 1))
+    try:
+        results = list(ex.map(scan_target, paths, [config.flux_column] * len(paths), chunksize=chunk))
+    except TypeError:  # executors without chunksize
+        results = list(ex.map(scan_target, paths, [config.flux_column] * len(paths)))
+    records = [r for r in results if isinstance(r, TargetRecord)]
+    failures = [r for r in results if isinstance(r, ScanFailure)]
+    for f in failures:
+        log.warning("unreadable input %s: %s", f.path, f.error)
+    return assign_names(records), failures
+
+
+def _settings_hash(config: BatchConfig, basis: GroupBasis) -> str:
+    keep = {k: v for k, v in config.describe().items()
+            if k not in ("workers", "scheduler", "dask", "progress", "break_lock")}
+    text = json.dumps({"config": keep, "basis": basis.fingerprint}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _contexts(groups: dict[str, list[TargetRecord]], bases: dict[str, GroupBasis],
+              config: BatchConfig) -> dict[str, TaskContext]:
+    contexts = {}
+    for name, members in groups.items():
+        stamps = tuple(r.path for r in members if r.kind == "pixels") if config.cpm else ()
+        contexts[name] = TaskContext(group=name, basis_path=bases[name].path, cbv_path=config.cbv, stamp_paths=stamps,
+                                     flux_column=config.flux_column, detrend=config.detrend, search=config.search,
+                                     regressors=config.regressors, plots=config.plots,
+                                     settings_hash=_settings_hash(config, bases[name]))
+    return contexts
+
+
+def _bases(groups: dict[str, list[TargetRecord]], outdir: Path, ex: Executor, config: BatchConfig
+           ) -> dict[str, GroupBasis]:
+    from .._progress import progress
+
+    out = {}
+    bar = progress(groups.items(), enabled=config.progress and len(groups) > 1, total=len(groups), desc="bases",
+                   unit="group")
+    for name, members in bar:
+        settings = basis_settings(members[0].mission, config.regressors, config.n_folds)
+        out[name] = ensure_group_basis(name, [r.path for r in members], outdir / "basis", settings,
+                                       flux_column=config.flux_column, mapper=ex.map)
+        log.info("group %s: %d targets, basis %s (%d stars%s)", name, len(members), out[name].path,
+                 out[name].n_stars, ", reused" if out[name].reused else "")
+    return out
+
+
+def _run_pending(pending: list[tuple[TargetSpec, TaskContext, str]], ex: Executor, config: BatchConfig
+                 ) -> list[TargetOutcome]:
+    from .._progress import progress
+
+    futures: dict[Future[TargetOutcome], TargetSpec] = {}
+    for spec, context, folder in pending:
+        futures[ex.submit(run_target, config.task, spec, context, folder)] = spec
+    outcomes: list[TargetOutcome] = []
+    failed = 0
+    with progress(total=len(futures), enabled=config.progress, desc="targets", unit="target", leave=True) as bar:
+        for future in as_completed(futures):
+            outcomes.append(_collect(future, futures[future]))
+            failed += outcomes[-1].status == "failed"
+            bar.update(1)
+            bar.set_postfix_str(f"failed={failed}")
+    return outcomes
+
+
+def _collect(future: Future[TargetOutcome], spec: TargetSpec) -> TargetOutcome:
+    """The outcome, or a failure when the worker itself died (killed, out of memory)."""
+    try:
+        return future.result()
+    except Exception as err:  # noqa: BLE001 - a dead worker must not stop the batch
+        log.error("target %s: the worker failed: %s: %s", spec.name, type(err).__name__, err)
+        return TargetOutcome(name=spec.name, path=spec.path, target_id=spec.target_id, group=spec.group,
+                             status="failed", error=f"worker failed: {err}" if str(err) else "worker failed",
+                             error_type=type(err).__name__)
+
+
+def _plan(records: list[TargetRecord], config: BatchConfig, contexts: dict[str, TaskContext], outdir: Path,
+          ) -> tuple[list[tuple[TargetSpec, TaskContext, str]], list[TargetOutcome]]:
+    pending, complete = [], []
+    for r in records:
+        group = group_key(r, config.group_by)
+        context = contexts[group]
+        folder = outdir / "targets" / r.name
+        done = read_marker(folder, context.settings_hash)
+        if done is not None:
+            complete.append(done)
+            continue
+        spec = TargetSpec(path=r.path, name=r.name, target_id=r.target_id, group=group,
+                          seed=stable_seed(config.seed, r.key))
+        pending.append((spec, context, str(folder)))
+    return pending, complete
+
+
+def run_batch(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str],
+              config: BatchConfig | None = None, *, executor: Executor | None = None) -> BatchSummary:
+    """Process every target of ``inputs`` into ``outdir`` (see the module docstring).
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Files, directories and (quoted) glob patterns.
+    outdir : path-like
+        Output folder (created); see ``docs/batch.md`` for its layout.
+    config : BatchConfig, optional
+    executor : concurrent.futures.Executor, optional
+        Run the work here instead (tests; a caller's own pool). Not shut down.
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    OutdirLockedError
+        Another run holds ``outdir``.
+    DataValidationError
+        An input pattern matched nothing, or no input could be read.
+    """
+    config = config or BatchConfig()
+    out = Path(outdir)
+    start = time.time()
+    with OutdirLock(out, break_lock=config.break_lock):
+        paths = expand_inputs(inputs)
+        with open_executor(config, executor) as (ex, description, n_workers):
+            records, scan_failures = _scan(paths, ex, config)
+            if not records:
+                _write_tables(out, [], {}, scan_failures, [])
+                raise DataValidationError(f"none of the {len(paths)} input file(s) could be read; see "
+                                          f"{out / 'failures.ecsv'}", str(inputs[0]) if inputs else None)
+            groups: dict[str, list[TargetRecord]] = {}
+            for r in records:
+                groups.setdefault(group_key(r, config.group_by), []).append(r)
+            bases = _bases(groups, out, ex, config)
+            contexts = _contexts(groups, bases, config)
+            pending, complete = _plan(records, config, contexts, out)
+            log.info("%d targets: %d complete from an earlier run, %d to do", len(records), len(complete), len(pending))
+            outcomes = _run_pending(pending, ex, config)
+        by_name = {r.name: r for r in records}
+        basis_failures = [(g, *b.error.split(": ", 1)) for g, b in bases.items() if b.error]
+        catalog = _write_tables(out, complete + outcomes, by_name, scan_failures, basis_failures)
+        summary = _summary(out, paths, records, scan_failures, complete, outcomes, len(catalog), start,
+                           description, n_workers, groups, bases)
+        _write_summary(out, summary, config)
+    return summary
+
+
+def _write_tables(out: Path, outcomes: list[TargetOutcome], records: dict[str, TargetRecord],
+                  scan_failures: list[ScanFailure], basis_failures: list[Any]) -> Any:
+    from ..io import provenance, write_table
+    from .catalog import catalog_table, failures_table
+
+    catalog = catalog_table(outcomes, records)
+    record = provenance([], {"description": "halfsib batch catalog"})
+    write_table(catalog, out / "catalog.ecsv", record=record)
+    write_table(failures_table(outcomes, scan_failures, basis_failures), out / "failures.ecsv", record=record)
+    return catalog
+
+
+def _summary(out: Path, paths: Sequence[str], records: list[TargetRecord], scan_failures: list[ScanFailure],
+             complete: list[TargetOutcome], outcomes: list[TargetOutcome], n_candidates: int, start: float,
+             executor: str, n_workers: int, groups: dict[str, list[TargetRecord]],
+             bases: dict[str, GroupBasis]) -> BatchSummary:
+    group_rows = tuple({"group": g, "n_targets": len(m), "basis": bases[g].path, "basis_stars": bases[g].n_stars,
+                        "basis_reused": bases[g].reused, "basis_error": bases[g].error} for g, m in groups.items())
+    return BatchSummary(
+        outdir=str(out), n_inputs=len(paths), n_unreadable=len(scan_failures), n_targets=len(records),
+        n_complete_before=len(complete), n_done=sum(o.status == "done" for o in outcomes),
+        n_failed=sum(o.status == "failed" for o in outcomes), n_candidates=n_candidates,
+        wall_seconds=time.time() - start, task_seconds=sum(o.seconds for o in outcomes), executor=executor,
+        n_workers=n_workers, groups=group_rows, peak_rss_mb=max((o.peak_rss_mb for o in outcomes), default=0.0))
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+    import platform
+
+    from .. import __version__
+
+    versions = {"halfsib": __version__, "python": platform.python_version()}
+    for name in ("numpy", "scipy", "astropy", "numba", "celerite2", "lightkurve", "distributed"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _write_summary(out: Path, summary: BatchSummary, config: BatchConfig) -> None:
+    from .._atomic import atomic_path
+
+    record = {**dataclasses.asdict(summary), "exit_status": summary.exit_status,
+              "targets_per_hour": 3600.0 * summary.n_done / summary.wall_seconds if summary.wall_seconds else 0.0,
+              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "versions": _versions(), "settings": config.describe()}
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=1, default=str))
