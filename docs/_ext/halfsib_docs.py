@@ -207,10 +207,23 @@ def copy_tutorials(app: Sphinx, config: Config) -> None:
             shutil.copyfile(source, copy)
 
 
+def reread_more_pages(app: Sphinx, env: Any, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
+    """Re-read the documents with a ``halfsib-more-pages`` toctree when pages come or go."""
+    if not (added or removed):
+        return []
+    return [name for name in env.found_docs if name not in added and _has_more_pages(env, name)]
+
+
+def _has_more_pages(env: Any, docname: str) -> bool:
+    path = Path(env.doc2path(docname))
+    return path.suffix == ".md" and "{halfsib-more-pages}" in path.read_text(encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives and the tutorial hook."""
     app.add_directive("halfsib-cli", CliDirective)
     app.add_directive("halfsib-api", ApiDirective)
     app.add_directive("halfsib-more-pages", MorePagesDirective)
     app.connect("config-inited", copy_tutorials)
+    app.connect("env-get-outdated", reread_more_pages)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
