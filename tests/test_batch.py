@@ -329,3 +329,11 @@ def test_demo_simulates_runs_and_compares_with_the_truth(tmp_path, capsys):
     assert len(matches[matches["kind"] != "other"]) == len(bodies)
     assert (tmp_path / "recovery.png").stat().st_size > 1000
     assert (tmp_path / "batch" / "catalog.ecsv").is_file()
+
+
+def test_regressor_only_stars_join_the_basis_but_are_not_processed(campaign, tmp_path):
+    files = sorted((campaign / "lc").iterdir())
+    summary = _light(tmp_path, [str(f) for f in files[:2]], others=(str(campaign / "lc"),))
+    assert (summary.n_targets, summary.n_done) == (2, 2)
+    assert summary.groups[0]["n_targets"] == 2 and summary.groups[0]["basis_stars"] == N_STARS
+    assert len(list((tmp_path / "targets").iterdir())) == 2

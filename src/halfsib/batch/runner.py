@@ -56,6 +56,9 @@ class BatchConfig:
     flux_column : str or None
     cbv : str or None
         CBV-style basis table for every target.
+    others : tuple of str
+        Regressor-only stars (files, directories, globs): they join their group's ELC
+        basis but are not processed as targets (e.g. the rest of a campaign).
     cpm : bool
         Give every target the other stars' pixels of its group as CPM predictors (needs
         pixel files; each worker then holds the group's stamps in memory).
@@ -80,6 +83,7 @@ class BatchConfig:
     group_by: str = "auto"
     flux_column: str | None = None
     cbv: str | None = None
+    others: tuple[str, ...] = ()
     cpm: bool = False
     regressors: Any = None
     detrend: Any = None
@@ -200,6 +204,9 @@ def open_executor(config: BatchConfig, executor: Executor | None = None) -> Iter
 
 
 def _scan(paths: Sequence[str], ex: Executor, config: BatchConfig) -> tuple[list[TargetRecord], list[ScanFailure]]:
+    """Read every header on the workers; records named and sorted, failures in input order."""
+    if not paths:
+        return [], []
     chunk = max(1, min(32, len(paths) // (4 * config.n_workers) or 1))
     try:
         results = list(ex.map(scan_target, paths, [config.flux_column] * len(paths), chunksize=chunk))
@@ -229,6 +236,23 @@ def _contexts(groups: dict[str, list[TargetRecord]], bases: dict[str, GroupBasis
                                      regressors=config.regressors, plots=config.plots,
                                      settings_hash=_settings_hash(config, bases[name]))
     return contexts
+
+
+def _with_others(groups: dict[str, list[TargetRecord]], paths: Sequence[str], ex: Executor,
+                 config: BatchConfig) -> dict[str, list[TargetRecord]]:
+    """The basis members of each group: its targets plus the regressor-only stars of ``config.others``."""
+    if not config.others:
+        return groups
+    targets = set(paths)
+    extra, failures = _scan([p for p in expand_inputs(list(config.others)) if p not in targets], ex, config)
+    for f in failures:
+        log.warning("regressor-only star skipped: %s", f.error)
+    members = {g: list(m) for g, m in groups.items()}
+    for r in extra:
+        key = group_key(r, config.group_by)
+        if key in members:
+            members[key].append(r)
+    return members
 
 
 def _bases(groups: dict[str, list[TargetRecord]], outdir: Path, ex: Executor, config: BatchConfig
@@ -332,7 +356,7 @@ def run_batch(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLik
             groups: dict[str, list[TargetRecord]] = {}
             for r in records:
                 groups.setdefault(group_key(r, config.group_by), []).append(r)
-            bases = _bases(groups, out, ex, config)
+            bases = _bases(_with_others(groups, paths, ex, config), out, ex, config)
             contexts = _contexts(groups, bases, config)
             pending, complete = _plan(records, config, contexts, out)
             log.info("%d targets: %d complete from an earlier run, %d to do", len(records), len(complete), len(pending))

@@ -65,6 +65,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     model.add_argument("--group-by", choices=("auto", "season", "detector"), default="auto",
                        help="basis groups: auto = K2/Kepler per campaign/quarter, TESS per sector and camera/CCD")
     model.add_argument("--folds", type=int, default=8, metavar="F", help="folds of each group basis (default 8)")
+    model.add_argument("--others", nargs="+", default=[], metavar="PATH",
+                       help="regressor-only stars (files, directories, quoted globs): in the bases, not processed")
     model.add_argument("--cbv", metavar="FILE", help="CBV-style basis table for every target")
     model.add_argument("--cpm", action="store_true",
                        help="other stars' pixels as CPM predictors (pixel-file inputs; more memory per worker)")
@@ -89,7 +91,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     search = SearchConfig(period_range=(args.min_period, args.max_period), max_planets=args.max_planets,
                           min_snr=args.min_snr)
     return BatchConfig(workers=args.workers, scheduler=args.scheduler, dask=args.dask, group_by=args.group_by,
-                       flux_column=args.flux_column, cbv=args.cbv, cpm=args.cpm,
+                       flux_column=args.flux_column, cbv=args.cbv, others=tuple(args.others), cpm=args.cpm,
                        detrend=DetrendConfig(kernel=args.kernel), search=search, n_folds=args.folds,
                        seed=args.seed, plots=args.plots, progress=not args.quiet, break_lock=args.break_lock)
 
