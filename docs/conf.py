@@ -62,6 +62,7 @@ nb_merge_streams = True
 # -- API reference -----------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"  # the numpydoc types come first
 autodoc_default_options = {"exclude-members": "__init__, __new__"}
 autosummary_generate = False  # the halfsib-api directive lists the exports itself
 napoleon_numpy_docstring = True

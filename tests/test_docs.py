@@ -49,6 +49,17 @@ def test_toctree_listing_reads_myst_blocks(ext):
     assert ext.listed_in_toctrees(source) == {"io", "likelihood"}
 
 
+def test_shared_attribute_entries_are_split(ext):
+    lines = ["Attributes", "----------", "flux, flux_err : ndarray", "    Flux and error.",
+             "good : ndarray of bool", "    Good.", "", "Parameters", "----------", "a, b : float", "    Kept."]
+    ext.split_shared_attributes(None, "class", "x", None, None, lines)
+    text = "\n".join(lines)
+    assert "flux : ndarray\n    Flux and error." in text
+    assert "flux_err : ndarray\n    Flux and error." in text
+    assert "good : ndarray of bool\n    Good." in text
+    assert "a, b : float" in text  # napoleon handles shared names in Parameters itself
+
+
 def test_every_docs_page_is_reachable(ext):
     """Every top-level page is in index.md's toctrees or picked up by halfsib-more-pages."""
     index = (DOCS / "index.md").read_text(encoding="utf-8")

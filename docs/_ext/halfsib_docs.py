@@ -193,6 +193,42 @@ class MorePagesDirective(TocTree):
         return super().run()
 
 
+_SHARED_ENTRY = re.compile(r"^(\s*)(\w+(?:\s*,\s*\w+)+)\s*:(.*)$")
+
+
+def split_shared_attributes(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Give each name of ``a, b : type`` in an ``Attributes`` section its own entry.
+
+    numpydoc allows several names to share one entry; napoleon handles that in
+    ``Parameters`` but renders ``a, b`` in ``Attributes`` as a name ``b`` with type ``a,``.
+    Runs before napoleon (lower priority number) and edits ``lines`` in place.
+    """
+    out: list[str] = []
+    in_attributes = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"} and line.strip():
+            in_attributes = line.strip() == "Attributes"
+        match = _SHARED_ENTRY.match(line) if in_attributes else None
+        if match is None:
+            out.append(line)
+            i += 1
+            continue
+        indent, names, rest = match.groups()
+        body = []
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > len(indent)):
+            body.append(lines[i])
+            i += 1
+        while body and not body[-1].strip():
+            body.pop()
+        for each in (n.strip() for n in names.split(",")):
+            out += [f"{indent}{each} :{rest}", *body]
+        out.append("")
+    lines[:] = out
+
+
 def copy_tutorials(app: Sphinx, config: Config) -> None:
     """Copy ``examples/*.ipynb`` into ``docs/tutorials/`` (only when changed)."""
     target = Path(app.srcdir) / "tutorials"
@@ -226,4 +262,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("halfsib-more-pages", MorePagesDirective)
     app.connect("config-inited", copy_tutorials)
     app.connect("env-get-outdated", reread_more_pages)
+    app.connect("autodoc-process-docstring", split_shared_attributes, priority=400)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
