@@ -212,7 +212,8 @@ def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, 
     flags = [f"{name}_at_{side}_bound" for name, side in space.at_bounds(theta).items()]
     if not fisher.ok:
         flags.append("fisher_not_positive_definite")
-    flags += [f"fisher: {note}" for note in fisher.notes if "negative definite" not in note]
+    flags += [f"fisher_fixed_{space.names[i]}" for i in np.flatnonzero(~fisher.free)
+              if space.names[i] not in space.at_bounds(theta)]
     if fisher.ok and not np.all(fisher.free):
         flags.append("fisher_conditional_on_fixed_parameters")
     if quantities["b"] > 1.0 - quantities["rp_over_rs"]:

@@ -36,7 +36,8 @@ from ..likelihood import MarginalLikelihood
 from ..model import SystematicsModel, _Objective, _prepare
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from ..transit import TransitParams, transit_duration, transit_flux
+from ..transit import TransitParams, transit_duration
+from ._model import model_flux
 from .parameters import ParameterSpace
 
 __all__ = ["Nuisance", "nuisance_from_fit", "JointObjective", "transit_windows"]
@@ -194,7 +195,7 @@ class JointObjective:
     def model(self, params: TransitParams, time: FloatArray | None = None) -> FloatArray:
         """Relative transit model F − 1 on ``time`` (default: the fitted grid)."""
         t = self.nuisance.time if time is None else time
-        return transit_flux(t, params, self.exposure_time or None, self.supersample) - 1.0
+        return model_flux(t, params, self.exposure_time or None, self.supersample) - 1.0
 
     def _half_width(self, params: TransitParams) -> float:
         return 0.5 * transit_duration(params) + 0.5 * self.exposure_time + 2e-3

@@ -213,6 +213,9 @@ def fisher_information(objective: JointObjective, theta: FloatArray) -> FisherIn
     notes: list[str] = []
     bounded = space.at_bounds(theta)
     free = np.array([name not in bounded for name in space.names])
+    if space.single:  # one transit: the period is not measured (only a/R★ over P is)
+        free[space.names.index("ln_period")] = False
+        notes.append("single transit: the period is held fixed (unconstrained by one event)")
     h, d2, curved = _diagonal_steps(f, theta, f0, space, free)
     for i in np.flatnonzero(free & ~curved):
         notes.append(f"no curvature of ln L in {space.names[i]}")
@@ -225,16 +228,37 @@ def fisher_information(objective: JointObjective, theta: FloatArray) -> FisherIn
         for j in idx[a + 1:]:
             hess[i, j] = hess[j, i] = _mixed(f, theta, i, j, h[i], h[j])
     cov = np.full((n, n), np.nan)
+    while idx.size:
+        inv = _inverse_negative(hess[np.ix_(idx, idx)])
+        if inv is not None:
+            cov[np.ix_(idx, idx)] = inv
+            break
+        drop = idx[_most_degenerate(hess[np.ix_(idx, idx)])]
+        notes.append(f"{space.names[drop]} lies along a flat or upward direction of ln L: held fixed")
+        free[drop] = False
+        idx = idx[idx != drop]
     ok = idx.size > 0
-    if ok:
-        try:
-            chol = sla.cholesky(-hess[np.ix_(idx, idx)], lower=True)
-            inv = sla.cho_solve((chol, True), np.eye(idx.size))
-            cov[np.ix_(idx, idx)] = 0.5 * (inv + inv.T)
-        except (np.linalg.LinAlgError, ValueError):
-            ok = False
-            notes.append("the Hessian of ln L is not negative definite: no Fisher errors")
+    if not ok:
+        notes.append("the Hessian of ln L is not negative definite: no Fisher errors")
     return FisherInformation(hessian=hess, covariance=cov, free=free, ok=ok, notes=tuple(notes))
+
+
+def _inverse_negative(hess: FloatArray) -> FloatArray | None:
+    """(−H)⁻¹ by Cholesky, or None when −H is not positive definite."""
+    try:
+        chol = sla.cholesky(-hess, lower=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    inv = sla.cho_solve((chol, True), np.eye(hess.shape[0]))
+    return 0.5 * (inv + inv.T)
+
+
+def _most_degenerate(hess: FloatArray) -> int:
+    """Index with the largest weight in the least-curved direction of −H (scaled to unit diagonal)."""
+    d = np.sqrt(np.abs(np.diag(hess)))
+    d[d == 0] = 1.0
+    values, vectors = np.linalg.eigh(-hess / np.outer(d, d))
+    return int(np.argmax(np.abs(vectors[:, 0])))
 
 
 def _mixed(f: Callable[[FloatArray], float], theta: FloatArray, i: int, j: int, hi: float, hj: float) -> float:

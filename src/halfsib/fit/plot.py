@@ -55,9 +55,9 @@ def plot_fit(fit: Any, *, fig: Any = None, corner: bool = False) -> Any:
     fine_h = np.linspace(-2.0 * duration, 2.0 * duration, 600)
     model = transit_flux(params.t0 + fine_h / 24.0, params, fit.exposure_time or None, fit.supersample) - 1.0
     ax_top.plot(fine_h, 1e6 * model, color="C3", lw=1.5, label="maximum likelihood")
-    err = fit.fisher_errors
-    title = (f"{fit.target}: P = {ml['period']:.5f} d, Rp/R★ = {ml['rp_over_rs']:.4f}"
-             f"{'' if not np.isfinite(err.get('rp_over_rs', np.nan)) else f' ± {err['rp_over_rs']:.4f}'}, "
+    k_err = fit.fisher_errors.get("rp_over_rs", np.nan)
+    k_text = f" ± {k_err:.4f}" if np.isfinite(k_err) else ""
+    title = (f"{fit.target}: P = {ml['period']:.5f} d, Rp/R★ = {ml['rp_over_rs']:.4f}{k_text}, "
              f"depth {ml['depth']:.0f} ppm, b = {ml['b']:.2f}")
     if fit.sampler is not None:
         title += "  [sampler converged]" if fit.sampler.converged else "  [SAMPLER NOT CONVERGED]"
