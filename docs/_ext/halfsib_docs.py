@@ -26,6 +26,7 @@ myst-nb's execution pick them up.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import shutil
@@ -39,6 +40,7 @@ from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.directives.other import TocTree
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
@@ -46,6 +48,8 @@ from sphinx.util.nodes import nested_parse_with_titles
 HELP_WIDTH = 92
 
 REPO = Path(__file__).resolve().parents[2]
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -147,11 +151,18 @@ class ApiDirective(SphinxDirective):
             lines += [f"   {name}" for name in names]
             lines.append("")
             for name in names:
-                obj = getattr(__import__(module, fromlist=[name]), name)
+                try:
+                    obj = getattr(importlib.import_module(module), name)
+                except Exception as err:  # reported as a build warning (an error with -W)
+                    logger.warning("halfsib.%s (from %s) cannot be imported: %s", name, module, err,
+                                   location=self.get_location())
+                    continue
                 if isinstance(obj, type):
                     lines += [f".. autoclass:: {name}", "   :members:", "   :show-inheritance:", ""]
-                else:
+                elif callable(obj):
                     lines += [f".. autofunction:: {name}", ""]
+                else:
+                    lines += [f".. autodata:: {name}", ""]
         # MyST pages parse nested content as Markdown: hand the reStructuredText to eval-rst
         content = StringList(["```{eval-rst}", *lines, "```"], source="<halfsib-api>")
         holder = nodes.section()
