@@ -118,7 +118,8 @@ class CliDirective(SphinxDirective):
             body += row
         result.append(table)
 
-        result.append(self._section("halfsib", "The top-level command and its common options.", top_help))
+        result.append(self._section("halfsib", "The top-level command: the list of subcommands and the version.",
+                                    top_help))
         for name, line, text in commands:
             result.append(self._section(f"halfsib {name}", line[:1].upper() + line[1:] + ".", text))
         return result
