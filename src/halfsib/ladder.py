@@ -17,7 +17,9 @@ wide   the full model with every prior scale × 10 (prior variance × 100)
 ====== ===================================================================
 
 Each rung refits the hyper-parameters (prior variance per group, GP, jitter) with the
-candidate's in-transit cadences masked, then fits the depth of the transit template — a box,
+candidate's in-transit cadences masked; a group's prior variance is then raised to the
+largest value it had on a lower rung, so every rung's nuisance covariance contains the
+previous one's (the models are nested: flexibility only grows). Then it fits the depth of the transit template — a box,
 or a limb-darkened :class:`~halfsib.transit.TransitParams` profile — on all cadences with
 the regression weights and the GP integrated out: δ̂ = −bᵀC⁻¹r / bᵀC⁻¹b,
 σ = (bᵀC⁻¹b)^(-1/2), Δln L = ½ δ̂²/σ². The candidate is *claimed* when δ̂/σ stays at or above
@@ -41,7 +43,7 @@ from .exceptions import ConfigurationError, DataValidationError, NotPositiveDefi
 from .model import DetrendConfig
 from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
-from .vet.fitted import FittedModel, exposure_of, fit_candidate_model, fit_templates
+from .vet.fitted import FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
 
 __all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR"]
 
@@ -84,7 +86,9 @@ class LadderRung:
     log_likelihood : float or None
         ln L of the masked hyper-parameter fit.
     prior_factor : float
-        Multiplier of the fitted prior variances (1; the "wide" rung: 100).
+        Multiplier of the prior variances (1; the "wide" rung: 100).
+    raised : tuple of str
+        Groups whose fitted prior variance was raised to its largest value on a lower rung.
     seconds : float
         Wall time of the rung [s].
     skipped : str
@@ -101,6 +105,7 @@ class LadderRung:
     snr: float | None = None
     log_likelihood: float | None = None
     prior_factor: float = 1.0
+    raised: tuple[str, ...] = ()
     seconds: float = 0.0
     skipped: str = ""
 
@@ -172,6 +177,7 @@ class LadderResult:
             t[name] = MaskedColumn([0.0 if v is None else float(v) for v in values], mask=missing,
                                    unit=unit or None)
         t["prior_factor"] = [r.prior_factor for r in self.rungs]
+        t["raised"] = [",".join(r.raised) for r in self.rungs]
         t["skipped"] = [r.skipped for r in self.rungs]
         return t
 
@@ -275,18 +281,18 @@ def plan_rungs(design: DesignMatrix, *, widen: float = 10.0) -> list[RungPlan]:
 # --------------------------------------------------------------------------- evaluation
 def _template(time: np.ndarray, ephemeris: Ephemeris, params: Any) -> np.ndarray:
     if params is None:
-        return box_template(time, ephemeris)
+        return box_template(time, ephemeris, exposure=exposure_of(time))
     return transit_template(time, params, exposure_time=exposure_of(time))
 
 
 def _measure(name: str, description: str, model: FittedModel, ml: Any, template: np.ndarray,
-             prior_factor: float, started: float) -> LadderRung:
+             prior_factor: float, started: float, raised: tuple[str, ...] = ()) -> LadderRung:
     fit = fit_templates(ml, template)
     depth, err = float(fit.amplitude[0]), float(fit.error[0])
     return LadderRung(name=name, description=description, groups=model.design.group_names,
                       n_columns=model.design.n_columns, depth=1e6 * depth, depth_err=1e6 * err,
                       delta_loglike=fit.delta_loglike, snr=depth / err, log_likelihood=model.fit.log_likelihood,
-                      prior_factor=prior_factor, seconds=_time.perf_counter() - started)
+                      prior_factor=prior_factor, raised=raised, seconds=_time.perf_counter() - started)
 
 
 def _skip(plan: RungPlan, reason: str, design: DesignMatrix | None = None) -> LadderRung:
@@ -333,8 +339,20 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
     if not (math.isfinite(widen) and widen >= 0) or not math.isfinite(threshold_snr):
         raise ConfigurationError(f"widen={widen} must be >= 0 and threshold_snr={threshold_snr} finite")
     ephemeris = Ephemeris.of(candidate)
+    with blas_threads((config or DetrendConfig()).blas_threads):
+        rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor)
+    if not any(r.evaluated for r in rungs):
+        raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
+                                  lc.meta.source)
+    return LadderResult(rungs=tuple(rungs), ephemeris=ephemeris, template="box" if template is None else "transit",
+                        threshold_snr=float(threshold_snr), top_model=top)
+
+
+def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template: Any, config: DetrendConfig | None,
+           widen: float, mask_factor: float) -> tuple[list[LadderRung], FittedModel | None]:
     rungs: list[LadderRung] = []
     top: FittedModel | None = None
+    carried: dict[str, float] = {}
     for plan in plan_rungs(design, widen=widen):
         started = _time.perf_counter()
         if plan.name == "wide":
@@ -345,20 +363,27 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
             continue
         try:
             model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor)
+            model, raised = _carry_priors(model, carried)
             rung = _measure(plan.name, plan.description, model, model.ml, _template(model.time, ephemeris, template),
-                            1.0, started)
+                            1.0, started, raised)
         except (NotPositiveDefiniteError, DataValidationError) as err:
             rungs.append(_skip(plan, f"{type(err).__name__}: {err}"))
             continue
         top = model
+        carried.update(model.prior_variances)
         rungs.append(rung)
         log.info("ladder %s (%d columns): depth %.0f ± %.0f ppm, S/N %.1f", rung.name, rung.n_columns, rung.depth,
                  rung.depth_err, rung.snr)
-    if not any(r.evaluated for r in rungs):
-        raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
-                                  lc.meta.source)
-    return LadderResult(rungs=tuple(rungs), ephemeris=ephemeris, template="box" if template is None else "transit",
-                        threshold_snr=float(threshold_snr), top_model=top)
+    return rungs, top
+
+
+def _carry_priors(model: FittedModel, carried: dict[str, float]) -> tuple[FittedModel, tuple[str, ...]]:
+    """Raise each group's prior variance to the largest it had on a lower rung (nested models)."""
+    fitted = model.prior_variances
+    raised = tuple(g for g, v in fitted.items() if carried.get(g, 0.0) > v)
+    if not raised:
+        return model, ()
+    return model.with_prior({g: max(v, carried.get(g, 0.0)) for g, v in fitted.items()}), raised
 
 
 def _widened(plan: RungPlan, top: FittedModel | None, ephemeris: Ephemeris, template: Any,
@@ -367,8 +392,8 @@ def _widened(plan: RungPlan, top: FittedModel | None, ephemeris: Ephemeris, temp
         return _skip(plan, "no evaluated rung to widen")
     prior = {name: plan.prior_factor * value for name, value in top.prior_variances.items()}
     try:
-        ml = top.ml.with_prior_variance(prior)
-        return _measure(plan.name, plan.description, top, ml, _template(top.time, ephemeris, template),
+        wide = top.with_prior(prior)
+        return _measure(plan.name, plan.description, wide, wide.ml, _template(top.time, ephemeris, template),
                         plan.prior_factor, started)
     except (NotPositiveDefiniteError, DataValidationError) as err:
         return _skip(plan, f"{type(err).__name__}: {err}", top.design)

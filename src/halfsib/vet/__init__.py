@@ -17,11 +17,11 @@ from ..design import DesignMatrix
 from ..model import DetrendConfig
 from ..timeseries import LightCurve, PixelSeries
 from .ephemeris import Ephemeris, box_template, transit_template, trapezoid_template
-from .fitted import FittedModel, TemplateFit, exposure_of, fit_candidate_model, fit_templates
+from .fitted import FittedModel, TemplateFit, blas_threads, exposure_of, fit_candidate_model, fit_templates
 from .flags import flag_coincidence_test
 from .photometric import (
     dominance_tests, duration_test, folded_light_curve, odd_even_test, phase_curve_test, secondary_scan_test,
-    secondary_test, shape_test,
+    refine_box_duration, secondary_test, shape_test,
 )
 from .pixels import pixel_centroid_test, pixel_depth_image
 from .results import FoldedLightCurve, PixelDepthImage, VetConfig, VetReport, VetTest
@@ -63,10 +63,18 @@ def vet(lc: LightCurve, design: DesignMatrix, candidate: Any, *, pixels: PixelSe
     -------
     VetReport
     """
+    with blas_threads((detrend_config or DetrendConfig()).blas_threads):
+        return _vet(lc, design, candidate, pixels, config or VetConfig(), detrend_config, stellar_density, template,
+                    model)
+
+
+def _vet(lc: LightCurve, design: DesignMatrix, candidate: Any, pixels: PixelSeries | None, cfg: VetConfig,
+         detrend_config: DetrendConfig | None, stellar_density: float | None, template: Any,
+         model: FittedModel | None) -> VetReport:
     started = _time.perf_counter()
-    cfg = config or VetConfig()
     eph = Ephemeris.of(candidate)
     model = model or fit_candidate_model(lc, design, eph, config=detrend_config)
+    eph = refine_box_duration(model, eph)
     odd_even = odd_even_test(model, eph, cfg)
     tests = [odd_even, secondary_test(model, eph, cfg), secondary_scan_test(model, eph, cfg),
              phase_curve_test(model, eph, cfg), *dominance_tests(model, eph, cfg),
@@ -74,7 +82,7 @@ def vet(lc: LightCurve, design: DesignMatrix, candidate: Any, *, pixels: PixelSe
              duration_test(model, eph, cfg, stellar_density)]
     image = None
     if pixels is not None:
-        shape = (box_template(model.time, eph) if template is None
+        shape = (model.box(eph) if template is None
                  else transit_template(model.time, template, exposure_of(model.time)))
         image = pixel_depth_image(lc, pixels, model, eph, shape)
     tests.append(pixel_centroid_test(image, cfg))

@@ -32,14 +32,23 @@ class Ephemeris:
     t0 : float
         A mid-transit time [d], in the light curve's time system.
     duration : float
-        Total duration [h] (the search's best box width).
+        Total duration T14 [h]: what is masked in the hyper-parameter fits.
+    box_duration : float or None
+        Width [h] of the box template (the search's best box); None: ``duration``.
     """
 
     period: float
     t0: float
     duration: float
+    box_duration: float | None = None
 
     def __post_init__(self) -> None:
+        if self.box_duration is not None:
+            if not (isinstance(self.box_duration, (int, float, np.integer, np.floating))
+                    and 0 < self.box_duration <= self.duration * 4):
+                raise ConfigurationError(f"Ephemeris.box_duration={self.box_duration!r} must be > 0 [h] and not "
+                                         "much longer than the duration")
+            object.__setattr__(self, "box_duration", float(self.box_duration))
         for name in ("period", "t0", "duration"):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.integer, np.floating)) or math.isnan(value):
@@ -65,11 +74,21 @@ class Ephemeris:
         if isinstance(candidate, TransitParams):
             return cls(candidate.period, candidate.t0, 24.0 * transit_duration(candidate))
         try:
-            return cls(candidate.period, candidate.t0, candidate.duration)
+            box = getattr(candidate, "box_duration", None)
+            return cls(candidate.period, candidate.t0, candidate.duration, float(box) if box else None)
         except AttributeError:
             raise ConfigurationError(f"cannot read period, t0 and duration from {type(candidate).__name__}; "
                                      "pass a search Candidate, TransitParams, Ephemeris or "
                                      "(period [d], t0 [d], duration [h])") from None
+
+    @property
+    def template_duration(self) -> float:
+        """Width [h] of the box template: ``box_duration``, else ``duration``."""
+        return self.duration if self.box_duration is None else self.box_duration
+
+    def with_box(self, box_duration: float) -> Ephemeris:
+        """A copy with another box width [h]."""
+        return Ephemeris(self.period, self.t0, self.duration, box_duration)
 
     @property
     def single(self) -> bool:
@@ -96,23 +115,41 @@ class Ephemeris:
 
 
 def box_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
-                 phase: float = 0.0) -> FloatArray:
-    """1 on |t − event centre| < duration/2, else 0 (``duration`` [h], default the ephemeris')."""
-    d = ephemeris.duration if duration is None else duration
-    return (np.abs(ephemeris.offset(time, phase)) < 0.5 * d / 24.0).astype(np.float64)
+                 phase: float = 0.0, exposure: float | None = None) -> FloatArray:
+    """A box of width ``duration`` [h] (default the ephemeris' box width) at orbital ``phase``, unit depth.
+
+    Without ``exposure``: 1 on |t − centre| < duration/2, else 0. With ``exposure`` [d]: the
+    fraction of each exposure [t − exposure/2, t + exposure/2] that overlaps the box (exact
+    integration of the box over the exposure), so the amplitude is the depth of the unsmeared box.
+    """
+    d = (ephemeris.template_duration if duration is None else duration) / 24.0
+    x = ephemeris.offset(time, phase)
+    if not exposure:
+        return (np.abs(x) < 0.5 * d).astype(np.float64)
+    overlap = np.minimum(x + 0.5 * exposure, 0.5 * d) - np.maximum(x - 0.5 * exposure, -0.5 * d)
+    return np.clip(overlap, 0.0, None) / exposure
 
 
 def trapezoid_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
-                       ingress_fraction: float = 0.5) -> FloatArray:
+                       ingress_fraction: float = 0.5, exposure: float | None = None,
+                       supersample: int = 15) -> FloatArray:
     """Symmetric trapezoid of total width ``duration`` [h], ramps of ``ingress_fraction`` × duration.
 
     ``ingress_fraction`` in (0, 0.5]; 0.5 is a triangle (V shape), → 0 tends to the box.
+    With ``exposure`` [d] the profile is averaged over ``supersample`` points of each exposure
+    (mid-point rule).
     """
     if not 0 < ingress_fraction <= 0.5:
         raise ConfigurationError(f"ingress_fraction={ingress_fraction} must be in (0, 0.5]")
-    d = (ephemeris.duration if duration is None else duration) / 24.0
-    x = np.abs(ephemeris.offset(time))
-    return np.clip((0.5 * d - x) / (ingress_fraction * d), 0.0, 1.0)
+    d = (ephemeris.template_duration if duration is None else duration) / 24.0
+
+    def profile(t: FloatArray) -> FloatArray:
+        return np.clip((0.5 * d - np.abs(ephemeris.offset(t))) / (ingress_fraction * d), 0.0, 1.0)
+
+    if not exposure:
+        return profile(np.asarray(time, dtype=np.float64))
+    offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5) * exposure
+    return profile(np.asarray(time, dtype=np.float64)[:, None] + offsets[None, :]).mean(axis=1)
 
 
 def transit_template(time: FloatArray, params: Any, exposure_time: float | None = None) -> FloatArray:

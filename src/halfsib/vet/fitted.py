@@ -10,8 +10,10 @@ ladder and the vetting tests is a linear fit of a template with this model
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +26,7 @@ from ..likelihood import MarginalLikelihood
 from ..model import EXCLUDE_INFLATION, DetrendConfig, detrend
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from .ephemeris import Ephemeris
+from .ephemeris import Ephemeris, box_template, trapezoid_template
 
 __all__ = ["FittedModel", "TemplateFit", "fit_candidate_model", "fit_templates", "with_offset", "OFFSET_GROUP",
            "MASK_FACTOR"]
@@ -124,6 +126,8 @@ class FittedModel:
         Clipped outliers (excluded by variance inflation).
     ml : MarginalLikelihood
         The exact marginal likelihood with the fitted hyper-parameters, no transit mask.
+    prior : mapping or None
+        Prior variance per group when not the fit's own (the ladder raises them).
     """
 
     fit: DetrendResult
@@ -134,6 +138,25 @@ class FittedModel:
     index: NDArray[np.int64]
     excluded: NDArray[np.bool_]
     ml: MarginalLikelihood
+    prior: Mapping[str, float] | None = None
+
+    def with_prior(self, prior: Mapping[str, float]) -> FittedModel:
+        """The same model with other prior variances (one O(M³) update of the likelihood)."""
+        return dataclasses.replace(self, ml=self.ml.with_prior_variance(dict(prior)), prior=dict(prior))
+
+    @property
+    def exposure(self) -> float | None:
+        """Exposure [d] the templates are integrated over (the cadence, when longer than 3 min)."""
+        return exposure_of(self.time)
+
+    def box(self, ephemeris: Ephemeris, duration: float | None = None, phase: float = 0.0) -> FloatArray:
+        """Exposure-integrated box template on the model grid (see :func:`box_template`)."""
+        return box_template(self.time, ephemeris, duration, phase, exposure=self.exposure)
+
+    def trapezoid(self, ephemeris: Ephemeris, duration: float | None = None, ingress_fraction: float = 0.5
+                  ) -> FloatArray:
+        """Exposure-integrated trapezoid (default a triangle) on the model grid."""
+        return trapezoid_template(self.time, ephemeris, duration, ingress_fraction, exposure=self.exposure)
 
     @property
     def kernel(self) -> StellarKernel:
@@ -147,8 +170,8 @@ class FittedModel:
 
     @property
     def prior_variances(self) -> dict[str, float]:
-        """Fitted prior variance per regressor group [relative flux² per unit column]."""
-        return dict(self.fit.prior_variances)
+        """Prior variance per regressor group [relative flux² per unit column]: the fit's, unless replaced."""
+        return dict(self.fit.prior_variances if self.prior is None else self.prior)
 
     def likelihood(self, *, exclude: NDArray[np.bool_] | None = None,
                    prior_variances: Mapping[str, float] | None = None) -> MarginalLikelihood:
@@ -211,6 +234,18 @@ def safe_likelihood(model: FittedModel, **changes: object) -> tuple[MarginalLike
         return model.likelihood(**changes), ""  # type: ignore[arg-type]
     except NotPositiveDefiniteError as err:
         return None, f"model not positive definite: {err}"
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None = 1) -> Iterator[None]:
+    """Limit BLAS threads (as the model fit does; ``None``: leave the library's setting)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def exposure_of(time: FloatArray) -> float | None:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ..io.quality import MOMENTUM_DUMP, THRUSTER_FIRING
 from ..timeseries import LightCurve
-from .ephemeris import Ephemeris, box_template
+from .ephemeris import Ephemeris
 from .fitted import FittedModel, fit_templates, safe_likelihood
 from .results import VetConfig, VetTest
 
@@ -51,7 +51,7 @@ def flag_coincidence_test(lc: LightCurve, model: FittedModel, ephemeris: Ephemer
     name = "flag_coincidence"
     bits = config.flag_bits if config.flag_bits is not None else event_bits(lc.meta.mission)
     near = flagged_neighbours(lc, model.index, bits, pad) & ~model.excluded
-    box = box_template(model.time, ephemeris)
+    box = model.box(ephemeris)
     in_transit = (box > 0) & ~model.excluded
     n_in, n_near = int(in_transit.sum()), int((in_transit & near).sum())
     extras = {"n_in_transit": n_in, "n_near_flags": n_near}

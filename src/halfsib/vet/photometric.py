@@ -13,12 +13,12 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from ..exceptions import DataValidationError
-from .ephemeris import Ephemeris, box_template, trapezoid_template
+from .ephemeris import Ephemeris
 from .fitted import FittedModel, fit_templates
 from .results import FoldedLightCurve, VetConfig, VetTest
 
 __all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_curve_test", "dominance_tests",
-           "shape_test", "duration_test", "folded_light_curve", "event_templates", "max_central_duration",
+           "shape_test", "duration_test", "refine_box_duration", "folded_light_curve", "event_templates", "max_central_duration",
            "SOLAR_DENSITY"]
 
 FloatArray = NDArray[np.float64]
@@ -37,7 +37,7 @@ def _usable(model: FittedModel) -> NDArray[np.bool_]:
 def event_templates(model: FittedModel, ephemeris: Ephemeris, phase: float = 0.0
                     ) -> tuple[FloatArray, NDArray[np.int64]]:
     """One box template per event with data: (N, k) and the events' epoch numbers."""
-    box = box_template(model.time, ephemeris, phase=phase)
+    box = model.box(ephemeris, phase=phase)
     epoch = ephemeris.epoch(model.time - phase * (0.0 if ephemeris.single else ephemeris.period))
     has = (box > 0) & _usable(model)
     epochs = np.unique(epoch[has])
@@ -71,8 +71,8 @@ def secondary_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) 
     name = "secondary"
     if ephemeris.single:
         return VetTest.not_run(name, "single event (no period)", threshold=config.secondary_sigma, unit="sigma")
-    primary = box_template(model.time, ephemeris)
-    second = box_template(model.time, ephemeris, phase=0.5)
+    primary = model.box(ephemeris)
+    second = model.box(ephemeris, phase=0.5)
     if not np.any((second > 0) & _usable(model)):
         return VetTest.not_run(name, "no data at phase 0.5", threshold=config.secondary_sigma, unit="sigma")
     fit = fit_templates(model.ml, np.stack([primary, second], axis=1))
@@ -101,7 +101,7 @@ def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetCon
         return VetTest.not_run(name, "duration too long for a phase scan", unit="sigma")
     best = (-np.inf, 0.0, 0.0, 0.0)
     for chunk in np.array_split(phases, max(1, phases.size // 100)):
-        templates = np.stack([box_template(model.time, ephemeris, phase=p) for p in chunk], axis=1)
+        templates = np.stack([model.box(ephemeris, phase=p) for p in chunk], axis=1)
         has = np.any((templates > 0) & _usable(model)[:, None], axis=0)
         if not has.any():
             continue
@@ -135,8 +135,8 @@ def phase_curve_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig
         return VetTest.not_run(name, f"baseline {span:.1f} d covers fewer than two periods",
                                threshold=config.phase_curve_sigma, unit="sigma")
     phi = 2 * np.pi * (model.time - ephemeris.t0) / ephemeris.period
-    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), box_template(model.time, ephemeris),
-                          box_template(model.time, ephemeris, phase=0.5)], axis=1)
+    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), model.box(ephemeris),
+                          model.box(ephemeris, phase=0.5)], axis=1)
     fit = fit_templates(model.ml, templates)
     amp, cov = fit.amplitude[:3], fit.covariance[:3, :3]
     chi2 = float(amp @ np.linalg.solve(cov, amp))
@@ -190,13 +190,13 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
 
 
 def _best_duration(model: FittedModel, ephemeris: Ephemeris, shape: str) -> tuple[float, float]:
-    """Largest Δln L over the scanned durations and its duration [h] for a box or a triangle."""
-    best = (-np.inf, ephemeris.duration)
+    """Largest Δln L (dimming only) over the scanned durations and its duration [h], box or triangle."""
+    best = (-np.inf, ephemeris.template_duration)
     for f in DURATION_FACTORS:
-        d = ephemeris.duration * f
+        d = ephemeris.template_duration * f
         if not ephemeris.single and d / 24.0 >= 0.5 * ephemeris.period:
             continue
-        b = box_template(model.time, ephemeris, d) if shape == "box" else trapezoid_template(model.time, ephemeris, d)
+        b = model.box(ephemeris, d) if shape == "box" else model.trapezoid(ephemeris, d)
         if not np.any((b > 0) & _usable(model)):
             continue
         proj = model.ml.project(b)
@@ -204,6 +204,12 @@ def _best_duration(model: FittedModel, ephemeris: Ephemeris, shape: str) -> tupl
         if dll > best[0]:
             best = (dll, d)
     return best
+
+
+def refine_box_duration(model: FittedModel, ephemeris: Ephemeris) -> Ephemeris:
+    """The ephemeris with the box width of largest Δln L among template width × 2^(−1 ... 1)."""
+    dll, duration = _best_duration(model, ephemeris, "box")
+    return ephemeris.with_box(duration) if np.isfinite(dll) and dll > 0 else ephemeris
 
 
 def shape_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
@@ -238,7 +244,7 @@ def duration_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
     dll, duration = _best_duration(model, ephemeris, "box")
     if not np.isfinite(dll) or dll <= 0:
         return VetTest.not_run(name, "no dimming in transit", threshold=config.duration_ratio, unit="h/h")
-    depth = float(fit_templates(model.ml, box_template(model.time, ephemeris, duration)).amplitude[0])
+    depth = float(fit_templates(model.ml, model.box(ephemeris, duration)).amplitude[0])
     k = min(math.sqrt(max(depth, 0.0)), 0.5)
     density = config.density_range[0] if stellar_density is None else float(stellar_density)
     if not density > 0:
@@ -254,13 +260,13 @@ def duration_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
 
 def folded_light_curve(model: FittedModel, ephemeris: Ephemeris, odd_even: VetTest) -> FoldedLightCurve:
     """Systematics and stellar signal (posterior means, transit box in the mean) removed, folded."""
-    box = box_template(model.time, ephemeris)
+    box = model.box(ephemeris)
     fit = fit_templates(model.ml, box)
     parts = model.ml.with_mean(-fit.amplitude[0] * box).predict()
     flat = model.y - parts.systematics - parts.stellar
     keep = ~model.excluded
     x = odd_even.extras
     return FoldedLightCurve(hours=24.0 * ephemeris.offset(model.time)[keep], flux=1e6 * flat[keep],
-                            epoch=ephemeris.epoch(model.time)[keep], duration=ephemeris.duration,
+                            epoch=ephemeris.epoch(model.time)[keep], duration=ephemeris.template_duration,
                             depth_odd=x.get("depth_odd"), depth_odd_err=x.get("depth_odd_err"),
                             depth_even=x.get("depth_even"), depth_even_err=x.get("depth_even_err"))

@@ -1,7 +1,8 @@
 """The per-pixel depth image: is the dip on the target's PSF, or on a neighbour's?
 
 Every pixel p of the target's stamp is modelled like the target itself — the target's
-design matrix (its regressors), the target's stellar GP and jitter in units of the pixel's
+design matrix without the groups built from its own pixels (PLD, centroid motion: they
+would follow a neighbour's dip), the target's stellar GP and jitter in units of the pixel's
 flux level s_p, and one prior variance per regressor group refitted for the pixel with
 the candidate's transits masked — and the transit template's depth is fitted with the
 weights and the GP integrated out: δ_p [e-/s] ± σ_p.
@@ -22,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
+from ..design import DesignMatrix
 from ..exceptions import NotPositiveDefiniteError
 from ..likelihood import MarginalLikelihood
 from ..model import EXCLUDE_INFLATION
@@ -30,13 +32,15 @@ from .ephemeris import Ephemeris
 from .fitted import FittedModel, fit_templates
 from .results import PixelDepthImage, VetConfig, VetTest
 
-__all__ = ["pixel_depth_image", "pixel_centroid_test", "dip_centroid"]
+__all__ = ["pixel_depth_image", "pixel_centroid_test", "dip_centroid", "pixel_design", "OWN_PIXEL_GROUPS"]
 
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 #: a pixel is fitted when it has data at this fraction of the model grid's cadences
 MIN_PIXEL_COVERAGE = 0.9
+#: groups made from the target's own pixels or centroids: left out of the per-pixel model
+OWN_PIXEL_GROUPS = ("pld", "cpm")
 
 
 def _align(lc: LightCurve, pixels: PixelSeries, model: FittedModel) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -54,13 +58,24 @@ def _scaled_gp(model: FittedModel) -> NDArray[np.float64]:
     return model.gp_parameters
 
 
-def _pixel_likelihood(model: FittedModel, rows: NDArray[np.int64], y: FloatArray, variance: FloatArray,
-                      excluded: NDArray[np.bool_], prior: dict[str, float]) -> MarginalLikelihood:
+def pixel_design(design: DesignMatrix) -> DesignMatrix:
+    """The target's design without the groups built from its own pixels (PLD, centroid motion).
+
+    Those columns move with any dip that is not on the target's PSF (a neighbour's eclipse
+    shifts the light between pixels and the centroid), so they would absorb the very signal
+    this test locates.
+    """
+    return design.subset([g for g in design.group_names if not g.startswith(OWN_PIXEL_GROUPS)])
+
+
+def _pixel_likelihood(model: FittedModel, design: DesignMatrix, rows: NDArray[np.int64], y: FloatArray,
+                      variance: FloatArray, excluded: NDArray[np.bool_], prior: dict[str, float]
+                      ) -> MarginalLikelihood:
     big = EXCLUDE_INFLATION * (float(np.var(y[~excluded])) + float(np.median(variance)))
-    groups = dict(model.design.groups)
+    groups = dict(design.groups)
     return MarginalLikelihood.from_stellar_kernel(
         model.kernel, _scaled_gp(model), model.time[rows], y, np.where(excluded, variance + big, variance),
-        design=model.design.rows(model.index[rows]), prior_variance=prior or None, groups=groups or None)
+        design=design.rows(model.index[rows]), prior_variance=prior or None, groups=groups or None)
 
 
 def _fit_prior(ml: MarginalLikelihood, start: dict[str, float], var_y: float) -> dict[str, float]:
@@ -85,10 +100,13 @@ def _fit_prior(ml: MarginalLikelihood, start: dict[str, float], var_y: float) ->
 
 
 def pixel_depth_image(lc: LightCurve, pixels: PixelSeries, model: FittedModel, ephemeris: Ephemeris,
-                      template: FloatArray, mask_factor: float = 1.5) -> PixelDepthImage | str:
+                      template: FloatArray, mask_factor: float = 1.5, min_flux_fraction: float = 0.02
+                      ) -> PixelDepthImage | str:
     """Fit the transit depth in every pixel (see module doc); a reason string when impossible.
 
-    ``template`` is the dimming template on the model grid (unit depth).
+    ``template`` is the dimming template on the model grid (unit depth). Pixels whose median
+    flux is below ``min_flux_fraction`` of the brightest pixel's (sky) are not fitted: they
+    carry no star light to locate, only noise, and cost as much as the others.
     """
     rows, cadences = _align(lc, pixels, model)
     if rows.size < 0.5 * model.index.size:
@@ -99,24 +117,27 @@ def pixel_depth_image(lc: LightCurve, pixels: PixelSeries, model: FittedModel, e
     ok_all = pixels.pixel_good[cadences] & (err > 0)
     ny, nx = pixels.shape
     median = np.where(ok_all.any(axis=0), np.nanmedian(np.where(ok_all, flux, np.nan), axis=0), 0.0)
-    floor = 0.01 * max(float(np.max(median)), 1e-30)
+    brightest = max(float(np.max(median)), 1e-30)
+    floor = 0.01 * brightest
     mask = ephemeris.in_transit(model.time[rows], mask_factor)
     base_excluded = model.excluded[rows]
+    design = pixel_design(model.design)
+    start = {g: model.prior_variances[g] for g in design.group_names}
     depth, depth_err = np.zeros((ny, nx)), np.zeros((ny, nx))
     fitted = np.zeros((ny, nx), bool)
     for r in range(ny):
         for c in range(nx):
             ok = ok_all[:, r, c]
-            if ok.mean() < MIN_PIXEL_COVERAGE or not np.any(ok & (template[rows] > 0)):
+            if median[r, c] < min_flux_fraction * brightest or ok.mean() < MIN_PIXEL_COVERAGE or not np.any(ok & (template[rows] > 0)):
                 continue
             scale = max(abs(float(median[r, c])), floor)
             y = np.where(ok, (flux[:, r, c] - median[r, c]) / scale, 0.0)
             var = np.where(ok, (err[:, r, c] / scale) ** 2, 1.0)
             excluded = base_excluded | ~ok
             try:
-                masked = _pixel_likelihood(model, rows, y, var, excluded | mask, model.prior_variances)
-                prior = _fit_prior(masked, model.prior_variances, float(np.var(y[~(excluded | mask)])))
-                ml = _pixel_likelihood(model, rows, y, var, excluded, prior)
+                masked = _pixel_likelihood(model, design, rows, y, var, excluded | mask, start)
+                prior = _fit_prior(masked, start, float(np.var(y[~(excluded | mask)])))
+                ml = _pixel_likelihood(model, design, rows, y, var, excluded, prior)
                 fit = fit_templates(ml, template[rows])
             except (NotPositiveDefiniteError, ValueError) as err_:
                 log.debug("pixel (%d, %d) not fitted: %s", r, c, err_)

@@ -121,7 +121,7 @@ class VetConfig:
     duration_ratio: float = 1.3
     density_range: tuple[float, float] = (0.25, 20.0)
     pixel_offset_sigma: float = 3.0
-    pixel_offset_min: float = 0.3
+    pixel_offset_min: float = 1.0
     flag_bits: int | None = None
 
     def __post_init__(self) -> None:
@@ -228,7 +228,8 @@ class VetReport:
         from astropy.table import MaskedColumn, Table
 
         t = Table(meta={"period": self.ephemeris.period if not self.ephemeris.single else "single event",
-                        "t0": self.ephemeris.t0, "duration_h": self.ephemeris.duration, "passed": self.passed})
+                        "t0": self.ephemeris.t0, "duration_h": self.ephemeris.duration,
+                        "box_duration_h": self.ephemeris.template_duration, "passed": self.passed})
         t["name"] = [x.name for x in self.tests]
         for col in ("value", "threshold"):
             vals = [getattr(x, col) for x in self.tests]
