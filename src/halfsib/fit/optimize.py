@@ -314,8 +314,8 @@ def _natural_names(fit_name: str) -> tuple[str, ...]:
         return ("ecc", "omega")
     if fit_name in ("ln_period",):
         return ("period",)
-    if fit_name == "ln_a_over_rs":
-        return ("a_over_rs",)
+    if fit_name == "ln_duration":
+        return ("duration",)
     if fit_name.startswith("ln_"):
         base = fit_name[3:]
         return ("period_gp" if base == "period" else base,)

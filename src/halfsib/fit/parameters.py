@@ -3,13 +3,16 @@
 Fit space (what the optimiser and the sampler move), in order::
 
     period [d]  (single-transit mode: ln_period)
-    t0 [d], rp_over_rs, b, ln_a_over_rs, q1, q2
+    t0 [d], rp_over_rs, b, ln_duration [ln d], q1, q2
     secosw, sesinw            (only with fit_eccentricity: √e cos ω, √e sin ω)
     ln_sigma, ln_rho, ...     (the stellar GP's log-parameters, only with fit_noise)
     ln_jitter                 (relative flux, only with fit_noise and a fitted jitter)
 
-Priors are uniform in fit space inside the bounds (so log-uniform in a/R★, in single-transit
-periods and in the GP parameters), with the physical constraints b < 1 + k, e < 0.9 and the
+The transit's shape is described by its total duration T14 rather than a/R★: for fixed T14
+the impact parameter and a/R★ are no longer a banana (a/R★ follows from T14, P, k, b, e, ω in
+closed form), which shortens emcee's autocorrelation time. Priors are uniform in fit space
+inside the bounds (so log-uniform in T14, in single-transit periods and in the GP
+parameters), with the physical constraints b < 1 + k, 1.5 ≤ a/R★ ≤ 3000, e < 0.9 and the
 planet's periastron outside the star; optionally a Gaussian prior on the stellar density.
 Outside the support the log-prior is −inf, never NaN.
 """
@@ -27,7 +30,8 @@ from ..exceptions import ConfigurationError
 from ..transit import TransitParams, transit_duration, transit_flux
 from .config import FitConfig, TransitGuess
 
-__all__ = ["ParameterSpace", "build_space", "initial_vectors", "stellar_density", "NATURAL_UNITS"]
+__all__ = ["ParameterSpace", "build_space", "initial_vectors", "stellar_density", "a_over_rs_from_duration",
+           "NATURAL_UNITS"]
 
 FloatArray = NDArray[np.float64]
 
@@ -35,6 +39,8 @@ FloatArray = NDArray[np.float64]
 G_CGS = 6.674e-8
 DAY_S = 86400.0
 MAX_ECC = 0.9
+#: a/R★ allowed (a constraint: T14 is what is fitted)
+A_RANGE = (1.5, 3000.0)
 #: starting impact parameters of the multi-start search (cycled)
 START_IMPACTS = (0.3, 0.7, 0.1, 0.5, 0.85, 0.2)
 
@@ -116,9 +122,12 @@ class ParameterSpace:
         if ecc >= MAX_ECC:
             return None
         period = math.exp(v["ln_period"]) if self.single else v["period"]
+        a = a_over_rs_from_duration(math.exp(v["ln_duration"]), period, k, b, ecc, omega)
+        if not A_RANGE[0] <= a <= A_RANGE[1]:
+            return None
         try:
-            return TransitParams(period=period, t0=v["t0"], rp_over_rs=k, a_over_rs=math.exp(v["ln_a_over_rs"]),
-                                 b=b, q1=v["q1"], q2=v["q2"], ecc=ecc, omega=omega)
+            return TransitParams(period=period, t0=v["t0"], rp_over_rs=k, a_over_rs=a, b=b, q1=v["q1"], q2=v["q2"],
+                                 ecc=ecc, omega=omega)
         except ConfigurationError:
             return None
 
@@ -184,6 +193,23 @@ class ParameterSpace:
         return np.clip(theta, self.lower + margin * width, self.upper - margin * width)
 
 
+def a_over_rs_from_duration(duration: float, period: float, k: float, b: float, ecc: float = 0.0,
+                             omega: float = 90.0) -> float:
+    """a/R★ giving total duration ``duration`` [d] (the inverse of :func:`halfsib.transit.transit_duration`).
+
+    With f = (1 − e²)/(1 + e sin ω), g = √(1 − e²)/(1 + e sin ω) and s = sin(π T14 / (P g)):
+    (a/R★)² = (b/f)² + ((1 + k)² − b²) / s². Returns ``nan`` when no orbit gives that duration.
+    """
+    sin_w = math.sin(math.radians(omega))
+    f = (1.0 - ecc**2) / (1.0 + ecc * sin_w)
+    g = math.sqrt(1.0 - ecc**2) / (1.0 + ecc * sin_w)
+    angle = math.pi * duration / (period * g)
+    chord = (1.0 + k) ** 2 - b * b
+    if not (0.0 < angle < 0.5 * math.pi and chord > 0):
+        return math.nan
+    return math.sqrt((b / f) ** 2 + chord / math.sin(angle) ** 2)
+
+
 def _eccentricity(v: Mapping[str, float]) -> tuple[float, float]:
     if "secosw" not in v:
         return 0.0, 90.0
@@ -209,14 +235,14 @@ def build_space(guess: TransitGuess, time: FloatArray, config: FitConfig, noise_
     number of periods from t0 to the farthest cadence (so the farthest transit can move by
     about one duration); single-transit mode: ln P from the data (no other transit inside
     the observed span) to ``max_single_period``. Rp/R★ in [1e-3, 0.9], b in [0, 1.9] with
-    b < 1 + k, a/R★ in [1.5, 3000], q1, q2 in [0, 1], √e cos ω and √e sin ω in [−1, 1] (e < 0.9),
+    b < 1 + k, T14 in [max(T/5, one cadence), 5 T] with 1.5 ≤ a/R★ ≤ 3000, q1, q2 in [0, 1], √e cos ω and √e sin ω in [−1, 1] (e < 0.9),
     GP parameters as in the nuisance fit.
     """
     duration = guess.duration / 24.0
     cadence = float(np.median(np.diff(time))) if time.size > 1 else duration
     dt0 = max(0.75 * duration, 5.0 * guess.t0_err, 2.0 * cadence)
     far = max(float(time[-1]) - guess.t0, guess.t0 - float(time[0]), duration)
-    names = ["ln_period" if single else "period", "t0", "rp_over_rs", "b", "ln_a_over_rs", "q1", "q2"]
+    names = ["ln_period" if single else "period", "t0", "rp_over_rs", "b", "ln_duration", "q1", "q2"]
     k0 = min(max(math.sqrt(guess.depth * 1e-6), 2e-3), 0.8)
     if single:
         p_min = far + duration
@@ -229,8 +255,9 @@ def build_space(guess: TransitGuess, time: FloatArray, config: FitConfig, noise_
         cycles = max(far / guess.period, 1.0)
         dp = max(duration / cycles, 5.0 * guess.period_err)
         period_box, period_scale = (max(guess.period - dp, 0.5 * guess.period), guess.period + dp), dp / 10.0
-    lower = [period_box[0], guess.t0 - dt0, 1e-3, 0.0, math.log(1.5), 0.0, 0.0]
-    upper = [period_box[1], guess.t0 + dt0, 0.9, 1.9, math.log(3000.0), 1.0, 1.0]
+    duration_box = (math.log(max(0.2 * duration, cadence)), math.log(5.0 * duration))
+    lower = [period_box[0], guess.t0 - dt0, 1e-3, 0.0, duration_box[0], 0.0, 0.0]
+    upper = [period_box[1], guess.t0 + dt0, 0.9, 1.9, duration_box[1], 1.0, 1.0]
     scales = [period_scale, duration / 20.0, max(0.1 * k0, 1e-3), 0.1, 0.05, 0.1, 0.1]
     if config.fit_eccentricity:
         names += ["secosw", "sesinw"]
@@ -253,31 +280,25 @@ def initial_vectors(space: ParameterSpace, guess: TransitGuess, n: int, rng: np.
                     ) -> list[FloatArray]:
     """``n`` starting vectors: the guess with impact parameters from :data:`START_IMPACTS`.
 
-    a/R★ follows from the guessed duration T, period P, k and b for a circular orbit,
-    (a/R★)² = b² + ((1 + k)² − b²) / sin²(π T / P); starts after the first get random offsets
-    in t0 (σ = T/8) and k (10 %). q1 = 0.36, q2 = 0.3 (a Sun-like star in the Kepler band).
+    T14 is the guessed duration; starts after the first get random offsets in t0 (σ = T/8),
+    k (10 %) and T14 (10 %). q1 = 0.36, q2 = 0.3 (a Sun-like star in the Kepler band). A start
+    whose geometry is impossible (a/R★ out of range) moves to smaller b.
     """
     duration = guess.duration / 24.0
     k0 = math.sqrt(guess.depth * 1e-6)
-    noise = space.fixed_noise
     out = []
     for i in range(n):
-        b = START_IMPACTS[i % len(START_IMPACTS)]
-        t0 = guess.t0 + (rng.normal(0.0, duration / 8.0) if i else 0.0)
-        k = k0 * (1.0 + (rng.normal(0.0, 0.1) if i else 0.0))
-        k = min(max(k, 1.5e-3), 0.85)
-        b = min(b, 0.9 * (1.0 + k))
-        if space.single:
-            period = math.exp(0.5 * (space.lower[0] + space.upper[0]))
-            first = math.log(period)
-        else:
-            period = guess.period
-            first = period
-        phase = min(math.pi * duration / period, 0.5 * math.pi * 0.99)
-        a = math.sqrt(b * b + ((1.0 + k) ** 2 - b * b) / math.sin(phase) ** 2)
-        vector = [first, t0, k, b, math.log(max(a, 1.6)), 0.36, 0.3]
+        jitter = (lambda sigma: rng.normal(0.0, sigma)) if i else (lambda sigma: 0.0)
+        t0 = guess.t0 + jitter(duration / 8.0)
+        k = min(max(k0 * (1.0 + jitter(0.1)), 1.5e-3), 0.85)
+        first = 0.5 * (space.lower[0] + space.upper[0]) if space.single else guess.period
+        vector = [first, t0, k, 0.0, math.log(duration) + jitter(0.1), 0.36, 0.3]
         if "secosw" in space.names:
             vector += [0.0, 0.0]
-        theta = space.clip_inside(space.with_noise(np.array(vector, float), noise), 1e-4)
+        theta = space.clip_inside(space.with_noise(np.array(vector, float), space.fixed_noise), 1e-4)
+        for b in (START_IMPACTS[i % len(START_IMPACTS)], 0.5, 0.2, 0.0):
+            theta[3] = min(b, 0.9 * (1.0 + theta[2]))
+            if space.transit_params(theta) is not None:
+                break
         out.append(theta)
     return out
