@@ -1,0 +1,282 @@
+"""Vetting tests: each statistic against a dense O(N³) twin, records and reports, truth on simulations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from halfsib.design import DesignMatrix, RegressorGroup
+from halfsib.exceptions import ConfigurationError
+from halfsib.model import DetrendConfig
+from halfsib.timeseries import PixelSeries
+from halfsib.transit import TransitParams, transit_duration
+from halfsib.vet import VetConfig, VetReport, VetTest, vet
+from halfsib.vet.ephemeris import Ephemeris, box_template
+from halfsib.vet.fitted import fit_candidate_model
+from halfsib.vet.flags import flag_coincidence_test, flagged_neighbours
+from halfsib.vet.photometric import (
+    SOLAR_DENSITY, dominance_tests, max_central_duration, odd_even_test, phase_curve_test, secondary_test,
+)
+from halfsib.vet.pixels import dip_centroid, pixel_centroid_test, pixel_depth_image
+from halfsib.vet.results import PixelDepthImage
+
+from reference import dense_covariance
+from test_ladder import CADENCE, _light_curve
+
+EPH = Ephemeris(2.0, 2000.7, 3.0)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A small light curve with a 1,000 ppm box transit and its model (clipping off)."""
+    lc, design = _light_curve(np.random.default_rng(3), n=400, groups=(("elc1_10", 3), ("spline", 2)))
+    return lc, design, fit_candidate_model(lc, design, EPH, config=DetrendConfig(clip_sigma=0))
+
+
+def dense_fit(model, templates, keep=None):
+    """Joint GLS amplitudes (dimming positive) and covariance with C formed explicitly."""
+    keep = np.ones(model.time.size, bool) if keep is None else keep
+    kernel, gp = model.kernel, model.gp_parameters
+    lam = np.concatenate([np.full(sl.stop - sl.start, model.prior_variances[g]) for g, sl in model.design.groups.items()])
+    cov = dense_covariance(model.time[keep], model.variance[keep] + kernel.jitter(gp) ** 2, kernel.term(gp),
+                           model.design.rows(model.index)[keep], lam)
+    b = templates[keep]
+    f = b.T @ np.linalg.solve(cov, b)
+    num = -b.T @ np.linalg.solve(cov, model.y[keep])
+    return np.linalg.solve(f, num), np.linalg.inv(f), num, f
+
+
+def _box(model, eph=EPH, **kw):
+    return box_template(model.time, eph, exposure=CADENCE, **kw)
+
+
+# --- every statistic against its dense twin --------------------------------------------------------------
+
+def test_odd_even_equals_dense(fitted):
+    _, _, model = fitted
+    test = odd_even_test(model, EPH, VetConfig())
+    box = _box(model)
+    odd = box * (EPH.epoch(model.time) % 2 == 1)
+    amp, cov, _, _ = dense_fit(model, np.stack([odd, box - odd], axis=1))
+    z = abs(amp[0] - amp[1]) / math.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    assert test.value == pytest.approx(z, rel=1e-6) and test.passed
+    assert test.extras["depth_odd"] == pytest.approx(1e6 * amp[0], rel=1e-6)
+    assert abs(test.extras["depth_even"] - 1000) < 3 * test.extras["depth_even_err"]
+
+
+def test_secondary_and_phase_curve_equal_dense(fitted):
+    _, _, model = fitted
+    sec = secondary_test(model, EPH, VetConfig())
+    amp, cov, _, _ = dense_fit(model, np.stack([_box(model), _box(model, phase=0.5)], axis=1))
+    assert sec.value == pytest.approx(amp[1] / math.sqrt(cov[1, 1]), rel=1e-6) and sec.passed
+    pc = phase_curve_test(model, EPH, VetConfig())
+    phi = 2 * np.pi * (model.time - EPH.t0) / EPH.period
+    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), _box(model), _box(model, phase=0.5)], axis=1)
+    amp, cov, _, _ = dense_fit(model, templates)
+    chi2 = amp[:3] @ np.linalg.solve(cov[:3, :3], amp[:3])
+    assert pc.extras["chi2"] == pytest.approx(chi2, rel=1e-6)
+    assert pc.value == pytest.approx(max(0.0, stats.norm.isf(stats.chi2.sf(chi2, 3))), rel=1e-6, abs=1e-9)
+
+
+def test_event_dominance_and_depth_consistency_equal_dense(fitted):
+    _, _, model = fitted
+    dom, cons = dominance_tests(model, EPH, VetConfig())
+    box, epoch = _box(model), EPH.epoch(model.time)
+    events = np.stack([box * (epoch == e) for e in np.unique(epoch[box > 0])], axis=1)
+    k = events.shape[1]
+    single = np.array([dense_fit(model, events[:, [i]])[2][0] for i in range(k)])
+    assert dom.value == pytest.approx(single.max() / np.maximum(single, 0).sum(), rel=1e-6)
+    amp, _, num, f = dense_fit(model, events)
+    chi2 = num @ amp - num.sum() ** 2 / f.sum()
+    assert cons.extras["chi2"] == pytest.approx(chi2, rel=1e-5, abs=1e-6)
+    assert cons.value == pytest.approx(stats.chi2.sf(chi2, k - 1), rel=1e-5) and cons.passed and dom.passed
+
+
+def test_flag_coincidence_equals_dense_and_catches_a_dip_at_the_flags(fitted):
+    lc, design, model = fitted
+    quality = np.zeros(lc.n_cadences, np.int64)
+    quality[::12] = 1048576  # a thruster firing every 12 cadences, as K2
+    flagged = lc.replace(quality=quality)
+    test = flag_coincidence_test(flagged, model, EPH, VetConfig())
+    near = flagged_neighbours(flagged, model.index, 1048576, pad=1)
+    expected_near = np.zeros(lc.n_cadences, bool)
+    for i in np.flatnonzero(quality):
+        expected_near[max(i - 1, 0):i + 2] = True
+    np.testing.assert_array_equal(near, expected_near[model.index])
+    box = _box(model)
+    full, cov_full, _, _ = dense_fit(model, box[:, None])
+    sub, cov_sub, _, _ = dense_fit(model, box[:, None], keep=~near)
+    z = abs(full[0] - sub[0]) / math.sqrt(cov_sub[0, 0] - cov_full[0, 0])
+    assert test.value == pytest.approx(z, rel=1e-4, abs=1e-6) and test.passed
+    # the same star with its dip only on the cadences next to the firings: a systematic
+    fake = lc.flux * (1 - 3e-3 * (box_template(lc.time, EPH) > 0) * expected_near)
+    fake_lc = flagged.replace(flux=fake)
+    fake_model = fit_candidate_model(fake_lc, design, EPH, config=DetrendConfig(clip_sigma=0))
+    assert not flag_coincidence_test(fake_lc, fake_model, EPH, VetConfig()).passed
+
+
+# --- pixels ---------------------------------------------------------------------------------------------
+
+def test_dip_centroid_formula():
+    rng = np.random.default_rng(1)
+    depth, err = rng.uniform(0.5, 3, (5, 6)), rng.uniform(0.01, 0.05, (5, 6))
+    fitted = np.ones((5, 6), bool)
+    fitted[0, 0] = False
+    centre, cov = dip_centroid(depth, err, fitted)
+    rows, cols = np.indices(depth.shape)
+    w = np.where(fitted, depth, 0.0)
+    c = np.array([np.sum(w * cols), np.sum(w * rows)]) / w.sum()
+    np.testing.assert_allclose(centre, c)
+    jac = np.stack([(cols - c[0]) / w.sum(), (rows - c[1]) / w.sum()])[:, fitted]  # ∂c/∂δ_p
+    np.testing.assert_allclose(cov, (jac * err[fitted] ** 2) @ jac.T, rtol=1e-12)
+    assert dip_centroid(np.zeros((3, 3)), np.ones((3, 3)), np.ones((3, 3), bool)) == (None, None)
+
+
+def _stamp(rng, n, target_signal, neighbour_signal, neighbour=(5.0, 2.0)):
+    """An 8 × 9 stamp: a Gaussian target at (3, 4) (column, row) and a neighbour, with drifting systematics."""
+    time = 2000.0 + CADENCE * np.arange(n)
+    rows, cols = np.indices((9, 8))
+
+    def psf(c, r, width=0.9):
+        g = np.exp(-0.5 * ((cols - c) ** 2 + (rows - r) ** 2) / width**2)
+        return g / g.sum()
+
+    drift = 1e-3 * np.sin(2 * np.pi * (time - time[0]) / 2.5)
+    target = 5e4 * psf(3.0, 4.0)[None] * (1 + drift - target_signal)[:, None, None]
+    other = 3e4 * psf(*neighbour)[None] * (1 + drift - neighbour_signal)[:, None, None]
+    flux = target + other + 20.0
+    err = np.sqrt(flux) * 0.5
+    flux = flux + err * rng.standard_normal(flux.shape)
+    aperture = psf(3.0, 4.0) > 0.02
+    return PixelSeries(time=time, quality=np.zeros(n, np.int64), good=np.ones(n, bool), cadenceno=np.arange(n),
+                       time_format="bkjd", meta=_light_curve.__globals__["TargetInfo"](mission="K2"), flux=flux,
+                       flux_err=err, aperture=aperture), drift
+
+
+@pytest.mark.parametrize("on_target", [True, False])
+def test_pixel_depth_image_finds_where_the_dip_is(rng, on_target):
+    n = 500
+    box = box_template(2000.0 + CADENCE * np.arange(n), EPH, exposure=CADENCE)
+    signal = 4e-3 * box
+    stamp, drift = _stamp(rng, n, signal if on_target else 0 * box, 0 * box if on_target else 0.05 * box)
+    lc = stamp.to_lightcurve()
+    design = DesignMatrix.from_groups([RegressorGroup("elc1_10", drift[:, None], 1.0)])
+    model = fit_candidate_model(lc, design, EPH, config=DetrendConfig(clip_sigma=0, kernel="none"))
+    image = pixel_depth_image(lc, stamp, model, EPH, _box(model))
+    assert isinstance(image, PixelDepthImage)
+    test = pixel_centroid_test(image, VetConfig())
+    truth = np.array([3.0, 4.0] if on_target else [5.0, 2.0])
+    assert np.hypot(*(np.array(image.dip_centre) - truth)) < 0.3
+    assert test.passed is on_target
+    # per-pixel depths agree with the injected ones (e-/s) within their errors
+    rows, cols = np.indices((9, 8))
+    share = np.exp(-0.5 * ((cols - truth[0]) ** 2 + (rows - truth[1]) ** 2) / 0.81)
+    injected = (5e4 * 4e-3 if on_target else 3e4 * 0.05) * share / share.sum()
+    pulls = (image.depth - injected)[image.fitted] / image.depth_err[image.fitted]
+    assert np.abs(pulls).max() < 5 and abs(pulls.mean()) < 1
+
+
+def test_pixel_test_without_a_stamp_or_with_other_cadences_is_not_run(fitted, rng):
+    lc, _, model = fitted
+    assert pixel_centroid_test(None, VetConfig()).passed is None
+    stamp, _ = _stamp(rng, 100, 0.0, 0.0)
+    reason = pixel_depth_image(lc, stamp.replace(cadenceno=stamp.cadenceno + 10_000), model, EPH, _box(model))
+    assert isinstance(reason, str) and "cadences" in reason
+    assert "not run" in pixel_centroid_test(reason, VetConfig()).detail
+
+
+# --- duration, records, report --------------------------------------------------------------------------
+
+def test_longest_central_duration_matches_the_transit_model():
+    for period, density, k in ((3.0, 1.0, 0.05), (12.0, 0.25, 0.1), (0.8, 5.0, 0.02)):
+        a = (6.674e-8 * density * SOLAR_DENSITY * (period * 86400) ** 2 / (3 * np.pi)) ** (1 / 3)
+        params = TransitParams(period=period, t0=0.0, rp_over_rs=k, a_over_rs=a, b=0.0)
+        assert max_central_duration(period, density, k) == pytest.approx(24 * transit_duration(params), rel=1e-9)
+
+
+def test_vet_report_of_a_planet_like_signal(fitted):
+    lc, design, model = fitted
+    report = vet(lc, design, EPH, model=model, stellar_density=1.0)
+    assert report.passed, report.to_table()
+    assert report.not_run == ("pixel_centroid",) and report["pixel_centroid"].detail.startswith("not run")
+    table = report.to_table()
+    assert table["value"].mask.sum() == len(report.not_run)
+    assert np.all(np.isfinite(table["value"].data[~table["value"].mask]))
+    assert set(table["unit"]) >= {"sigma", "p-value", "h/h", "pixel"}
+    assert report["duration_density"].extras["density"] == 1.0
+    import matplotlib.pyplot as plt
+
+    plt.close(report.plot())
+
+
+def test_records_and_config():
+    t = VetTest.judge("x", 2.0, 3.0, "ok")
+    assert t.passed and VetTest.judge("x", 2.0, 3.0, "low", fails_above=False).passed is False
+    nr = VetTest.not_run("y", "no stamp")
+    assert nr.passed is None and nr.value is None and not nr.ran
+    with pytest.raises(ValueError, match="non-finite"):
+        VetTest("z", float("nan"), 1.0, True, "")
+    report = VetReport(tests=(t, nr, VetTest.judge("w", 5.0, 3.0, "bad")), ephemeris=EPH)
+    assert not report.passed and report.failed == ("w",) and report.not_run == ("y",)
+    with pytest.raises(KeyError):
+        report["nope"]
+    for bad in (dict(odd_even_sigma=0), dict(secondary_scan_fap=2), dict(density_range=(2, 1)),
+                dict(dominance_fraction=1.5)):
+        with pytest.raises(ConfigurationError):
+            VetConfig(**bad)
+
+
+def test_single_event_tests_say_why_they_do_not_run(fitted):
+    lc, design, _ = fitted
+    single = Ephemeris(math.inf, 2002.7, 3.0)
+    report = vet(lc, design, single, detrend_config=DetrendConfig(clip_sigma=0))
+    for name in ("odd_even", "secondary", "phase_curve", "single_event_dominance", "duration_density"):
+        assert report[name].passed is None and "single event" in report[name].detail
+    assert report["flag_coincidence"].ran and report["shape_v_vs_u"].ran
+
+
+# --- simulations ----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_simulated_planet_passes_vetting():
+    from helpers import vet_campaign as vc
+
+    stamp, lc, design = vc.prepared(vc.PLANET_HOST)
+    report = vet(lc, design, vc.searched(vc.PLANET_HOST), pixels=stamp)
+    assert report.passed, report.to_table()
+    assert not report.not_run
+    assert report["pixel_centroid"].value < 1.0
+
+
+@pytest.mark.slow
+def test_eclipsing_binary_is_flagged():
+    from helpers import vet_campaign as vc
+
+    stamp, lc, design = vc.prepared(vc.EB)
+    cand = vc.searched(vc.EB)
+    truth = vc.body(vc.EB)
+    assert abs(cand.period / float(truth["period"]) - 1) < 1e-3 or abs(2 * cand.period / float(truth["period"]) - 1) < 1e-3
+    report = vet(lc, design, cand, pixels=stamp)
+    assert not report.passed
+    assert report["odd_even"].passed is False or report["secondary"].passed is False
+    assert report["pixel_centroid"].passed  # the eclipses are the target's own
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", [0, 1])
+def test_leaking_neighbour_is_flagged_by_the_pixel_test(pair):
+    from helpers import vet_campaign as vc
+
+    target, eb = vc.LEAK_TARGETS[pair]
+    stamp, lc, design = vc.prepared(target)
+    truth = vc.body(eb)
+    cand = Ephemeris(float(truth["period"]), float(truth["t0"]), float(truth["duration"]))
+    report = vet(lc, design, cand, pixels=stamp)
+    test = report["pixel_centroid"]
+    assert test.passed is False
+    expected = np.array([vc.row(eb)["column"] - vc.row(target)["column"], vc.row(eb)["row"] - vc.row(target)["row"]])
+    offset = np.array([test.extras["offset_col"], test.extras["offset_row"]])
+    assert np.hypot(*(offset - expected)) < 0.5  # the dip sits on the neighbour
