@@ -50,6 +50,12 @@ _EXPORTS: dict[str, str] = {
     "FitConfig": "fit",
     "TransitGuess": "fit",
     "TransitFit": "fit",
+    "flexibility_ladder": "ladder",
+    "LadderResult": "ladder",
+    "vet": "vet",
+    "VetReport": "vet",
+    "VetTest": "vet",
+    "VetConfig": "vet",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",
