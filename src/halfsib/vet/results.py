@@ -82,7 +82,7 @@ class VetConfig:
     Attributes
     ----------
     odd_even_sigma : float
-        |δ_odd − δ_even| / σ above which the depths differ (EB at twice the period).
+        ``|δ_odd − δ_even| / σ`` above which the depths differ (EB at twice the period).
     secondary_sigma : float
         Depth S/N of an eclipse at phase 0.5 above which a secondary is detected.
     secondary_scan_fap : float
@@ -94,7 +94,7 @@ class VetConfig:
     depth_consistency_p : float
         Smallest p-value of the χ²_{n−1} of per-event depths about one common depth.
     flag_sigma : float
-        |δ_all − δ_without flagged neighbours| in units of its error.
+        ``|δ_all − δ_without flagged neighbours|`` in units of its error.
     shape_delta_loglike : float
         Δln L(V) − Δln L(U) above which the dip is V-shaped.
     duration_ratio : float
