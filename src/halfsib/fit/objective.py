@@ -256,12 +256,13 @@ class JointObjective:
             return -math.inf
         return lp + self.log_likelihood(theta)
 
-    def log_likelihood_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
+    def log_likelihood_and_gradient(self, theta: FloatArray, *, transit: bool = True) -> tuple[float, FloatArray]:
         """ln L and ∂ln L/∂θ by the full path (for the joint optimiser).
 
         Transit entries: (∂m/∂θ)ᵀ C⁻¹ r with ∂m/∂θ from central differences of the model
         (one-sided at the box bounds). Noise entries: the nuisance model's analytic GP
-        gradient (:meth:`MarginalLikelihood.gradient_kernel`). ``(-inf, 0)`` outside the support.
+        gradient (:meth:`MarginalLikelihood.gradient_kernel`). ``transit=False`` leaves the transit
+        entries 0 (for noise-only steps). ``(-inf, 0)`` outside the support.
         """
         grad = np.zeros(self.space.n_parameters)
         params = self.space.transit_params(theta)
@@ -272,7 +273,8 @@ class JointObjective:
             ml = self.nuisance.build(noise).with_mean(self.model(params))
             value = ml.log_likelihood() + self.nuisance.offset
             alpha = ml.residual_inverse()
-            grad[: self.space.n_transit] = self._transit_gradient(theta, alpha)
+            if transit:
+                grad[: self.space.n_transit] = self._transit_gradient(theta, alpha)
             if self.space.fits_noise:
                 derivs = self.nuisance.objective._kernel_derivatives(noise, ml)
                 grad[self.space.n_transit:] = ml.gradient_kernel(derivs)
