@@ -57,8 +57,8 @@ def plot_fit(fit: Any, *, fig: Any = None, corner: bool = False) -> Any:
     ax_top.plot(fine_h, 1e6 * model, color="C3", lw=1.5, label="maximum likelihood")
     k_err = fit.fisher_errors.get("rp_over_rs", np.nan)
     k_text = f" ± {k_err:.4f}" if np.isfinite(k_err) else ""
-    title = (f"{fit.target}: P = {ml['period']:.5f} d, Rp/R★ = {ml['rp_over_rs']:.4f}{k_text}, "
-             f"depth {ml['depth']:.0f} ppm, b = {ml['b']:.2f}")
+    title = (f"{fit.target}: P = {ml['period']:.5f} d, Rp/R★ = {ml['rp_over_rs']:.4f}{k_text}\n"
+             f"depth {ml['depth']:.0f} ppm, b = {ml['b']:.2f} (maximum likelihood)")
     if fit.sampler is not None:
         title += "  [sampler converged]" if fit.sampler.converged else "  [SAMPLER NOT CONVERGED]"
     ax_top.set(ylabel="relative flux [ppm]", title=title)
@@ -78,9 +78,14 @@ def _corner(fig: Any, cell: Any, fit: Any) -> None:
     if n < 2:
         return
     draws = np.column_stack([fit.posterior_draws[q] for q in names])
+    labels = list(names)
+    if "t0" in names:  # hours from the median: the absolute epoch hides the spread
+        k = names.index("t0")
+        draws[:, k] = 24.0 * (draws[:, k] - np.median(draws[:, k]))
+        labels[k] = "t0 − median [h]"
     sub = cell.subgridspec(1, n - 1)
     for k in range(n - 1):
         ax = fig.add_subplot(sub[0, k])
         ax.scatter(draws[:, k + 1], draws[:, 0], s=1, color="k", alpha=0.3, lw=0, rasterized=True)
-        ax.set(xlabel=names[k + 1], ylabel=names[0] if k == 0 else None)
+        ax.set(xlabel=labels[k + 1], ylabel=labels[0] if k == 0 else None)
         ax.tick_params(labelsize=7)
