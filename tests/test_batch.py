@@ -337,3 +337,20 @@ def test_regressor_only_stars_join_the_basis_but_are_not_processed(campaign, tmp
     assert (summary.n_targets, summary.n_done) == (2, 2)
     assert summary.groups[0]["n_targets"] == 2 and summary.groups[0]["basis_stars"] == N_STARS
     assert len(list((tmp_path / "targets").iterdir())) == 2
+
+
+def test_demo_truth_matching_exact_alias_missed_leak():
+    from halfsib.batch.demo import match_truth
+
+    bodies = Table(rows=[("EPIC 1", "planet", 3.0, 100.0, 3.0, 500.0, 5), ("EPIC 2", "eb", 2.0, 50.0, 2.0, 9e4, 9),
+                         ("EPIC 3", "planet", 7.0, 101.0, 4.0, 800.0, 2)],
+                   names=("object", "kind", "period", "t0", "duration", "depth", "n_events"))
+    catalog = Table(rows=[("EPIC 1", 3.01, 103.0, 480.0, 5, 12.0),    # exact (t0 one period later)
+                          ("EPIC 1", 3.0, 101.5, 50.0, 5, 8.0),       # right period, wrong epoch: other
+                          ("EPIC 2", 4.0, 52.0, 4e4, 4, 30.0),         # EB at twice its period: alias
+                          ("EPIC 4", 2.0, 54.0, 300.0, 9, 9.0)],       # EPIC 2's eclipses next door: leak
+                    names=("target_id", "period", "t0", "depth", "n_transits", "snr"))
+    m = match_truth(catalog, bodies)
+    assert list(m["found"]) == ["exact", "alias", "", "candidate", "leak"]
+    assert list(m["kind"]) == ["planet", "eb", "planet", "other", "other"]
+    assert np.ma.is_masked(m["snr"][2]) and m["snr"][0] == 12.0

@@ -69,6 +69,7 @@ class DemoResult:
     n_ebs: int
     n_ebs_found: int
     n_other_candidates: int
+    n_leaks: int
     n_claimed: int | None
     outdir: str
 
@@ -103,7 +104,9 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
     -------
     astropy Table
         One row per injected body (``found``: "exact", "alias" or "") followed by one row
-        per unmatched candidate (``kind`` = "other").
+        per unmatched candidate (``kind`` = "other"; ``found`` = "leak" when it matches
+        another star's injected body, e.g. a neighbour's eclipses in the aperture, else
+        "candidate").
     """
     from astropy.table import Table
 
@@ -124,13 +127,16 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
                      int(body["n_events"]), found, snr))
     for i, cand in enumerate(catalog):
         if i not in used:
+            leak = any(_is_match(float(cand["period"]), float(cand["t0"]), body) for body in bodies
+                       if str(body["object"]) != str(cand["target_id"]))
             rows.append((str(cand["target_id"]), "other", float(cand["period"]), float(cand["depth"]),
-                         int(cand["n_transits"]), "candidate", float(cand["snr"])))
+                         int(cand["n_transits"]), "leak" if leak else "candidate", float(cand["snr"])))
     t = Table(rows=rows or None, names=("target_id", "kind", "period", "depth", "n_events", "found", "snr"),
               dtype=(str, str, float, float, int, str, float))
     t["period"].unit, t["depth"].unit = "d", "ppm"
     t["snr"] = np.ma.masked_invalid(np.asarray(t["snr"], float))
-    t["found"].description = "exact / alias (period ratio 1/2, 2, 1/3, 3) / '' (missed); 'candidate' for others"
+    t["found"].description = ("exact / alias (period ratio 1/2, 2, 1/3, 3) / '' (missed); for other candidates: "
+                              "'leak' (another star's injected signal) or 'candidate'")
     return t
 
 
@@ -172,7 +178,8 @@ def run_demo(outdir: str | os.PathLike[str], config: DemoConfig | None = None) -
                       n_planets_searchable=int(np.sum(planets["n_events"] >= 2)),
                       n_planets_found=int(np.sum(planets["found"] != "")), n_ebs=len(ebs),
                       n_ebs_found=int(np.sum(ebs["found"] != "")),
-                      n_other_candidates=int(np.sum(matches["kind"] == "other")), n_claimed=n_claimed, outdir=str(out))
+                      n_other_candidates=int(np.sum(matches["kind"] == "other")),
+                      n_leaks=int(np.sum(matches["found"] == "leak")), n_claimed=n_claimed, outdir=str(out))
 
 
 def _figure(matches: Any, path: Path) -> None:
@@ -212,7 +219,8 @@ def summary_lines(result: DemoResult) -> list[str]:
              f"({result.n_planets_searchable} have >= 2 transits in the data)",
              f"eclipsing binaries: {result.n_ebs_found} of {result.n_ebs} found (a search finds them too; "
              "vetting tells them apart)",
-             f"other candidates: {result.n_other_candidates}"]
+             f"other candidates: {result.n_other_candidates} ({result.n_leaks} another star's injected signal "
+             "leaking into the aperture; the rest repeats of a found signal or false alarms)"]
     missed = result.matches[(result.matches["kind"] == "planet") & (result.matches["found"] == "")]
     for row in missed:
         lines.append(f"  missed {row['target_id']}: P = {row['period']:.2f} d, depth {row['depth']:.0f} ppm, "
