@@ -101,7 +101,7 @@ def test_every_rung_equals_the_dense_formula(rng):
         model = fit_candidate_model(lc, plan.design, eph, config=config)
         prior = {g: max(v, carried.get(g, 0.0)) for g, v in model.prior_variances.items()}
         carried.update(prior)
-        depth, err, dll = dense_depth(model, box_template(model.time, eph, exposure=CADENCE), prior)
+        depth, err, dll = dense_depth(model, model.box(eph), prior)  # box × (1 + systematics + stellar)
         rung = rungs[plan.name]
         assert rung.n_columns == plan.design.n_columns + 1  # + the constant
         assert rung.depth == pytest.approx(1e6 * depth, rel=1e-7)
@@ -109,7 +109,7 @@ def test_every_rung_equals_the_dense_formula(rng):
         assert rung.delta_loglike == pytest.approx(dll, rel=1e-7)
         assert rung.snr == pytest.approx(depth / err, rel=1e-7)
     wide = {g: 100 * v for g, v in carried.items()}
-    depth, err, dll = dense_depth(model, box_template(model.time, eph, exposure=CADENCE), wide)
+    depth, err, dll = dense_depth(model, model.box(eph), wide)
     assert rungs["wide"].depth == pytest.approx(1e6 * depth, rel=1e-7)
     assert rungs["wide"].delta_loglike == pytest.approx(dll, rel=1e-7)
     # the truth is recovered on the most flexible rung and the candidate is claimed
@@ -232,7 +232,7 @@ def test_simulated_planet_survives_the_ladder():
     _, lc, design = vc.prepared(vc.PLANET_HOST)
     cand = vc.searched(vc.PLANET_HOST)
     truth = vc.body(vc.PLANET_HOST)
-    assert abs(cand.period - float(truth["period"])) < 1e-3
+    assert abs(cand.period - float(truth["period"])) < 1e-3 * cand.period
     result = flexibility_ladder(lc, design, cand)
     assert result.claimed and result.top.name == "wide"
     assert [r.name for r in result.evaluated][-3:] == ["motion", "pixels", "wide"]

@@ -18,7 +18,8 @@ from halfsib.vet.ephemeris import Ephemeris, box_template
 from halfsib.vet.fitted import fit_candidate_model
 from halfsib.vet.flags import flag_coincidence_test, flagged_neighbours
 from halfsib.vet.photometric import (
-    SOLAR_DENSITY, dominance_tests, max_central_duration, odd_even_test, phase_curve_test, secondary_test,
+    SOLAR_DENSITY, consistency_chi2, dominance_tests, max_central_duration, odd_even_test, phase_curve_test,
+    secondary_scan_test, secondary_test,
 )
 from halfsib.vet.pixels import dip_centroid, pixel_centroid_test, pixel_depth_image
 from halfsib.vet.results import PixelDepthImage
@@ -50,14 +51,25 @@ def dense_fit(model, templates, keep=None):
 
 
 def _box(model, eph=EPH, **kw):
-    return box_template(model.time, eph, exposure=CADENCE, **kw)
+    """The box the tests fit: exposure-integrated, times the fitted modulation 1 + systematics + stellar."""
+    return box_template(model.time, eph, exposure=CADENCE, **kw) * (1 + model.fit.systematics + model.fit.stellar)
+
+
+EXACT = VetConfig(model_floor=0.0)  # the dense twins compare the statistics without the model floor
+
+
+def test_templates_are_modulated_by_the_fitted_instrument_and_star(fitted):
+    _, _, model = fitted
+    np.testing.assert_allclose(model.box(EPH), _box(model), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.dip(EPH), _box(model), rtol=1e-10, atol=1e-12)  # no shape set: the box
+    assert np.ptp(model.modulation) > 1e-4
 
 
 # --- every statistic against its dense twin --------------------------------------------------------------
 
 def test_odd_even_equals_dense(fitted):
     _, _, model = fitted
-    test = odd_even_test(model, EPH, VetConfig())
+    test = odd_even_test(model, EPH, EXACT)
     box = _box(model)
     odd = box * (EPH.epoch(model.time) % 2 == 1)
     amp, cov, _, _ = dense_fit(model, np.stack([odd, box - odd], axis=1))
@@ -69,21 +81,35 @@ def test_odd_even_equals_dense(fitted):
 
 def test_secondary_and_phase_curve_equal_dense(fitted):
     _, _, model = fitted
-    sec = secondary_test(model, EPH, VetConfig())
+    sec = secondary_test(model, EPH, EXACT)
     amp, cov, _, _ = dense_fit(model, np.stack([_box(model), _box(model, phase=0.5)], axis=1))
     assert sec.value == pytest.approx(amp[1] / math.sqrt(cov[1, 1]), rel=1e-6) and sec.passed
-    pc = phase_curve_test(model, EPH, VetConfig())
+    pc = phase_curve_test(model, EPH, EXACT)
     phi = 2 * np.pi * (model.time - EPH.t0) / EPH.period
     templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), _box(model), _box(model, phase=0.5)], axis=1)
     amp, cov, _, _ = dense_fit(model, templates)
     chi2 = amp[:3] @ np.linalg.solve(cov[:3, :3], amp[:3])
     assert pc.extras["chi2"] == pytest.approx(chi2, rel=1e-6)
     assert pc.value == pytest.approx(max(0.0, stats.norm.isf(stats.chi2.sf(chi2, 3))), rel=1e-6, abs=1e-9)
+    scan = secondary_scan_test(model, EPH, EXACT)
+    amp, cov, _, _ = dense_fit(model, np.stack([_box(model), _box(model, phase=scan.extras["phase"])], axis=1))
+    assert scan.value == pytest.approx(amp[1] / math.sqrt(cov[1, 1]), rel=1e-6) and scan.passed
+    assert scan.extras["depth"] == pytest.approx(1e6 * amp[1], rel=1e-6)
+
+
+def test_model_floor_widens_every_comparison(fitted):
+    _, _, model = fitted
+    for test in (odd_even_test, secondary_test):
+        exact, floored = test(model, EPH, EXACT), test(model, EPH, VetConfig(model_floor=0.2))
+        assert abs(floored.value) < abs(exact.value)
+    depths, cov = np.array([1.0, 1.1, 0.9]), np.diag([1e-4, 1e-4, 1e-4])
+    assert consistency_chi2(depths, cov) == pytest.approx(np.sum((depths - 1.0) ** 2) / 1e-4)
+    assert consistency_chi2(depths, cov, 0.1) == pytest.approx(np.sum((depths - 1.0) ** 2) / (1e-4 + 0.01))
 
 
 def test_event_dominance_and_depth_consistency_equal_dense(fitted):
     _, _, model = fitted
-    dom, cons = dominance_tests(model, EPH, VetConfig())
+    dom, cons = dominance_tests(model, EPH, EXACT)
     box, epoch = _box(model), EPH.epoch(model.time)
     events = np.stack([box * (epoch == e) for e in np.unique(epoch[box > 0])], axis=1)
     k = events.shape[1]
@@ -100,7 +126,7 @@ def test_flag_coincidence_equals_dense_and_catches_a_dip_at_the_flags(fitted):
     quality = np.zeros(lc.n_cadences, np.int64)
     quality[::12] = 1048576  # a thruster firing every 12 cadences, as K2
     flagged = lc.replace(quality=quality)
-    test = flag_coincidence_test(flagged, model, EPH, VetConfig())
+    test = flag_coincidence_test(flagged, model, EPH, EXACT)
     near = flagged_neighbours(flagged, model.index, 1048576, pad=1)
     expected_near = np.zeros(lc.n_cadences, bool)
     for i in np.flatnonzero(quality):
@@ -258,7 +284,7 @@ def test_eclipsing_binary_is_flagged():
     stamp, lc, design = vc.prepared(vc.EB)
     cand = vc.searched(vc.EB)
     truth = vc.body(vc.EB)
-    assert abs(cand.period / float(truth["period"]) - 1) < 1e-3 or abs(2 * cand.period / float(truth["period"]) - 1) < 1e-3
+    assert min(abs(cand.period / float(truth["period"]) - r) for r in (0.5, 1.0, 2.0)) < 1e-3
     report = vet(lc, design, cand, pixels=stamp)
     assert not report.passed
     assert report["odd_even"].passed is False or report["secondary"].passed is False

@@ -279,10 +279,13 @@ def plan_rungs(design: DesignMatrix, *, widen: float = 10.0) -> list[RungPlan]:
 
 
 # --------------------------------------------------------------------------- evaluation
-def _template(time: np.ndarray, ephemeris: Ephemeris, params: Any) -> np.ndarray:
+def _template(model: FittedModel, ephemeris: Ephemeris, params: Any) -> np.ndarray:
+    """The exposure-integrated box (or limb-darkened transit), modulated by the rung's fitted
+    systematics and stellar signal (:attr:`FittedModel.modulation`)."""
+    time = model.time
     if params is None:
-        return box_template(time, ephemeris, exposure=exposure_of(time))
-    return transit_template(time, params, exposure_time=exposure_of(time))
+        return model.modulate(box_template(time, ephemeris, exposure=exposure_of(time)))
+    return model.modulate(transit_template(time, params, exposure_time=exposure_of(time)))
 
 
 def _measure(name: str, description: str, model: FittedModel, ml: Any, template: np.ndarray,
@@ -364,7 +367,7 @@ def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template:
         try:
             model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor)
             model, raised = _carry_priors(model, carried)
-            rung = _measure(plan.name, plan.description, model, model.ml, _template(model.time, ephemeris, template),
+            rung = _measure(plan.name, plan.description, model, model.ml, _template(model, ephemeris, template),
                             1.0, started, raised)
         except (NotPositiveDefiniteError, DataValidationError) as err:
             rungs.append(_skip(plan, f"{type(err).__name__}: {err}"))
@@ -393,7 +396,7 @@ def _widened(plan: RungPlan, top: FittedModel | None, ephemeris: Ephemeris, temp
     prior = {name: plan.prior_factor * value for name, value in top.prior_variances.items()}
     try:
         wide = top.with_prior(prior)
-        return _measure(plan.name, plan.description, wide, wide.ml, _template(top.time, ephemeris, template),
+        return _measure(plan.name, plan.description, wide, wide.ml, _template(top, ephemeris, template),
                         plan.prior_factor, started)
     except (NotPositiveDefiniteError, DataValidationError) as err:
         return _skip(plan, f"{type(err).__name__}: {err}", top.design)

@@ -16,17 +16,17 @@ from typing import Any
 from ..design import DesignMatrix
 from ..model import DetrendConfig
 from ..timeseries import LightCurve, PixelSeries
-from .ephemeris import Ephemeris, box_template, transit_template, trapezoid_template
-from .fitted import FittedModel, TemplateFit, blas_threads, exposure_of, fit_candidate_model, fit_templates
+from .ephemeris import DipShape, Ephemeris, box_template, transit_template, trapezoid_template
+from .fitted import FittedModel, TemplateFit, blas_threads, fit_candidate_model, fit_templates
 from .flags import flag_coincidence_test
 from .photometric import (
     dominance_tests, duration_test, folded_light_curve, odd_even_test, phase_curve_test, secondary_scan_test,
-    refine_box_duration, secondary_test, shape_test,
+    best_dip_shape, refine_box_duration, secondary_test, shape_test,
 )
 from .pixels import pixel_centroid_test, pixel_depth_image
 from .results import FoldedLightCurve, PixelDepthImage, VetConfig, VetReport, VetTest
 
-__all__ = ["vet", "VetReport", "VetTest", "VetConfig", "Ephemeris", "FittedModel", "TemplateFit",
+__all__ = ["vet", "VetReport", "VetTest", "VetConfig", "Ephemeris", "DipShape", "FittedModel", "TemplateFit",
            "FoldedLightCurve", "PixelDepthImage", "fit_candidate_model", "fit_templates", "box_template",
            "trapezoid_template", "transit_template"]
 
@@ -75,6 +75,7 @@ def _vet(lc: LightCurve, design: DesignMatrix, candidate: Any, pixels: PixelSeri
     eph = Ephemeris.of(candidate)
     model = model or fit_candidate_model(lc, design, eph, config=detrend_config)
     eph = refine_box_duration(model, eph)
+    model = model.with_shape(DipShape(params=template) if template is not None else best_dip_shape(model, eph))
     odd_even = odd_even_test(model, eph, cfg)
     tests = [odd_even, secondary_test(model, eph, cfg), secondary_scan_test(model, eph, cfg),
              phase_curve_test(model, eph, cfg), *dominance_tests(model, eph, cfg),
@@ -82,12 +83,10 @@ def _vet(lc: LightCurve, design: DesignMatrix, candidate: Any, pixels: PixelSeri
              duration_test(model, eph, cfg, stellar_density)]
     image = None
     if pixels is not None:
-        shape = (model.box(eph) if template is None
-                 else transit_template(model.time, template, exposure_of(model.time)))
-        image = pixel_depth_image(lc, pixels, model, eph, shape)
+        image = pixel_depth_image(lc, pixels, model, eph, model.dip(eph))
     tests.append(pixel_centroid_test(image, cfg))
     folded = folded_light_curve(model, eph, odd_even)
-    report = VetReport(tests=tuple(tests), ephemeris=eph, folded=folded,
+    report = VetReport(tests=tuple(tests), ephemeris=eph, folded=folded, shape=model.shape.describe(eph),
                        pixel_image=image if isinstance(image, PixelDepthImage) else None,
                        seconds=_time.perf_counter() - started)
     log.info("vetting P=%.4f d: %s", eph.period, "passed" if report.passed else f"failed {report.failed}")

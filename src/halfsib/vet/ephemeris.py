@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["Ephemeris", "box_template", "trapezoid_template", "transit_template"]
+__all__ = ["Ephemeris", "DipShape", "box_template", "trapezoid_template", "transit_template"]
 
 FloatArray = NDArray[np.float64]
 
@@ -132,7 +132,7 @@ def box_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None 
 
 def trapezoid_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
                        ingress_fraction: float = 0.5, exposure: float | None = None,
-                       supersample: int = 15) -> FloatArray:
+                       supersample: int = 15, phase: float = 0.0) -> FloatArray:
     """Symmetric trapezoid of total width ``duration`` [h], ramps of ``ingress_fraction`` × duration.
 
     ``ingress_fraction`` in (0, 0.5]; 0.5 is a triangle (V shape), → 0 tends to the box.
@@ -144,7 +144,7 @@ def trapezoid_template(time: FloatArray, ephemeris: Ephemeris, duration: float |
     d = (ephemeris.template_duration if duration is None else duration) / 24.0
 
     def profile(t: FloatArray) -> FloatArray:
-        return np.clip((0.5 * d - np.abs(ephemeris.offset(t))) / (ingress_fraction * d), 0.0, 1.0)
+        return np.clip((0.5 * d - np.abs(ephemeris.offset(t, phase))) / (ingress_fraction * d), 0.0, 1.0)
 
     if not exposure:
         return profile(np.asarray(time, dtype=np.float64))
@@ -164,3 +164,41 @@ def transit_template(time: FloatArray, params: Any, exposure_time: float | None 
     if not central > 0:
         raise ConfigurationError(f"TransitParams {params} give no transit (b >= 1 + Rp/R*)")
     return (1.0 - transit_flux(time, params, exposure_time=exposure_time)) / central
+
+
+@dataclass(frozen=True)
+class DipShape:
+    """The dimming profile the vetting tests fit: a box, a trapezoid or a limb-darkened transit.
+
+    Attributes
+    ----------
+    width : float or None
+        Total width [h] of the box or trapezoid (None: the ephemeris' box width).
+    ingress_fraction : float
+        0 for a box; else each ramp lasts this fraction of the width (0.5: a triangle).
+    params : TransitParams or None
+        A limb-darkened transit (overrides width and ingress; its own period and t0 are used).
+    """
+
+    width: float | None = None
+    ingress_fraction: float = 0.0
+    params: Any = None
+
+    def template(self, time: FloatArray, ephemeris: Ephemeris, exposure: float | None = None,
+                 phase: float = 0.0) -> FloatArray:
+        """Unit-depth dimming profile at orbital ``phase`` (0: transit, 0.5: secondary)."""
+        if self.params is not None:
+            shifted = self.params.replace(t0=self.params.t0 + phase * self.params.period)
+            return transit_template(time, shifted, exposure_time=exposure)
+        if self.ingress_fraction <= 0:
+            return box_template(time, ephemeris, self.width, phase, exposure=exposure)
+        return trapezoid_template(time, ephemeris, self.width, self.ingress_fraction, exposure=exposure, phase=phase)
+
+    def describe(self, ephemeris: Ephemeris) -> str:
+        """A short label: ``"box 2.40 h"``, ``"trapezoid 3.00 h, ramps 20 %"``, ``"limb-darkened transit"``."""
+        if self.params is not None:
+            return "limb-darkened transit"
+        width = ephemeris.template_duration if self.width is None else self.width
+        if self.ingress_fraction <= 0:
+            return f"box {width:.2f} h"
+        return f"trapezoid {width:.2f} h, ramps {self.ingress_fraction:.0%}"

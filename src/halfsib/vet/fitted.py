@@ -26,7 +26,7 @@ from ..likelihood import MarginalLikelihood
 from ..model import EXCLUDE_INFLATION, DetrendConfig, detrend
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from .ephemeris import Ephemeris, box_template, trapezoid_template
+from .ephemeris import DipShape, Ephemeris, box_template, trapezoid_template
 
 __all__ = ["FittedModel", "TemplateFit", "fit_candidate_model", "fit_templates", "with_offset", "OFFSET_GROUP",
            "MASK_FACTOR"]
@@ -128,6 +128,8 @@ class FittedModel:
         The exact marginal likelihood with the fitted hyper-parameters, no transit mask.
     prior : mapping or None
         Prior variance per group when not the fit's own (the ladder raises them).
+    shape : DipShape or None
+        The dip profile of :meth:`dip` (None: the ephemeris' box).
     """
 
     fit: DetrendResult
@@ -139,6 +141,15 @@ class FittedModel:
     excluded: NDArray[np.bool_]
     ml: MarginalLikelihood
     prior: Mapping[str, float] | None = None
+    shape: DipShape | None = None
+
+    def with_shape(self, shape: DipShape) -> FittedModel:
+        """The same model with another dip profile for :meth:`dip`."""
+        return dataclasses.replace(self, shape=shape)
+
+    def dip(self, ephemeris: Ephemeris, phase: float = 0.0) -> FloatArray:
+        """The candidate's dip profile (``shape``, else its box), exposure-integrated and modulated."""
+        return self.modulate((self.shape or DipShape()).template(self.time, ephemeris, self.exposure, phase))
 
     def with_prior(self, prior: Mapping[str, float]) -> FittedModel:
         """The same model with other prior variances (one O(M³) update of the likelihood)."""
@@ -149,14 +160,29 @@ class FittedModel:
         """Exposure [d] the templates are integrated over (the cadence, when longer than 3 min)."""
         return exposure_of(self.time)
 
+    @property
+    def modulation(self) -> FloatArray:
+        """1 + systematics + stellar signal (posterior means of the fit, relative): what a dip multiplies.
+
+        The star's light is modulated by the instrument (a K2 roll changes the flux by 1-3 %),
+        and a transit dims that modulated light: y ≈ s − δ b (1 + s). Templates are multiplied
+        by this factor, so a deep transit's depth does not depend on where the roll was.
+        """
+        return 1.0 + self.fit.systematics + self.fit.stellar
+
+    def modulate(self, template: FloatArray) -> FloatArray:
+        """``template`` × :attr:`modulation`."""
+        return template * self.modulation
+
     def box(self, ephemeris: Ephemeris, duration: float | None = None, phase: float = 0.0) -> FloatArray:
-        """Exposure-integrated box template on the model grid (see :func:`box_template`)."""
-        return box_template(self.time, ephemeris, duration, phase, exposure=self.exposure)
+        """Exposure-integrated box template on the model grid (see :func:`box_template`), modulated."""
+        return self.modulate(box_template(self.time, ephemeris, duration, phase, exposure=self.exposure))
 
     def trapezoid(self, ephemeris: Ephemeris, duration: float | None = None, ingress_fraction: float = 0.5
                   ) -> FloatArray:
-        """Exposure-integrated trapezoid (default a triangle) on the model grid."""
-        return trapezoid_template(self.time, ephemeris, duration, ingress_fraction, exposure=self.exposure)
+        """Exposure-integrated trapezoid (default a triangle) on the model grid, modulated."""
+        return self.modulate(trapezoid_template(self.time, ephemeris, duration, ingress_fraction,
+                                                exposure=self.exposure))
 
     @property
     def kernel(self) -> StellarKernel:

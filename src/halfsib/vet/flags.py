@@ -7,7 +7,8 @@ systematics sit. The test compares the depth fitted with all cadences, δ̂_all,
 depth fitted with the cadences within ``pad`` cadences of a flagged one excluded, δ̂_sub
 (same hyper-parameters). Both are efficient linear estimates from nested data, so
 Var(δ̂_all − δ̂_sub) = σ_sub² − σ_all² exactly, and z = |δ̂_all − δ̂_sub| / √(σ_sub² − σ_all²)
-is a standard normal for a signal that does not care about the flags.
+is a standard normal for a signal that does not care about the flags. ``model_floor`` ×
+depth is added in quadrature (see :class:`~halfsib.vet.results.VetConfig`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def flag_coincidence_test(lc: LightCurve, model: FittedModel, ephemeris: Ephemer
     name = "flag_coincidence"
     bits = config.flag_bits if config.flag_bits is not None else event_bits(lc.meta.mission)
     near = flagged_neighbours(lc, model.index, bits, pad) & ~model.excluded
-    box = model.box(ephemeris)
+    box = model.dip(ephemeris)
     in_transit = (box > 0) & ~model.excluded
     n_in, n_near = int(in_transit.sum()), int((in_transit & near).sum())
     extras = {"n_in_transit": n_in, "n_near_flags": n_near}
@@ -69,7 +70,8 @@ def flag_coincidence_test(lc: LightCurve, model: FittedModel, ephemeris: Ephemer
     full, sub = fit_templates(model.ml, box), fit_templates(ml_sub, box)
     var = float(sub.covariance[0, 0] - full.covariance[0, 0])
     diff = float(full.amplitude[0] - sub.amplitude[0])
-    z = abs(diff) / math.sqrt(var) if var > 0 else 0.0
+    total = var + (config.model_floor * max(float(full.amplitude[0]), 0.0)) ** 2
+    z = abs(diff) / math.sqrt(total) if total > 0 else 0.0
     extras.update(depth_all=1e6 * full.amplitude[0], depth_without_flags=1e6 * sub.amplitude[0],
                   difference_err=1e6 * math.sqrt(max(var, 0.0)))
     return VetTest.judge(name, z, config.flag_sigma,

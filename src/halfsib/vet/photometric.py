@@ -13,12 +13,12 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from ..exceptions import DataValidationError
-from .ephemeris import Ephemeris
+from .ephemeris import DipShape, Ephemeris
 from .fitted import FittedModel, fit_templates
 from .results import FoldedLightCurve, VetConfig, VetTest
 
 __all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_curve_test", "dominance_tests",
-           "shape_test", "duration_test", "refine_box_duration", "folded_light_curve", "event_templates", "max_central_duration",
+           "shape_test", "duration_test", "consistency_chi2", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
            "SOLAR_DENSITY"]
 
 FloatArray = NDArray[np.float64]
@@ -36,12 +36,22 @@ def _usable(model: FittedModel) -> NDArray[np.bool_]:
 
 def event_templates(model: FittedModel, ephemeris: Ephemeris, phase: float = 0.0
                     ) -> tuple[FloatArray, NDArray[np.int64]]:
-    """One box template per event with data: (N, k) and the events' epoch numbers."""
-    box = model.box(ephemeris, phase=phase)
+    """One dip template per event with data: (N, k) and the events' epoch numbers."""
+    box = model.dip(ephemeris, phase=phase)
     epoch = ephemeris.epoch(model.time - phase * (0.0 if ephemeris.single else ephemeris.period))
     has = (box > 0) & _usable(model)
     epochs = np.unique(epoch[has])
     return np.stack([box * (epoch == e) for e in epochs], axis=1) if epochs.size else np.zeros((box.size, 0)), epochs
+
+
+def transit_depth(model: FittedModel, ephemeris: Ephemeris) -> float:
+    """The candidate's depth (dip amplitude, relative flux) with the model."""
+    return float(fit_templates(model.ml, model.dip(ephemeris)).amplitude[0])
+
+
+def floor_variance(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> float:
+    """(``model_floor`` × transit depth)², added to the variance of depth comparisons."""
+    return (config.model_floor * max(transit_depth(model, ephemeris), 0.0)) ** 2
 
 
 def odd_even_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
@@ -58,7 +68,7 @@ def odd_even_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -
     fit = fit_templates(model.ml, np.stack([odd, even], axis=1))
     diff = fit.amplitude[0] - fit.amplitude[1]
     var = fit.covariance[0, 0] + fit.covariance[1, 1] - 2 * fit.covariance[0, 1]
-    sigma = abs(diff) / math.sqrt(var)
+    sigma = abs(diff) / math.sqrt(var + floor_variance(model, ephemeris, config))
     extras = {"depth_odd": 1e6 * fit.amplitude[0], "depth_odd_err": 1e6 * fit.error[0],
               "depth_even": 1e6 * fit.amplitude[1], "depth_even_err": 1e6 * fit.error[1]}
     return VetTest.judge(name, sigma, config.odd_even_sigma,
@@ -71,12 +81,13 @@ def secondary_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) 
     name = "secondary"
     if ephemeris.single:
         return VetTest.not_run(name, "single event (no period)", threshold=config.secondary_sigma, unit="sigma")
-    primary = model.box(ephemeris)
-    second = model.box(ephemeris, phase=0.5)
+    primary = model.dip(ephemeris)
+    second = model.dip(ephemeris, phase=0.5)
     if not np.any((second > 0) & _usable(model)):
         return VetTest.not_run(name, "no data at phase 0.5", threshold=config.secondary_sigma, unit="sigma")
     fit = fit_templates(model.ml, np.stack([primary, second], axis=1))
-    snr = fit.amplitude[1] / fit.error[1]
+    floor = (config.model_floor * max(fit.amplitude[0], 0.0)) ** 2
+    snr = fit.amplitude[1] / math.sqrt(fit.covariance[1, 1] + floor)
     extras = {"depth_secondary": 1e6 * fit.amplitude[1], "depth_secondary_err": 1e6 * fit.error[1]}
     return VetTest.judge(name, snr, config.secondary_sigma,
                          f"depth at phase 0.5: {extras['depth_secondary']:.0f} ± {extras['depth_secondary_err']:.0f} "
@@ -88,32 +99,41 @@ def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetCon
     """The most significant eclipse-like dip at any phase away from the transit.
 
     Boxes of the transit's duration every quarter duration in phase (at most ``max_phases``),
-    each fitted with the model; the threshold is the Gaussian S/N whose one-sided tail
+    each fitted jointly with the transit's dip (two templates); the threshold is the Gaussian S/N whose one-sided tail
     probability is ``secondary_scan_fap`` / (number of independent phases, P / duration).
     """
     name = "secondary_best_phase"
     if ephemeris.single:
         return VetTest.not_run(name, "single event (no period)", unit="sigma")
-    width = ephemeris.duration / 24.0 / ephemeris.period  # in phase
+    width = ephemeris.duration / 24.0 / ephemeris.period  # T14 in phase
+    # box centres keep the whole box off the masked window (1.5 T14 / 2 about the transit)
+    edge = (0.75 * ephemeris.duration + 0.5 * ephemeris.template_duration) / 24.0 / ephemeris.period
     step = max(0.25 * width, 1.0 / max_phases)
-    phases = np.arange(width, 1.0 - width + 1e-12, step)
+    phases = np.arange(edge, 1.0 - edge + 1e-12, step)
     if phases.size == 0:
         return VetTest.not_run(name, "duration too long for a phase scan", unit="sigma")
+    dip = model.dip(ephemeris)
+    cinv_dip = model.ml.apply_inverse(dip)
+    n_t, i_tt = -float(dip @ model.ml.residual_inverse()), float(dip @ cinv_dip)
+    floor = (config.model_floor * max(n_t / i_tt, 0.0)) ** 2
     best = (-np.inf, 0.0, 0.0, 0.0)
     for chunk in np.array_split(phases, max(1, phases.size // 100)):
         templates = np.stack([model.box(ephemeris, phase=p) for p in chunk], axis=1)
         has = np.any((templates > 0) & _usable(model)[:, None], axis=0)
         if not has.any():
             continue
-        proj = model.ml.project(templates[:, has])
-        depth = -proj.numerator / proj.information
-        snr = depth * np.sqrt(proj.information)
+        proj = model.ml.project(templates[:, has])  # each box jointly with the transit's dip:
+        n_s, i_ss, i_ts = -proj.numerator, proj.information, templates[:, has].T @ cinv_dip
+        det = i_tt * i_ss - i_ts**2
+        depth = (i_tt * n_s - i_ts * n_t) / det
+        err = np.sqrt(i_tt / det)
+        snr = depth / np.sqrt(err**2 + floor)
         k = int(np.argmax(snr))
         if snr[k] > best[0]:
-            best = (float(snr[k]), float(chunk[has][k]), float(depth[k]), float(1 / np.sqrt(proj.information[k])))
+            best = (float(snr[k]), float(chunk[has][k]), float(depth[k]), float(err[k]))
     if not np.isfinite(best[0]):
         return VetTest.not_run(name, "no data away from the transits", unit="sigma")
-    n_independent = max(1.0, (1.0 - 2 * width) / width)
+    n_independent = max(1.0, (1.0 - 2 * edge) / width)
     threshold = float(stats.norm.isf(config.secondary_scan_fap / n_independent))
     extras = {"phase": best[1], "depth": 1e6 * best[2], "depth_err": 1e6 * best[3], "n_independent": n_independent}
     return VetTest.judge(name, best[0], threshold,
@@ -135,8 +155,8 @@ def phase_curve_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig
         return VetTest.not_run(name, f"baseline {span:.1f} d covers fewer than two periods",
                                threshold=config.phase_curve_sigma, unit="sigma")
     phi = 2 * np.pi * (model.time - ephemeris.t0) / ephemeris.period
-    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), model.box(ephemeris),
-                          model.box(ephemeris, phase=0.5)], axis=1)
+    templates = np.stack([np.cos(phi), np.sin(phi), np.cos(2 * phi), model.dip(ephemeris),
+                          model.dip(ephemeris, phase=0.5)], axis=1)
     fit = fit_templates(model.ml, templates)
     amp, cov = fit.amplitude[:3], fit.covariance[:3, :3]
     chi2 = float(amp @ np.linalg.solve(cov, amp))
@@ -154,8 +174,9 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     """Single-event dominance and per-event depth consistency.
 
     Per event i: n_i = −b_iᵀC⁻¹r, I_i = b_iᵀC⁻¹b_i. Dominance: max n_i / Σ max(n_i, 0).
-    Consistency: with F = BᵀC⁻¹B over the events jointly, χ² = nᵀF⁻¹n − (Σn)² / 1ᵀF1
-    (free depth per event versus one depth), χ²_{k−1} under a constant depth.
+    Consistency: the k per-event depths fitted jointly (F = BᵀC⁻¹B), χ² of the depths about
+    their common GLS depth with covariance F⁻¹ + (model_floor × depth)² I, χ²_{k−1} under a
+    constant depth (without the floor: nᵀF⁻¹n − (Σn)²/1ᵀF1, free depths versus one).
     """
     events, epochs = event_templates(model, ephemeris)
     k = events.shape[1]
@@ -179,14 +200,28 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     except DataValidationError as err:
         return [dom, VetTest.not_run("depth_consistency", str(err), threshold=config.depth_consistency_p,
                                      unit="p-value")]
-    ones = np.ones(k)
-    common = float(fit.numerator @ ones) ** 2 / float(ones @ fit.information @ ones)
-    chi2 = max(2 * fit.delta_loglike - common, 0.0)
+    chi2 = consistency_chi2(fit.amplitude, fit.covariance, config.model_floor)
     p = float(stats.chi2.sf(chi2, k - 1))
     cons = VetTest.judge("depth_consistency", p, config.depth_consistency_p,
                          f"χ² = {chi2:.1f} for {k - 1} degrees of freedom", unit="p-value", fails_above=False,
                          extras={"chi2": chi2, "dof": k - 1})
     return [dom, cons]
+
+
+def consistency_chi2(depths: FloatArray, covariance: FloatArray, floor: float = 0.0) -> float:
+    """χ² of per-event depths about their common (GLS) depth, Σ = covariance + (floor × depth)² I.
+
+    With ``floor = 0`` this is nᵀF⁻¹n − (Σn)²/(1ᵀF1) for n = F δ: free depths versus one.
+    """
+    ones = np.ones(depths.size)
+    sigma = covariance.copy()
+    if floor > 0:
+        first = float(ones @ np.linalg.solve(covariance, depths) / (ones @ np.linalg.solve(covariance, ones)))
+        sigma[np.diag_indices_from(sigma)] += (floor * max(first, 0.0)) ** 2
+    inv_d, inv_1 = np.linalg.solve(sigma, depths), np.linalg.solve(sigma, ones)
+    common = float(ones @ inv_d / (ones @ inv_1))
+    resid = depths - common
+    return max(float(resid @ np.linalg.solve(sigma, resid)), 0.0)
 
 
 def _best_duration(model: FittedModel, ephemeris: Ephemeris, shape: str) -> tuple[float, float]:
@@ -210,6 +245,34 @@ def refine_box_duration(model: FittedModel, ephemeris: Ephemeris) -> Ephemeris:
     """The ephemeris with the box width of largest Δln L among template width × 2^(−1 ... 1)."""
     dll, duration = _best_duration(model, ephemeris, "box")
     return ephemeris.with_box(duration) if np.isfinite(dll) and dll > 0 else ephemeris
+
+
+#: ramp fractions of the trapezoids tried by :func:`best_dip_shape` (0: the box)
+INGRESS_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.5)
+
+
+def best_dip_shape(model: FittedModel, ephemeris: Ephemeris) -> DipShape:
+    """The trapezoid (or box) of largest Δln L over widths × 2^(−1 ... 1) and ramp fractions.
+
+    At high S/N a box leaves the ingress and egress in the residuals, and events sampled at
+    different phases of the cadence then get different box depths; the best trapezoid
+    follows a limb-darkened transit closely enough for the per-event tests.
+    """
+    best = (-np.inf, DipShape())
+    for fraction in INGRESS_FRACTIONS:
+        for f in DURATION_FACTORS:
+            width = ephemeris.template_duration * f
+            if not ephemeris.single and width / 24.0 >= 0.5 * ephemeris.period:
+                continue
+            shape = DipShape(width, fraction)
+            b = model.modulate(shape.template(model.time, ephemeris, model.exposure))
+            if not np.any((b > 0) & _usable(model)):
+                continue
+            proj = model.ml.project(b)
+            dll = float(proj.delta_log_likelihood) if proj.numerator < 0 else 0.0
+            if dll > best[0]:
+                best = (dll, shape)
+    return best[1]
 
 
 def shape_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
@@ -260,7 +323,7 @@ def duration_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
 
 def folded_light_curve(model: FittedModel, ephemeris: Ephemeris, odd_even: VetTest) -> FoldedLightCurve:
     """Systematics and stellar signal (posterior means, transit box in the mean) removed, folded."""
-    box = model.box(ephemeris)
+    box = model.dip(ephemeris)
     fit = fit_templates(model.ml, box)
     parts = model.ml.with_mean(-fit.amplitude[0] * box).predict()
     flat = model.y - parts.systematics - parts.stellar

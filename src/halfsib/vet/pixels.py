@@ -53,11 +53,6 @@ def _align(lc: LightCurve, pixels: PixelSeries, model: FittedModel) -> tuple[NDA
     return np.flatnonzero(found), order[pos[found]]
 
 
-def _scaled_gp(model: FittedModel) -> NDArray[np.float64]:
-    """The target's GP log-parameters (relative units: they apply to any flux level)."""
-    return model.gp_parameters
-
-
 def pixel_design(design: DesignMatrix) -> DesignMatrix:
     """The target's design without the groups built from its own pixels (PLD, centroid motion).
 
@@ -74,7 +69,7 @@ def _pixel_likelihood(model: FittedModel, design: DesignMatrix, rows: NDArray[np
     big = EXCLUDE_INFLATION * (float(np.var(y[~excluded])) + float(np.median(variance)))
     groups = dict(design.groups)
     return MarginalLikelihood.from_stellar_kernel(
-        model.kernel, _scaled_gp(model), model.time[rows], y, np.where(excluded, variance + big, variance),
+        model.kernel, model.gp_parameters, model.time[rows], y, np.where(excluded, variance + big, variance),
         design=design.rows(model.index[rows]), prior_variance=prior or None, groups=groups or None)
 
 

@@ -108,6 +108,11 @@ class VetConfig:
     flag_bits : int or None
         Quality bits counted as events (None: the mission's thruster firings, momentum
         dumps, attitude tweaks, coarse/no fine point).
+    model_floor : float
+        Fraction of the transit depth added in quadrature to the error of every depth
+        difference and of every dip compared with the transit (odd/even, secondaries,
+        per-event depths, flags): the imperfection of a box/trapezoid template and of the
+        instrument model, which a test at S/N ~ 200 would otherwise call significant.
     """
 
     odd_even_sigma: float = 3.0
@@ -123,6 +128,7 @@ class VetConfig:
     pixel_offset_sigma: float = 3.0
     pixel_offset_min: float = 1.0
     flag_bits: int | None = None
+    model_floor: float = 0.02
 
     def __post_init__(self) -> None:
         for name in ("odd_even_sigma", "secondary_sigma", "phase_curve_sigma", "flag_sigma", "duration_ratio",
@@ -138,6 +144,8 @@ class VetConfig:
         lo, hi = self.density_range
         if not 0 < lo < hi:
             raise ConfigurationError(f"VetConfig.density_range={self.density_range} must satisfy 0 < low < high")
+        if not 0 <= self.model_floor < 1:
+            raise ConfigurationError(f"VetConfig.model_floor={self.model_floor} must be in [0, 1)")
         if self.pixel_offset_min < 0 or not math.isfinite(self.shape_delta_loglike):
             raise ConfigurationError("VetConfig.pixel_offset_min must be >= 0 and shape_delta_loglike finite")
 
@@ -189,6 +197,8 @@ class VetReport:
     ephemeris : Ephemeris
     folded : FoldedLightCurve or None
     pixel_image : PixelDepthImage or None
+    shape : str
+        The dip profile the depth tests fitted ("box 2.40 h", "trapezoid ...", "limb-darkened transit").
     seconds : float
         Wall time [s].
     """
@@ -197,6 +207,7 @@ class VetReport:
     ephemeris: Ephemeris
     folded: FoldedLightCurve | None = None
     pixel_image: PixelDepthImage | None = None
+    shape: str = ""
     seconds: float = 0.0
 
     def __getitem__(self, name: str) -> VetTest:
@@ -229,7 +240,8 @@ class VetReport:
 
         t = Table(meta={"period": self.ephemeris.period if not self.ephemeris.single else "single event",
                         "t0": self.ephemeris.t0, "duration_h": self.ephemeris.duration,
-                        "box_duration_h": self.ephemeris.template_duration, "passed": self.passed})
+                        "box_duration_h": self.ephemeris.template_duration, "template": self.shape,
+                        "passed": self.passed})
         t["name"] = [x.name for x in self.tests]
         for col in ("value", "threshold"):
             vals = [getattr(x, col) for x in self.tests]
