@@ -154,6 +154,29 @@ def test_gradient_matches_finite_differences(small_problem):
     assert np.all(np.isfinite(numeric))
 
 
+def test_eccentric_orbits_equal_the_dense_reference_and_fit(small_problem, rng):
+    lc, design, fit, guess = small_problem
+    objective, space, start = _objective_for(lc, design, fit, guess, FitConfig(fit_eccentricity=True))
+    assert space.names[7:9] == ("secosw", "sesinw")
+    theta = start.copy()
+    theta[7:9] = [0.3, -0.2]
+    params = space.transit_params(theta)
+    assert params.ecc == pytest.approx(0.13) and params.omega == pytest.approx(math.degrees(math.atan2(-0.2, 0.3)))
+    dense = _dense_log_likelihood(fit, design, objective, theta)
+    assert abs(objective.log_likelihood(theta, use_fixed=False) - dense) <= 1e-8 * abs(dense)
+    result = fit_transit(lc, design, fit, guess, fit_eccentricity=True, sample=False, n_starts=2, rng=rng)
+    assert {"ecc", "omega"} <= set(result.maximum_likelihood) and "ecc" in result.to_table().colnames
+
+
+def test_sampling_the_noise_parameters_too(small_problem):
+    lc, design, fit, guess = small_problem
+    result = fit_transit(lc, design, fit, guess, sample_noise=True, n_steps=30, check_every=10, n_starts=1, rng=2)
+    assert result.sampler.sampled[-3:] == ("ln_sigma", "ln_rho", "ln_jitter")
+    assert {"sigma", "rho", "jitter"} <= set(result.posterior)
+    plain = fit_transit(lc, design, fit, guess, n_steps=30, check_every=10, n_starts=1, rng=2)
+    assert "sigma" not in plain.posterior and len(plain.sampler.sampled) == 7
+
+
 def test_outside_the_support_is_minus_infinity_never_nan(small_problem):
     lc, design, fit, guess = small_problem
     objective, space, start = _objective_for(lc, design, fit, guess)
@@ -391,6 +414,26 @@ def test_emcee_intervals_cover_the_truth():
     rate = float(np.mean(hits))
     print(f"emcee coverage {rate:.2f} over {len(hits)} intervals, {(_time.perf_counter() - start) / 8:.1f} s per fit")
     assert 0.45 < rate < 0.92
+
+
+# --- real data ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_k2_3_b_from_raw_k2sff_flux(shared_data):
+    """K2-3 b (C1) from FRAW with the EVEREST C1 basis: period and Rp/R★ near the published values."""
+    from halfsib.pipeline import prepare_target
+
+    folder = shared_data / "k2-c1"
+    lc, design = prepare_target(folder / "hlsp_k2sff_k2_lightcurve_201367065-c01_kepler_v1_llc.fits",
+                                cbv=folder / "everest_c01_cbv_basis.txt")
+    nuisance = detrend(lc, design)
+    guess = TransitGuess(period=10.0542, t0=2010.581, duration=2.6, depth=1450.0)  # from halfsib search
+    result = fit_transit(lc, design, nuisance, guess, sample=False, rng=1)
+    # published (Crossfield et al. 2015): P = 10.054 d, Rp/R★ ≈ 0.035; MANIFEST depth ≈ 1,200 ppm
+    assert abs(result.maximum_likelihood["period"] - 10.054) < 3e-3
+    assert 0.030 < result.maximum_likelihood["rp_over_rs"] < 0.040
+    assert result.delta_loglike > 300 and result.n_transits >= 6
 
 
 # --- command line -----------------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "FitConfig": "fit",
     "TransitGuess": "fit",
     "TransitFit": "fit",
+    "FitFailure": "fit",
+    "InsufficientTransitDataError": "fit",
     "flexibility_ladder": "ladder",
     "LadderResult": "ladder",
     "vet": "vet",
