@@ -231,9 +231,13 @@ class JointObjective:
         self._fixed, self._fixed_noise = fixed, np.array(noise, copy=True)
         return fixed
 
-    def log_likelihood(self, theta: FloatArray, *, use_fixed: bool = True) -> float:
-        """ln L(θ); −inf outside the support or where the covariance is not positive definite."""
-        params = self.space.transit_params(theta)
+    def log_likelihood(self, theta: FloatArray, *, use_fixed: bool = True, params: TransitParams | None = None
+                       ) -> float:
+        """ln L(θ); −inf outside the support or where the covariance is not positive definite.
+
+        ``params``: θ's :class:`TransitParams` when the caller has them already.
+        """
+        params = self.space.transit_params(theta) if params is None else params
         if params is None:
             return -math.inf
         self.n_evaluations += 1
@@ -251,10 +255,10 @@ class JointObjective:
 
     def log_probability(self, theta: FloatArray) -> float:
         """ln p(θ) + ln L(θ) (up to a constant); −inf outside the support, never NaN."""
-        lp = self.space.log_prior(theta)
-        if not math.isfinite(lp):
+        params = self.space.transit_params(theta)
+        if params is None:
             return -math.inf
-        return lp + self.log_likelihood(theta)
+        return self.space.log_prior_of(params) + self.log_likelihood(theta, params=params)
 
     def log_likelihood_and_gradient(self, theta: FloatArray, *, transit: bool = True) -> tuple[float, FloatArray]:
         """ln L and ∂ln L/∂θ by the full path (for the joint optimiser).

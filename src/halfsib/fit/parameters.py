@@ -140,8 +140,10 @@ class ParameterSpace:
     def log_prior(self, theta: FloatArray) -> float:
         """ln p(θ) up to a constant: 0 inside the support (plus the density term), −inf outside."""
         params = self.transit_params(theta)
-        if params is None:
-            return -math.inf
+        return -math.inf if params is None else self.log_prior_of(params)
+
+    def log_prior_of(self, params: TransitParams) -> float:
+        """The prior's density term for parameters already inside the support (0 without a density prior)."""
         if self.density_prior is None:
             return 0.0
         mean, sigma = self.density_prior
