@@ -13,11 +13,11 @@ from halfsib.exceptions import ConfigurationError, DataValidationError
 from halfsib.gp import StellarKernel
 from halfsib.model import DetrendConfig, SystematicsModel, detrend
 from halfsib.search import SearchConfig, fitted_likelihood, search
-from halfsib.search.periodic import period_grid, periodogram
+from halfsib.search.periodic import fold, period_grid, periodogram, refine_peak
 from halfsib.search.results import SingleEventGrid
 from halfsib.search.single import box_windows, single_event_grid
 from halfsib.timeseries import LightCurve, TargetInfo
-from halfsib.transit import TransitParams, transit_flux
+from halfsib.transit import TransitParams, transit_duration, transit_flux
 
 from reference import box_templates, dense_covariance, dense_template_stats
 
@@ -113,7 +113,7 @@ def test_periodic_combination_matches_brute_force(rng, min_transits):
                            depth_err=info, delta_loglike=info, valid=valid, numerator=num, information=info,
                            epoch_step_days=step)
     periods = np.sort(rng.uniform(0.35, 5.0, 25))
-    pg = periodogram(grid, periods, min_transits)
+    pg = periodogram(grid, periods, min_transits, coarsen=False)
     ref = _combine_reference(num, info, valid, periods / step, min_transits)
     np.testing.assert_allclose(pg.power, ref[:, 0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(pg.n_transits, ref[:, 3].astype(int))
@@ -167,16 +167,21 @@ def test_two_planets_found_in_order_with_truth_inside_errors(rng):
         assert abs(phase) < 3 * cand.t0_err + result.single_events.epoch_step_days
         assert cand.n_transits >= 5 and cand.dominant_event_fraction < 0.4
         assert cand.odd_even_sigma < 3.5 and cand.snr > 7
-    ml, _ = fitted_likelihood(lc, design, fit)
+    ml, _ = fitted_likelihood(lc, design, result.nuisance_fit)  # refitted with the candidates masked
+    assert result.nuisance_fit is not fit and result.nuisance_fit.masked.sum() > 0
     grid = result.single_events
-    for cand, signal in ((b, model_b), (c, _box(*pc))):  # depth: the noiseless signal's own box depth
+    norm = np.median(lc.flux) / 1e5
+    for cand, signal in ((b, model_b), (c, _box(*pc))):  # box depth: the noiseless signal's own box depth
         idx = np.argmin(np.abs(grid.epochs[None, :] - np.array(cand.transit_times)[:, None]), axis=1)
-        starts, stops = box_windows(result.time, grid.epochs[idx], cand.duration)
+        starts, stops = box_windows(result.time, grid.epochs[idx], cand.box_duration)
         templates = box_templates(result.time.size, starts, stops)
         cinv_s = ml.apply_inverse(signal(result.time))
         info = ml.project(templates).information
-        expected = -1e6 * float(np.sum(templates.T @ cinv_s) / np.sum(info)) * np.median(lc.flux) / 1e5
-        assert abs(cand.depth - expected) < 3 * cand.depth_err
+        expected = -1e6 * float(np.sum(templates.T @ cinv_s) / np.sum(info)) * norm
+        assert abs(cand.box_depth - expected) < 3 * cand.box_depth_err
+    central = 1e6 * (1 - transit_flux(np.array([pb.t0]), pb)[0]) * norm  # the template fit: the true central depth
+    assert abs(b.depth - central) < 3 * b.depth_err and b.depth > b.box_depth
+    assert abs(b.duration / 24 - transit_duration(pb)) < 0.1 * transit_duration(pb)
     _all_finite(result.single_events)
     for pg in result.periodograms:
         _all_finite(pg)
@@ -259,3 +264,138 @@ def test_period_grid_spacing_keeps_transits():
     shift = 80.0 * periods[:-1] * np.diff(1 / periods[::-1])[::-1]
     assert periods[0] == pytest.approx(1.0) and periods[-1] == pytest.approx(20.0)
     assert np.all(np.abs(shift) <= 1.0 / 24 / 3 * (1 + 1e-9))
+
+
+# --- coarsened fold, template refinement -------------------------------------------------------------------
+
+def test_coarsened_periodogram_keeps_an_injected_signal(rng):
+    """Strided epochs/periods per duration lose little of a periodic signal's z (the no-miss guarantee)."""
+    step, n_ep = 0.25 / 24, 6000
+    durations = np.array([1.0, 2.0, 4.5, 9.0])
+    info = np.ones((durations.size, n_ep))
+    num = rng.standard_normal(info.shape)
+    period, j0 = 7.31, 123
+    for k in range(30):
+        c = j0 + k * period / step
+        for d, dur in enumerate(durations):  # a 4.5-h box-shaped signal seen by every box width
+            overlap = np.clip(np.minimum(np.arange(n_ep) + 0.5 * dur / 0.25, c + 9) -
+                              np.maximum(np.arange(n_ep) - 0.5 * dur / 0.25, c - 9), 0, None)
+            num[d] += 6.0 * overlap / np.sqrt(dur / 0.25 * 18)
+    valid = np.ones(info.shape, bool)
+    grid = SingleEventGrid(epochs=step * np.arange(n_ep), durations=durations, depth=num, depth_err=info,
+                           delta_loglike=info, valid=valid, numerator=num, information=info, epoch_step_days=step)
+    periods = period_grid(n_ep * step, 1.0, SearchConfig(period_range=(2.0, 20.0)))
+    fine = periodogram(grid, periods, 2, coarsen=False)
+    coarse = periodogram(grid, periods, 2)
+    assert coarse.power.max() <= fine.power.max() + 1e-9  # folded periods and phases are a subset
+    i = int(np.argmin(np.abs(periods - period)))
+    near = slice(i - 3, i + 4)
+    assert coarse.power[near].max() > 0.75 * fine.power[near].max()  # worst case: ⅛ D off in phase, D/2q in period
+    best = int(np.argmax(coarse.power))
+    assert abs(periods[best] - period) < 0.01
+    index, phase, d = refine_peak(grid, coarse, best, 2)  # the full-resolution fold near the coarse peak
+    z, ph, _, _, _ = fold(grid, d, periods[index:index + 1], 2)
+    assert z[0] == pytest.approx(fine.power[near].max(), rel=1e-12) and ph[0] == phase
+
+
+def test_transit_template_shape_and_refined_depth(rng):
+    from halfsib.search.refine import LIMB_DARKENING, fit_transit_shape, transit_template
+
+    p = TransitParams(period=3.3, t0=2002.1, rp_over_rs=0.05, a_over_rs=11.0, b=0.3, q1=LIMB_DARKENING[0],
+                      q2=LIMB_DARKENING[1])
+    t14 = transit_duration(p)
+    tau = transit_template(np.array([p.t0, p.t0 + 0.5 * t14 + 1e-3]), p.period, p.t0, t14, p.b, p.rp_over_rs, None)
+    assert tau[0] == pytest.approx(1.0) and tau[1] == 0.0
+    assert transit_template(np.zeros(3), 3.3, 0.0, 2.0, 0.3, 0.05, None) is None  # T14 > P/2: impossible
+    lc, design = _simulate(rng, 1500, lambda t: transit_flux(t, p, exposure_time=CADENCE) - 1)
+    fit = detrend(lc, design, clip_sigma=0)
+    ml, _ = fitted_likelihood(lc, design, fit)
+    shape = fit_transit_shape(ml, fit.time, period=3.31, t0=p.t0 + 0.01, duration_h=2.0, depth=1.5e-3,
+                              n_transits=9, cadence=CADENCE)
+    central = (1 - transit_flux(np.array([p.t0]), p)[0]) * np.median(lc.flux) / 1e5
+    assert abs(shape.depth - central) < 3 * shape.depth_err + 0.03 * central
+    assert abs(shape.period - p.period) < 3 * shape.period_err and abs(shape.t0 - p.t0) < 3 * shape.t0_err
+    assert abs(shape.t14 - t14) < 0.35 * t14  # T14 trades with b at 30-min cadence; the depth does not
+    # the statistics are those of the dense formula for the fitted template
+    tau = transit_template(fit.time, shape.period, shape.t0, shape.t14, shape.impact, shape.rp_over_rs, CADENCE)
+    kernel = StellarKernel(fit.config.kernel, fit_jitter=fit.config.fit_jitter)
+    params = kernel.pack(**fit.hyperparameters)
+    var = (fit.raw_flux_err / fit.normalisation) ** 2 + kernel.jitter(params) ** 2
+    lam = np.concatenate([np.full(sl.stop - sl.start, fit.prior_variances[g]) for g, sl in design.groups.items()])
+    cov = dense_covariance(fit.time, var, kernel.term(params), design.rows(np.arange(fit.time.size)), lam)
+    num, info = dense_template_stats(cov, fit.raw_flux / fit.normalisation - 1, tau[:, None])
+    assert shape.depth == pytest.approx(-num[0] / info[0], rel=1e-8)
+    assert shape.delta_loglike == pytest.approx(0.5 * num[0] ** 2 / info[0], rel=1e-8)
+
+
+# --- the simulator: several planets, shallow and long-period ones, an eclipsing binary ----------------------
+
+@pytest.fixture(scope="module")
+def quiet_campaign(tmp_path_factory):
+    """A simulated K2 patch without planets or EBs (signals are injected per test), read back from files."""
+    import halfsib
+    from halfsib.simulate import SimulationConfig, simulate_campaign, write_campaign
+
+    out = tmp_path_factory.mktemp("k2sim")
+    camp = simulate_campaign(SimulationConfig(mission="k2", n_stars=8, seed=5, planet_fraction=0.0, eb_fraction=0.0,
+                                              rotation_fraction=0.5, mag_range=(11.0, 12.5)))
+    write_campaign(camp, out, pixels=False, progress=False)
+    from astropy.table import Table
+
+    truth = Table.read(out / "truth.ecsv")
+    return [halfsib.read(out / f) for f in truth["lc_file"]], truth
+
+
+def _inject(lc, model):
+    """Multiply the raw flux by a relative model (the star's light dims; the instrument stays)."""
+    return lc.replace(flux=lc.flux * model(lc.time))
+
+
+def _ephemeris_ok(cand, period, t0, step):
+    phase = (cand.t0 - t0 + 0.5 * period) % period - 0.5 * period
+    return abs(cand.period - period) < 3 * cand.period_err + 2e-4 and abs(phase) < 3 * cand.t0_err + step
+
+
+@pytest.mark.slow
+def test_simulated_three_planets_shallow_and_long_period(quiet_campaign):
+    from halfsib.pipeline import prepare_target
+
+    lcs, truth = quiet_campaign
+    t_start = float(lcs[0].time[np.isfinite(lcs[0].time)][0])
+    planets = [TransitParams(4.37, t_start + 1.3, 0.045, 12.0, 0.2),     # deep
+               TransitParams(13.1, t_start + 5.2, 0.03, 25.0, 0.4),      # shallower (~1,000 ppm)
+               TransitParams(31.7, t_start + 17.0, 0.05, 45.0, 0.1)]     # long period: 2 transits
+    target = _inject(lcs[1], lambda t: np.prod([np.where(np.isfinite(t), transit_flux(
+        np.nan_to_num(t), p, exposure_time=CADENCE), 1.0) for p in planets], axis=0))
+    lc, design = prepare_target(target, others=lcs)
+    fit = detrend(lc, design)
+    result = search(lc, design, fit, max_planets=4)
+    dilution = 1 - float(truth["contamination"][1])
+    step = result.single_events.epoch_step_days
+    for p in planets:
+        match = [c for c in result.candidates if _ephemeris_ok(c, p.period, p.t0, step)]
+        assert match, f"P={p.period} d not found: {result}"
+        cand = match[0]
+        central = 1e6 * (1 - transit_flux(np.array([p.t0]), p)[0]) * dilution
+        assert abs(cand.depth - central) < 3 * cand.depth_err + 0.05 * central, (p.period, cand.depth, central)
+        assert cand.dominant_event_fraction < 0.75 and cand.odd_even_sigma < 3.5
+    for cand in result.candidates:
+        _all_finite(cand)
+
+
+@pytest.mark.slow
+def test_simulated_eclipsing_binary_is_flagged(quiet_campaign):
+    from halfsib.pipeline import prepare_target
+    from halfsib.simulate.astrophysics import eb_flux
+
+    lcs, _ = quiet_campaign
+    t_start = float(lcs[2].time[np.isfinite(lcs[2].time)][0])
+    eb = TransitParams(3.9, t_start + 0.7, 0.3, 9.0, 0.3)
+    target = _inject(lcs[2], lambda t: np.where(np.isfinite(t), eb_flux(np.nan_to_num(t), eb, 0.4, CADENCE), 1.0))
+    lc, design = prepare_target(target, others=lcs)
+    result = search(lc, design, detrend(lc, design), max_planets=1)
+    cand = result.candidates[0]
+    alias = [r for r in (0.5, 1.0, 2.0) if abs(cand.period / (r * eb.period) - 1) < 0.01]
+    assert alias, result.candidates
+    # at P/2 primaries and secondaries alternate (odd/even); at P (or 2P) phase ½ holds the secondary (primary)
+    assert cand.odd_even_sigma > 5 if alias[0] == 0.5 else cand.secondary_snr > 5

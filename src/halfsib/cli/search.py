@@ -16,9 +16,11 @@ grid), then those events combined along trial periods, the best signal masked an
 search repeated. The light curve is never detrended first.
 
 Writes CANDIDATES.ecsv: one row per candidate with period [d], t0 [d, in the file's time
-system, named in the table metadata], duration [h], depth and depth_err [ppm],
-delta_loglike, snr, n_transits and the vetting statistics (dominant_event_fraction,
-odd_even_sigma, variable_depth_delta_loglike).
+system, named in the table metadata], duration (T14) [h], depth (central) and depth_err
+[ppm] of a limb-darkened template fitted around the box peak, delta_loglike, snr,
+n_transits, the vetting statistics (dominant_event_fraction, odd_even_sigma,
+variable_depth_delta_loglike, secondary_snr), impact, rp_over_rs and the best box
+(box_duration [h], box_depth, box_depth_err [ppm]).
 
 examples:
   halfsib search ktwo247589423-c13_llc.fits --others k2-c13/ -o k2-136_candidates.ecsv --plot k2-136.png
@@ -60,9 +62,10 @@ def candidate_table(fit: Any, result: Any) -> Any:
                         "time_system": f"{fit.time_format.upper()} = BJD_TDB - {_offset(fit.time_format):.0f} d"})
     table["target"] = [fit.meta.target_id or ""] * len(rows)
     units = {"period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
-             "depth_err": "ppm"}
+             "depth_err": "ppm", "box_duration": "h", "box_depth": "ppm", "box_depth_err": "ppm"}
     for name in ("period", "period_err", "t0", "t0_err", "duration", "depth", "depth_err", "delta_loglike", "snr",
-                 "n_transits", "dominant_event_fraction", "odd_even_sigma", "variable_depth_delta_loglike"):
+                 "n_transits", "dominant_event_fraction", "odd_even_sigma", "variable_depth_delta_loglike",
+                 "secondary_snr", "impact", "rp_over_rs", "box_duration", "box_depth", "box_depth_err"):
         table[name] = [getattr(c, name) for c in rows]
         if name in units:
             table[name].unit = units[name]

@@ -7,16 +7,20 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..design import DesignMatrix
 from ..exceptions import ConfigurationError
-from ..model import SystematicsModel, detrend
+from ..likelihood import MarginalLikelihood
+from ..model import SystematicsModel, detrend, transit_window_mask
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from .periodic import candidate_at_peak, period_grid, periodogram
+from .periodic import candidate_at_ephemeris, candidate_at_peak, period_grid, periodogram, refine_peak, robust_snr
+from .refine import fit_transit_shape, shape_checks, transit_template
 from .results import Candidate, Periodogram, SearchConfig, SearchResult, SingleEventGrid
 from .single import epoch_grid, estimate_memory_gb, fitted_likelihood, mask_transits, single_event_grid
 
@@ -65,8 +69,15 @@ def search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | Systematic
         For too few valid cadences or a fit of another light curve.
     """
     cfg = _config(config, settings)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only contend (docs/detrend.md)
+        return _search(lc, design, fit, cfg)
+
+
+def _search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel | None,
+            cfg: SearchConfig) -> SearchResult:
     fit = detrend(lc, design) if fit is None else fit
-    ml, excluded = fitted_likelihood(lc, design, fit)
     result = fit.result if isinstance(fit, SystematicsModel) else fit
     time = result.time
     durations = cfg.resolved_durations(lc.meta.mission)
@@ -78,22 +89,113 @@ def search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | Systematic
         raise ConfigurationError(f"the search needs about {need:.2f} GiB ({epochs.size} epochs × {len(durations)} "
                                  f"durations, {periods.size} periods) > memory_limit_gb={cfg.memory_limit_gb}; "
                                  "raise `memory_limit_gb` or `epoch_step`, or use fewer `durations`")
-    grid = single_event_grid(ml, time, excluded, cfg, durations)
-    working, pgs, found = grid, [], []
-    for _ in range(cfg.max_planets):
-        pg = periodogram(working, periods, cfg.min_transits)
-        pgs.append(pg)
+    ml, excluded = fitted_likelihood(lc, design, fit)
+    state = _Pass.start(ml, time, excluded, cfg, durations)
+    _iterate(state, cfg, periods, cfg.max_planets, excluded, durations)
+    if state.found and cfg.refit_masked:
+        mask = _candidate_mask(lc, result, state.found)
+        result = detrend(lc, design, config=result.config, transit_mask=mask)
+        log.info("refitted the nuisance model with %d cadences of %d candidate(s) masked", int(mask.sum()),
+                 len(state.found))
+        ml, excluded = fitted_likelihood(lc, design, result)
+        first, state = state, _Pass.start(ml, time, excluded, cfg, durations)
+        for old in first.found:  # same ephemerides, statistics and shapes on the refitted model
+            _add(state, candidate_at_ephemeris(state.working, old), cfg, excluded, durations)
+        state.periodograms = first.periodograms
+        _iterate(state, cfg, periods, cfg.max_planets - len(state.found), excluded, durations)
+    return SearchResult(single_events=state.grid, periodograms=tuple(state.periodograms),
+                        candidates=tuple(state.found), config=cfg, time=time, flux=1.0 + result.residual,
+                        nuisance_fit=result)
+
+
+@dataclass
+class _Pass:
+    """One model's search state: its grid, the grid with found transits masked, the candidates."""
+
+    ml: MarginalLikelihood
+    time: np.ndarray
+    grid: SingleEventGrid
+    working: SingleEventGrid
+    cadence: float
+    models: np.ndarray
+    found: list[Candidate] = field(default_factory=list)
+    periodograms: list[Periodogram] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, ml: MarginalLikelihood, time: np.ndarray, excluded: np.ndarray, cfg: SearchConfig,
+              durations: tuple[float, ...]) -> _Pass:
+        grid = single_event_grid(ml, time, excluded, cfg, durations)
+        return cls(ml, time, grid, grid, float(np.median(np.diff(time))), np.zeros(time.size))
+
+
+def _iterate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, n: int, excluded: np.ndarray,
+             durations: tuple[float, ...]) -> None:
+    """Periodogram → candidate → mask, up to ``n`` times or until the SNR drops below ``min_snr``."""
+    for _ in range(max(n, 0)):
+        pg = periodogram(state.working, periods, cfg.min_transits)
+        state.periodograms.append(pg)
         if not np.any(pg.n_transits > 0):
-            break
+            return
         best = int(np.argmax(np.where(pg.n_transits > 0, pg.power, -np.inf)))
-        cand = candidate_at_peak(working, pg, best)
+        index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
+        cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, snr=robust_snr(pg, best))
         if cand.snr < cfg.min_snr or cand.depth <= 0:
-            break
-        found.append(cand)
-        log.info("candidate %d: P=%.5f d, depth %.0f ppm, SNR %.1f", len(found), cand.period, cand.depth, cand.snr)
-        working = mask_transits(working, _all_transit_times(cand, epochs), cand.duration)
-    return SearchResult(single_events=grid, periodograms=tuple(pgs), candidates=tuple(found), config=cfg,
-                        time=time, flux=1.0 + result.residual)
+            return
+        _add(state, cand, cfg, excluded, durations)
+        log.info("candidate %d: P=%.5f d, depth %.0f ppm (box %.0f), SNR %.1f", len(state.found), cand.period,
+                 cand.depth, cand.box_depth, cand.snr)
+
+
+def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray, durations: tuple[float, ...]
+         ) -> None:
+    """Fit the candidate's shape (earlier candidates' models as the mean), keep it, mask its transits.
+
+    With shapes, the next grid is computed with every found transit model subtracted: through
+    the correlated model a deep transit leaks into boxes hours away, which masking alone leaves.
+    """
+    working = state.working
+    if cfg.fit_shape:
+        ml = state.ml.with_mean(state.models) if state.found else state.ml
+        cand, model = _with_shape(cand, ml, state.time, state.cadence)
+        state.models = state.models - model
+        working = single_event_grid(state.ml.with_mean(state.models), state.time, excluded, cfg, durations)
+        for old in state.found:
+            working = mask_transits(working, _all_transit_times(old, state.grid.epochs), _mask_width(old, state.cadence))
+    state.found.append(cand)
+    state.working = mask_transits(working, _all_transit_times(cand, state.grid.epochs), _mask_width(cand, state.cadence))
+
+
+def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, cadence: float
+                ) -> tuple[Candidate, np.ndarray]:
+    """The candidate with the limb-darkened template's numbers, and that model (relative dip ≥ 0)."""
+    shape = fit_transit_shape(ml, time, period=cand.period, t0=cand.t0, duration_h=cand.box_duration,
+                              depth=cand.box_depth * 1e-6, n_transits=cand.n_transits, cadence=cadence)
+    if shape is None:
+        return cand, np.zeros(time.size)
+    model = shape.depth * transit_template(time, shape.period, shape.t0, shape.t14, shape.impact, shape.rp_over_rs,
+                                           cadence if cadence > 3.0 / 1440.0 else None)
+    period_err = shape.period_err if math.isfinite(shape.period_err) else cand.period_err
+    t0_err = shape.t0_err if math.isfinite(shape.t0_err) else cand.t0_err
+    times = tuple(float(shape.t0 + shape.period * round((t - cand.t0) / cand.period)) for t in cand.transit_times)
+    odd_even, secondary = shape_checks(ml, time, shape, cadence)
+    return replace(cand, period=shape.period, period_err=period_err, t0=shape.t0, t0_err=t0_err,
+                   duration=24.0 * shape.t14, depth=1e6 * shape.depth, depth_err=1e6 * shape.depth_err,
+                   impact=shape.impact, rp_over_rs=shape.rp_over_rs, transit_times=times, odd_even_sigma=odd_even,
+                   secondary_snr=secondary), model
+
+
+def _mask_width(cand: Candidate, cadence: float) -> float:
+    """Width [h] masked around each transit: 1.5 × T14 (box or template) plus one cadence."""
+    return 1.5 * max(cand.duration, cand.box_duration) + 24.0 * cadence
+
+
+def _candidate_mask(lc: LightCurve, result: DetrendResult, found: list[Candidate]) -> np.ndarray:
+    """Cadences of the light curve inside any candidate's transit windows (for the masked refit)."""
+    mask = np.zeros(lc.n_cadences, bool)
+    cadence = float(np.median(np.diff(result.time)))
+    for cand in found:
+        mask |= transit_window_mask(lc.time, cand.period, cand.t0, _mask_width(cand, cadence), factor=1.0)
+    return mask
 
 
 def _all_transit_times(cand: Candidate, epochs: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,7 +12,9 @@ from .._kernels import search as _ks
 from ..exceptions import ConfigurationError
 from .results import Candidate, Periodogram, SearchConfig, SingleEventGrid
 
-__all__ = ["period_grid", "periodogram", "candidate_at_peak", "robust_snr", "transit_indices"]
+__all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_peak", "candidate_at_ephemeris",
+           "robust_snr",
+           "transit_indices"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -43,24 +46,97 @@ def period_grid(baseline: float, shortest_duration_h: float, config: SearchConfi
     return np.sort(1.0 / np.geomspace(1.0 / lo, 1.0 / hi, n))
 
 
-def periodogram(grid: SingleEventGrid, periods: NDArray[np.float64], min_transits: int) -> Periodogram:
-    """Best phase and duration per period (numba kernel); all outputs finite."""
+def periodogram(grid: SingleEventGrid, periods: NDArray[np.float64], min_transits: int, *,
+                coarsen: bool = True) -> Periodogram:
+    """Best phase and duration per period (numba fold per duration); all outputs finite.
+
+    With ``coarsen`` (and a geometric ``periods`` grid, as :func:`period_grid` makes), a
+    duration D is folded on every s-th epoch (s = ⌊D / D_min⌋, so the epoch step stays
+    ≤ ``epoch_step`` × D) and on every m-th trial period (the last transit then moves by at
+    most D / oversampling between folded periods): the same no-miss guarantee per duration
+    as the finest grid gives the shortest one, for ~Σ (D_min/D)² instead of n_durations
+    times the work. Each period reports the nearest folded period of every duration.
+    """
     n = periods.size
-    power, s_n, s_i = np.zeros(n), np.zeros(n), np.zeros(n)
-    phase, dur, ntr = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    steps = np.ascontiguousarray(periods / grid.epoch_step_days)
-    status = _ks.combine_periods(np.ascontiguousarray(grid.numerator.T), np.ascontiguousarray(grid.information.T),
-                                 np.ascontiguousarray(grid.valid.T), steps, int(min_transits), power, phase, dur,
-                                 s_n, s_i, ntr)
-    if status:
-        raise RuntimeError(f"combine_periods failed with status {status}")
+    best = dict(power=np.full(n, -np.inf), s_n=np.zeros(n), s_i=np.zeros(n), phase=np.zeros(n, np.int64),
+                dur=np.zeros(n, np.int64), ntr=np.zeros(n, np.int64))
+    d_min = float(grid.durations.min())
+    for d, duration in enumerate(grid.durations):
+        stride, every = (_epoch_stride(duration, d_min), _period_stride(periods, duration, d_min)) if coarsen \
+            else (1, 1)
+        folded = np.arange(0, n, every)
+        power, phase, s_n, s_i, ntr = fold(grid, d, periods[folded], min_transits, stride)
+        nearest = np.minimum(np.rint(np.arange(n) / every).astype(np.int64), folded.size - 1)
+        power, has = power[nearest], ntr[nearest] > 0
+        better = has & (power > best["power"])
+        for key, value in (("power", power), ("s_n", s_n[nearest]), ("s_i", s_i[nearest]),
+                           ("phase", stride * phase[nearest]), ("ntr", ntr[nearest])):
+            best[key][better] = value[better]
+        best["dur"][better] = d
+    found = np.isfinite(best["power"])
+    power = np.where(found, best["power"], 0.0)
+    s_n, s_i = best["s_n"], best["s_i"]
     safe = np.where(s_i > 0, s_i, 1.0)
     has = s_i > 0
     return Periodogram(periods=periods, power=power, depth=np.where(has, s_n / safe, 0.0),
                        depth_err=np.where(has, 1.0 / np.sqrt(safe), 0.0),
                        delta_loglike=np.where(has, 0.5 * s_n**2 / safe, 0.0),
-                       t0=grid.epochs[0] + grid.epoch_step_days * phase, duration=grid.durations[dur],
-                       n_transits=ntr)
+                       t0=grid.epochs[0] + grid.epoch_step_days * best["phase"],
+                       duration=grid.durations[best["dur"]], n_transits=best["ntr"])
+
+
+def fold(grid: SingleEventGrid, d: int, periods: NDArray[np.float64], min_transits: int, stride: int = 1
+         ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+                    NDArray[np.int64]]:
+    """Fold duration index ``d`` of the grid (every ``stride``-th epoch) at each period.
+
+    Returns z, best phase (in units of the strided epoch step), Σn, ΣI and the number of
+    valid transits per period (z = Σn = ΣI = 0 where fewer than ``min_transits``).
+    """
+    n = periods.size
+    power, s_n, s_i = np.zeros(n), np.zeros(n), np.zeros(n)
+    phase, ntr = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    valid = grid.valid[d, ::stride]
+    num = np.ascontiguousarray(np.where(valid, grid.numerator[d, ::stride], 0.0))
+    info = np.ascontiguousarray(np.where(valid, grid.information[d, ::stride], 0.0))
+    steps = np.ascontiguousarray(periods / (stride * grid.epoch_step_days), dtype=np.float64)
+    status = _ks.fold_periods(num, info, valid.astype(np.float64), steps, int(min_transits), power, phase,
+                              s_n, s_i, ntr)
+    if status:
+        raise RuntimeError(f"fold_periods failed with status {status}")
+    return power, phase, s_n, s_i, ntr
+
+
+def _epoch_stride(duration: float, d_min: float) -> int:
+    """Epochs kept for a duration: every ⌊D/D_min⌋-th (the step stays ≤ epoch_step × D)."""
+    return max(1, int(math.floor(duration / d_min + 1e-9)))
+
+
+def _period_stride(periods: NDArray[np.float64], duration: float, d_min: float) -> int:
+    """Trial periods kept for a duration on a geometric grid: every m-th, (1 + x)^m ≤ 1 + x·D/D_min."""
+    if periods.size < 3:
+        return 1
+    ratios = periods[1:] / periods[:-1]
+    if not np.allclose(ratios, ratios[0], rtol=1e-6, atol=0):
+        return 1  # not a grid from period_grid: fold every period
+    x = float(ratios[0]) - 1.0
+    return max(1, int(math.floor(math.log1p(x * duration / d_min) / math.log1p(x) + 1e-9)))
+
+
+def refine_peak(grid: SingleEventGrid, pg: Periodogram, index: int, min_transits: int) -> tuple[int, int, int]:
+    """(period index, epoch index, duration index) of the best full-resolution fold near a peak.
+
+    The peak's duration was folded on strided epochs and periods; this folds it on every
+    epoch at the periods within one period stride of ``index``.
+    """
+    d = int(np.searchsorted(grid.durations, pg.duration[index]))
+    width = _period_stride(pg.periods, float(grid.durations[d]), float(grid.durations.min()))
+    lo, hi = max(index - width, 0), min(index + width + 1, pg.periods.size)
+    power, phase, _, _, ntr = fold(grid, d, pg.periods[lo:hi], min_transits)
+    if not np.any(ntr > 0):
+        return index, int(round((pg.t0[index] - grid.epochs[0]) / grid.epoch_step_days)), d
+    k = int(np.argmax(np.where(ntr > 0, power, -np.inf)))
+    return lo + k, int(phase[k]), d
 
 
 def robust_snr(pg: Periodogram, index: int) -> float:
@@ -107,12 +183,17 @@ def _phase_profile(grid: SingleEventGrid, d: int, step: float) -> NDArray[np.flo
     return out
 
 
-def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int) -> Candidate:
-    """The candidate at periodogram entry ``index``: depth, errors and the vetting statistics."""
+def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int, *, phase: int | None = None,
+                      duration_index: int | None = None, snr: float | None = None) -> Candidate:
+    """The box candidate at periodogram entry ``index``: depth, errors and the vetting statistics.
+
+    ``phase`` (epoch index of the first transit) and ``duration_index`` override the
+    periodogram's (from :func:`refine_peak`); ``snr`` the robust SNR at ``index``.
+    """
     period = float(pg.periods[index])
     step = period / grid.epoch_step_days
-    d = int(np.searchsorted(grid.durations, pg.duration[index]))
-    j0 = int(round((pg.t0[index] - grid.epochs[0]) / grid.epoch_step_days))
+    d = int(np.searchsorted(grid.durations, pg.duration[index])) if duration_index is None else int(duration_index)
+    j0 = int(round((pg.t0[index] - grid.epochs[0]) / grid.epoch_step_days)) if phase is None else int(phase)
     idx = transit_indices(grid.epochs.size, j0, step)
     k = np.arange(idx.size)
     ok = grid.valid[d, idx]
@@ -134,10 +215,52 @@ def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int) -> Can
     period_err = 0.5 * float(pg.periods[hi_p] - pg.periods[lo_p])
     return Candidate(period=period, period_err=period_err, t0=t0, t0_err=t0_err,
                      duration=float(grid.durations[d]), depth=1e6 * depth, depth_err=1e6 / math.sqrt(s_i),
-                     delta_loglike=dll, snr=robust_snr(pg, index), n_transits=int(idx.size),
+                     delta_loglike=dll, snr=robust_snr(pg, index) if snr is None else snr, n_transits=int(idx.size),
                      dominant_event_fraction=dominant, odd_even_sigma=_odd_even(n_i, i_i, k),
                      variable_depth_delta_loglike=float(max(np.sum(0.5 * n_i**2 / i_i) - dll, 0.0)),
-                     transit_times=tuple(float(t) for t in times))
+                     transit_times=tuple(float(t) for t in times), box_duration=float(grid.durations[d]),
+                     box_depth=1e6 * depth, box_depth_err=1e6 / math.sqrt(s_i),
+                     secondary_snr=_secondary_snr(grid, d, j0, step))
+
+
+def candidate_at_ephemeris(grid: SingleEventGrid, cand: Candidate) -> Candidate:
+    """The box statistics of a known candidate (period, t0, box duration) on another grid.
+
+    Its SNR, period and t0 errors are kept (they came from the periodogram it was found in).
+    """
+    d = int(np.argmin(np.abs(grid.durations - cand.box_duration)))
+    step = cand.period / grid.epoch_step_days
+    j0 = int(round(((cand.t0 - grid.epochs[0]) % cand.period) / grid.epoch_step_days))
+    if j0 >= min(int(math.ceil(step)), grid.epochs.size):
+        j0 = 0
+    idx = transit_indices(grid.epochs.size, j0, step)
+    k = np.arange(idx.size)
+    ok = grid.valid[d, idx]
+    idx, k = idx[ok], k[ok]
+    if idx.size == 0:
+        return cand
+    n_i, i_i = grid.numerator[d, idx], grid.information[d, idx]
+    s_n, s_i = float(n_i.sum()), float(i_i.sum())
+    depth, dll = s_n / s_i, 0.5 * s_n**2 / s_i
+    positive = np.maximum(n_i, 0.0).sum()
+    times = grid.epochs[0] + grid.epoch_step_days * j0 + cand.period * k
+    return replace(cand, t0=float(times[int(np.argmin(np.abs(k - k.mean())))]), duration=cand.box_duration,
+                   depth=1e6 * depth, depth_err=1e6 / math.sqrt(s_i), delta_loglike=dll, n_transits=int(idx.size),
+                   dominant_event_fraction=float(np.max(n_i) / positive) if positive > 0 else 0.0,
+                   odd_even_sigma=_odd_even(n_i, i_i, k),
+                   variable_depth_delta_loglike=float(max(np.sum(0.5 * n_i**2 / i_i) - dll, 0.0)),
+                   transit_times=tuple(float(t) for t in times), box_depth=1e6 * depth,
+                   box_depth_err=1e6 / math.sqrt(s_i), secondary_snr=_secondary_snr(grid, d, j0, step))
+
+
+def _secondary_snr(grid: SingleEventGrid, d: int, j0: int, step: float) -> float:
+    """Signed δ/σ of the same box combined at phase ½ (an EB's secondary eclipse); 0 without data."""
+    half = j0 + 0.5 * step
+    j_sec = max(int(round(half - step if half >= step else half)), 0)
+    idx = transit_indices(grid.epochs.size, j_sec, step)
+    idx = idx[grid.valid[d, idx]]
+    s_i = float(grid.information[d, idx].sum())
+    return float(grid.numerator[d, idx].sum() / math.sqrt(s_i)) if s_i > 0 else 0.0
 
 
 def _odd_even(n_i: NDArray[np.float64], i_i: NDArray[np.float64], k: NDArray[np.int64]) -> float:

@@ -49,6 +49,12 @@ class SearchConfig:
         A box window needs at least this fraction of its expected cadences (else 'no data').
     memory_limit_gb : float
         Refuse a search whose estimated working memory exceeds this [GiB].
+    fit_shape : bool
+        Refine each box peak with a limb-darkened template (unbiased depth, T14, b).
+    refit_masked : bool
+        After the first pass, refit the nuisance hyper-parameters with every candidate's
+        transits masked and search again (so the GP and the regressors fitted without the
+        transits cannot have absorbed them). Needs the light curve and design, as always.
     """
 
     durations: tuple[float, ...] | None = None
@@ -60,6 +66,8 @@ class SearchConfig:
     min_snr: float = 7.0
     min_coverage: float = 0.5
     memory_limit_gb: float = 2.0
+    fit_shape: bool = True
+    refit_masked: bool = True
 
     def __post_init__(self) -> None:
         if self.durations is not None:
@@ -160,11 +168,17 @@ class Periodogram:
 class Candidate:
     """One periodic signal. Depths in ppm of the median flux; times in the light curve's system.
 
+    Period, t0, duration (T14), depth, impact and Rp/R★ are those of the limb-darkened
+    template fitted around the box peak (``docs/search.md``: the box depth seen through the
+    red-noise model is biased low); ``box_duration``, ``box_depth`` and ``box_depth_err``
+    keep the best box. Without a template fit (``SearchConfig.fit_shape`` False, or none
+    fits a dip) those fields repeat the box values and impact = rp_over_rs = 0.
     ``t0`` is the transit nearest the middle of the observed ones (least correlated with P).
     ``dominant_event_fraction``: the largest single transit's share of Σ n_i (1/n for equal
     events, → 1 when one event carries the signal). ``odd_even_sigma``: |δ_odd − δ_even| in
     units of its error. ``variable_depth_delta_loglike``: Δln L of one free depth per transit
-    over one common depth (≈ χ²_{n−1}/2 for a planet).
+    over one common depth (≈ χ²_{n−1}/2 for a planet). ``secondary_snr``: signed δ/σ of the
+    best box at phase ½ (an eclipsing binary's secondary eclipse; ~N(0, 1) for a planet).
     """
 
     period: float
@@ -181,6 +195,12 @@ class Candidate:
     odd_even_sigma: float
     variable_depth_delta_loglike: float
     transit_times: tuple[float, ...] = field(default=(), repr=False)
+    box_duration: float = 0.0
+    box_depth: float = 0.0
+    box_depth_err: float = 0.0
+    impact: float = 0.0
+    rp_over_rs: float = 0.0
+    secondary_snr: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,6 +217,9 @@ class SearchResult:
     time, flux : ndarray
         Model-grid times [d] and the flattened flux 1 + residual (systematics and stellar
         signal removed; for the plots only, never searched).
+    nuisance_fit : DetrendResult or None
+        The nuisance-model fit the final grid was computed with: the refit with the
+        candidates' transits masked (``SearchConfig.refit_masked``), else the given fit.
     """
 
     single_events: SingleEventGrid
@@ -205,6 +228,7 @@ class SearchResult:
     config: SearchConfig
     time: FloatArray
     flux: FloatArray
+    nuisance_fit: Any = None
 
     @property
     def periodogram(self) -> Periodogram:
