@@ -28,6 +28,8 @@ __all__ = ["fit_transit", "fit_candidates", "count_in_transit"]
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
+#: Fisher error of q1 or q2 above which the Gaussian approximation ignores their [0, 1] box
+LD_UNCONSTRAINED = 0.5
 #: posterior draws used for the derived-quantity summaries (thinned further if needed)
 MAX_SUMMARY_DRAWS = 4000
 
@@ -216,6 +218,9 @@ def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, 
               if space.names[i] not in space.at_bounds(theta)]
     if fisher.ok and not np.all(fisher.free):
         flags.append("fisher_conditional_on_fixed_parameters")
+    errors = dict(zip(space.names, fisher.errors))
+    if any(errors.get(q, 0.0) > LD_UNCONSTRAINED for q in ("q1", "q2")):
+        flags.append("fisher_limb_darkening_unconstrained")
     if quantities["b"] > 1.0 - quantities["rp_over_rs"]:
         flags.append("grazing")
     if space.single:
