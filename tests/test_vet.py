@@ -227,7 +227,8 @@ def test_vet_report_of_a_planet_like_signal(fitted):
     lc, design, model = fitted
     report = vet(lc, design, EPH, model=model, stellar_density=1.0)
     assert report.passed, report.to_table()
-    assert report.not_run == ("pixel_centroid",) and report["pixel_centroid"].detail.startswith("not run")
+    assert report.not_run == ("flag_coincidence", "pixel_centroid")  # no quality flags, no stamp
+    assert report["pixel_centroid"].detail.startswith("not run")
     table = report.to_table()
     assert table["value"].mask.sum() == len(report.not_run)
     assert np.all(np.isfinite(table["value"].data[~table["value"].mask]))
@@ -261,7 +262,7 @@ def test_single_event_tests_say_why_they_do_not_run(fitted):
     report = vet(lc, design, single, detrend_config=DetrendConfig(clip_sigma=0))
     for name in ("odd_even", "secondary", "phase_curve", "single_event_dominance", "duration_density"):
         assert report[name].passed is None and "single event" in report[name].detail
-    assert report["flag_coincidence"].ran and report["shape_v_vs_u"].ran
+    assert report["shape_v_vs_u"].ran and report["depth_consistency"].passed is None
 
 
 # --- simulations ----------------------------------------------------------------------------------------
@@ -306,3 +307,20 @@ def test_leaking_neighbour_is_flagged_by_the_pixel_test(pair):
     expected = np.array([vc.row(eb)["column"] - vc.row(target)["column"], vc.row(eb)["row"] - vc.row(target)["row"]])
     offset = np.array([test.extras["offset_col"], test.extras["offset_row"]])
     assert np.hypot(*(offset - expected)) < 0.5  # the dip sits on the neighbour
+
+
+def test_removed_cadences_count_as_events_and_no_events_means_not_run(fitted):
+    lc, _, model = fitted
+    from halfsib.vet.flags import event_cadences
+
+    gappy = lc.replace(cadenceno=lc.cadenceno + np.cumsum(np.arange(lc.n_cadences) % 12 == 11))  # one dropped in 12
+    events = event_cadences(gappy, 0)
+    expected = np.zeros(lc.n_cadences, bool)
+    for i in np.flatnonzero(np.diff(gappy.cadenceno) > 1):
+        expected[i:i + 2] = True
+    np.testing.assert_array_equal(events, expected)
+    long_gap = lc.replace(cadenceno=lc.cadenceno + 10 * (np.arange(lc.n_cadences) >= 200))  # a downlink, not an event
+    assert not event_cadences(long_gap, 0).any()
+    test = flag_coincidence_test(lc, model, EPH, VetConfig())  # no flags, no removed cadences
+    assert test.passed is None and "no event flags" in test.detail
+    assert flag_coincidence_test(gappy, model, EPH, VetConfig()).ran

@@ -1,7 +1,8 @@
 """Does the dip live on cadences next to thruster firings, momentum dumps or other flagged events?
 
 The light curve's quality bits mark the events (K2 thruster firings, reaction-wheel
-desaturations, attitude tweaks; TESS momentum dumps). Flagged cadences are usually not
+desaturations, attitude tweaks; TESS momentum dumps), and so do short runs (at most three)
+of missing cadence numbers: products such as K2SFF drop the thruster-firing cadences. Flagged cadences are usually not
 good (not fitted), but the cadences around them are, and that is where an event's
 systematics sit. The test compares the depth fitted with all cadences, δ̂_all, with the
 depth fitted with the cadences within ``pad`` cadences of a flagged one excluded, δ̂_sub
@@ -24,7 +25,7 @@ from .ephemeris import Ephemeris
 from .fitted import FittedModel, fit_templates, safe_likelihood
 from .results import VetConfig, VetTest
 
-__all__ = ["event_bits", "flagged_neighbours", "flag_coincidence_test"]
+__all__ = ["event_bits", "event_cadences", "flagged_neighbours", "flag_coincidence_test", "MAX_EVENT_GAP"]
 
 #: Kepler/K2 events: attitude tweak, coarse point, desaturation, no fine point, (possible) thruster firing
 _KEPLER_EVENTS = 1 | 4 | MOMENTUM_DUMP | 32768 | 524288 | THRUSTER_FIRING
@@ -37,9 +38,24 @@ def event_bits(mission: str) -> int:
     return _TESS_EVENTS if str(mission).upper() == "TESS" else _KEPLER_EVENTS
 
 
-def flagged_neighbours(lc: LightCurve, index: NDArray[np.int64], bits: int, pad: int = 1) -> NDArray[np.bool_]:
-    """For the model-grid cadences ``index``: True within ``pad`` cadences of a flagged cadence."""
+#: a run of at most this many missing cadence numbers is a removed event (K2SFF drops its
+#: thruster-firing cadences); longer gaps are downlinks or safe modes
+MAX_EVENT_GAP = 3
+
+
+def event_cadences(lc: LightCurve, bits: int) -> NDArray[np.bool_]:
+    """Cadences carrying an event bit, or next to a short run of missing cadence numbers."""
     flagged = (np.asarray(lc.quality, np.int64) & bits) != 0
+    step = np.diff(np.asarray(lc.cadenceno, np.int64))
+    removed = (step > 1) & (step <= MAX_EVENT_GAP + 1)
+    flagged[:-1] |= removed
+    flagged[1:] |= removed
+    return flagged
+
+
+def flagged_neighbours(lc: LightCurve, index: NDArray[np.int64], bits: int, pad: int = 1) -> NDArray[np.bool_]:
+    """For the model-grid cadences ``index``: True within ``pad`` cadences of an event cadence."""
+    flagged = event_cadences(lc, bits)
     if pad > 0 and flagged.any():
         kernel = np.ones(2 * pad + 1)
         flagged = np.convolve(flagged.astype(float), kernel, mode="same") > 0
@@ -51,6 +67,9 @@ def flag_coincidence_test(lc: LightCurve, model: FittedModel, ephemeris: Ephemer
     """Depth with and without the in-transit cadences next to flagged events (see module doc)."""
     name = "flag_coincidence"
     bits = config.flag_bits if config.flag_bits is not None else event_bits(lc.meta.mission)
+    if not event_cadences(lc, bits).any():
+        return VetTest.not_run(name, f"the light curve has no event flags (quality bits {bits}) and no removed "
+                               "cadences", threshold=config.flag_sigma, unit="sigma")
     near = flagged_neighbours(lc, model.index, bits, pad) & ~model.excluded
     box = model.dip(ephemeris)
     in_transit = (box > 0) & ~model.excluded

@@ -55,7 +55,7 @@ def floor_variance(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) 
 
 
 def odd_even_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
-    """Odd and even transits' depths fitted jointly; |δ_odd − δ_even| / σ of the difference."""
+    """Odd and even transits' depths fitted jointly; |δ_odd − δ_even| / σ of the difference (floor included)."""
     name = "odd_even"
     if ephemeris.single:
         return VetTest.not_run(name, "single event (no period)", threshold=config.odd_even_sigma, unit="sigma")
@@ -77,7 +77,7 @@ def odd_even_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -
 
 
 def secondary_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
-    """Depth S/N of a box of the transit's duration at phase 0.5, fitted jointly with the transit."""
+    """Depth S/N of the dip profile at phase 0.5, fitted jointly with the transit (floor included)."""
     name = "secondary"
     if ephemeris.single:
         return VetTest.not_run(name, "single event (no period)", threshold=config.secondary_sigma, unit="sigma")
@@ -98,9 +98,10 @@ def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetCon
                         max_phases: int = 400) -> VetTest:
     """The most significant eclipse-like dip at any phase away from the transit.
 
-    Boxes of the transit's duration every quarter duration in phase (at most ``max_phases``),
-    each fitted jointly with the transit's dip (two templates); the threshold is the Gaussian S/N whose one-sided tail
-    probability is ``secondary_scan_fap`` / (number of independent phases, P / duration).
+    Boxes of the box width every quarter T14 in phase (at most ``max_phases``), each entirely
+    outside the masked window and fitted jointly with the transit's dip (two templates); the
+    threshold is the Gaussian S/N whose one-sided tail probability is ``secondary_scan_fap`` /
+    (number of independent phases).
     """
     name = "secondary_best_phase"
     if ephemeris.single:
