@@ -324,3 +324,25 @@ def test_removed_cadences_count_as_events_and_no_events_means_not_run(fitted):
     test = flag_coincidence_test(lc, model, EPH, VetConfig())  # no flags, no removed cadences
     assert test.passed is None and "no event flags" in test.detail
     assert flag_coincidence_test(gappy, model, EPH, VetConfig()).ran
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_k2_136_c_is_claimed_and_passes_vetting(shared_data):
+    """Real K2 C13: K2-136 c (P ≈ 17.307 d, ≈ 1,500 ppm, MANIFEST.md) from FRAW and 131 half-siblings."""
+    from halfsib.ladder import flexibility_ladder
+    from halfsib.model import detrend
+    from halfsib.pipeline import prepare_target
+    from halfsib.search import search
+
+    folder = shared_data / "k2-c13" / "k2sff"
+    target = next(folder.glob("*247589423*"))
+    lc, design = prepare_target(target, others=[folder])
+    found = search(lc, design, detrend(lc, design), period_range=(12.0, 30.0), max_planets=1).candidates
+    assert found and abs(found[0].period - 17.307) < 0.01
+    ladder = flexibility_ladder(lc, design, found[0])
+    assert ladder.claimed
+    report = vet(lc, design, found[0], model=ladder.top_model, stellar_density=2.2)  # R★ 0.68 R☉, K dwarf
+    assert report.passed, report.to_table()
+    assert report["flag_coincidence"].ran  # K2SFF dropped the firing cadences: the gaps are the events
+    assert 1000 < report["odd_even"].extras["depth_odd"] < 3000
