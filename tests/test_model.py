@@ -189,3 +189,32 @@ def test_kernel_gradient_matches_finite_differences_of_the_log_likelihood(rng, k
         step[i] = h
         numeric = (objective.value(theta + step) - objective.value(theta - step)) / (2 * h)
         assert grad[i] == pytest.approx(numeric, rel=1e-4, abs=1e-3), (kind, i)
+
+
+def test_gp_bounds_settings_are_validated_and_respected(rng):
+    with pytest.raises(halfsib.ConfigurationError, match="gp_timescale_range"):
+        DetrendConfig(gp_timescale_range=(2.0, 1.0))
+    with pytest.raises(halfsib.ConfigurationError, match="gp_amplitude_max"):
+        DetrendConfig(gp_amplitude_max=0.0)
+    lc, design, truth = _light_curve(rng, n=400)
+    result = detrend(lc, design, gp_timescale_range=(0.5, 0.8), gp_amplitude_max=0.5, clip_sigma=0)
+    assert 0.5 - 1e-6 <= result.hyperparameters["rho"] <= 0.8 + 1e-6
+    y = lc.flux / np.median(lc.flux) - 1
+    robust_sd = 1.4826 * np.median(np.abs(y - np.median(y)))
+    assert result.hyperparameters["sigma"] <= 0.5 * robust_sd * (1 + 1e-6)
+    free = detrend(lc, design, clip_sigma=0)
+    assert free.log_likelihood >= result.log_likelihood - 1e-6  # bounds can only cost likelihood
+
+
+def test_clipping_before_the_full_fit_matches_the_truth(rng):
+    """Outliers found with the cheap prior-variance fit; the full fit then recovers the systematics."""
+    lc, design, truth = _light_curve(rng, n=500, noise=2e-4)
+    flux = lc.flux.copy()
+    spikes = rng.choice(500, 8, replace=False)
+    flux[spikes] += 1e5 * 4e-3
+    result = detrend(lc.replace(flux=flux), design)
+    assert set(np.flatnonzero(result.clipped)) >= set(spikes)
+    keep = ~result.clipped
+    err = result.systematics[keep] - truth["systematics"][keep]
+    err -= err.mean()
+    assert np.std(err) < 0.2 * np.std(truth["systematics"])

@@ -432,7 +432,8 @@ def test_config_validation_names_the_setting(setting, value):
 
 def test_config_mission_defaults():
     k2, tess = RegressorConfig.for_mission("K2"), RegressorConfig.for_mission("TESS", n_elc=20)
-    assert k2.n_elc == 150 and k2.motion_windows == 40 and tess.n_elc == 20 and tess.exclusion_radius > 60
+    assert k2.n_elc == 40 and k2.motion_windows == 40 and k2.spline_spacing == 3.0
+    assert tess.n_elc == 20 and tess.exclusion_radius > 60
     assert RegressorConfig(n_elc=5).resolved("K2").n_elc == 5
     assert RegressorConfig().resolved("K2") == k2
     with pytest.raises(ConfigurationError, match="mission"):
@@ -492,7 +493,7 @@ def test_real_c13_basis_excludes_k2_136_and_fits_its_roll(c13):
     target = next(s for s in c13 if s.meta.target_id == "EPIC 247589423")  # K2-136
     index = basis.stars.labels.index("EPIC 247589423")
     assert basis.excluded(target)[index]
-    design = build_design(target, basis=basis, config=RegressorConfig(n_elc=30))
+    design = build_design(target, basis=basis, config=RegressorConfig(n_elc=30, spline_spacing=3.0))
     assert {"elc1_10", "elc11_30", "motion", "spline"} <= set(design.group_names)
     assert np.all(np.isfinite(design.matrix))
     from scipy.ndimage import median_filter, uniform_filter1d
@@ -572,3 +573,27 @@ def test_simulated_k2_systematics_are_explained():
         assert r_squared(systematics, design.matrix[good]) > 0.98, i
         elc_only = design.subset([n for n in design.group_names if n.startswith("elc")]).matrix[good]
         assert r_squared(systematics, elc_only) > 0.9, i  # rel - astro includes the photon noise
+
+
+def test_k2_centroid_motion_gets_smooth_defaults_and_fits_drift(rng):
+    """motion_variables="centroids": 36 smooth x, y terms; auto (K2): per-window arclength terms."""
+    n = 2000
+    t = np.arange(n) * DT
+    roll = ((t / 0.245) % 1.0) - 0.5
+    x = 0.3 * roll + 0.25 * (t / t[-1]) ** 2 + rng.normal(0, 0.01, n)  # roll plus a slow drift across the pixel
+    y = 0.1 * roll - 0.15 * (t / t[-1]) + rng.normal(0, 0.01, n)
+    loss = 0.02 * (x - 0.1) ** 2 + 0.015 * y**2 + 0.01 * x * y  # aperture loss as a function of position
+    flux = 1e4 * (1 - loss)
+    cols = {"centroid_col": 500 + x, "centroid_row": 300 + y}
+    target = make_lc(flux, tid="EPIC 8", columns=cols)
+    design = build_design(target, config=RegressorConfig(motion_variables="centroids", spline_spacing=0))
+    assert design.group_names == ("motion",)
+    names = design.column_names[design.groups["motion"]]
+    assert len(names) == 9 * 4 and all("arclength" not in c for c in names)  # cubic x, y monomials x 4 time splines
+    assert r_squared(flux, design.matrix) > 0.999  # the drift's slow loss too, from the position alone
+    own = build_design(target, config=RegressorConfig(motion_variables="centroids", motion_windows=6,
+                                                      spline_spacing=0))
+    assert own.groups["motion"].stop - own.groups["motion"].start == 9 * 6  # the user's setting is kept
+    windows = build_design(target, config=RegressorConfig(spline_spacing=0))  # K2 auto: arclength from centroids
+    assert windows.groups["motion"].stop - windows.groups["motion"].start == 40 * 7  # 40 windows x 7 B-splines
+    assert r_squared(flux, windows.matrix) < r_squared(flux, design.matrix)

@@ -332,17 +332,23 @@ class MarginalLikelihood:
 
             ∂ ln L = ½ αᵀ ∂K α − ½ [∂ ln|K| − tr(S⁻¹ Zᵀ ∂K Z)]
 
-        evaluated as Σ (Z c S'⁻¹) ∘ (∂K Z c) in the scaled variables: one O(N M²) product
-        shared by all parameters, then O(N M J) per parameter.
+        evaluated as Σ V ∘ (∂K V) with V = Z c E⁻¹ L⁻ᵀ (S' = E L Lᵀ E, so V Vᵀ = Z c S'⁻¹ c Zᵀ):
+        one O(N M²) triangular solve shared by all parameters, then one product with ∂K of
+        the N × (M + 1) block [V, α] per parameter (the same array object each time, so an
+        ``apply_dk`` may cache work shared between parameters), O(N M J).
         """
         alpha = self._alpha
         p = self._prior
-        zc = self._kinv_active * p.scale if p.active.size else np.zeros((self.n_cadences, 0))
-        weighted = p.solve(zc.T).T if p.active.size else zc
+        if p.active.size:
+            v = p.whiten((self._kinv_active * p.scale).T).T
+            stack = np.ascontiguousarray(np.column_stack([v, alpha]))
+        else:
+            stack = np.ascontiguousarray(alpha[:, None])
         out = np.empty(len(derivatives))
         for k, (apply_dk, dlogdet_k) in enumerate(derivatives):
-            trace_low_rank = float(np.sum(weighted * apply_dk(zc))) if p.active.size else 0.0
-            out[k] = 0.5 * float(alpha @ apply_dk(alpha)) - 0.5 * (dlogdet_k - trace_low_rank)
+            dk = apply_dk(stack)
+            trace_low_rank = float(np.sum(stack[:, :-1] * dk[:, :-1]))
+            out[k] = 0.5 * float(alpha @ dk[:, -1]) - 0.5 * (dlogdet_k - trace_low_rank)
         return out
 
     def posterior_weights(self, covariance: bool = False) -> PosteriorWeights:

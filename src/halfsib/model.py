@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 EXCLUDE_INFLATION = 1e10
 #: step in the GP log-parameters for the central differences of the kernel (not of ln L)
 KERNEL_STEP = 1e-4
+#: forward step in the GP log-parameters for ∂K/∂θ v (shares K_GP(θ) v between parameters)
+FORWARD_STEP = 1e-6
 #: the optimiser stops when an iteration improves ln L by less than this
 LNL_TOLERANCE = 0.02
 #: iterations allowed when refitting after clipping (the start is already close)
@@ -75,6 +77,13 @@ class DetrendConfig:
         Maximum optimiser iterations per fit.
     prior_variance_range : tuple of float
         Bounds of each group's prior variance, relative to the variance of the data.
+    gp_timescale_range : tuple of float or None
+        Bounds [days] on the GP time scale ρ (``"sho"``, ``"matern32"``) or the rotation
+        period (``"rotation"``), intersected with the data-driven bounds; ``None``: those alone
+        (2 cadences to 10 baselines).
+    gp_amplitude_max : float or None
+        Upper bound on the GP amplitude σ relative to the robust standard deviation of the
+        data (``None``: 100, the data-driven bound).
     blas_threads : int or None
         BLAS threads during the fit (``None``: leave the library's setting). Default 1: the
         matrices are small, halfsib parallelises over targets, and multi-threaded OpenBLAS
@@ -89,6 +98,8 @@ class DetrendConfig:
     leakage_duration: float = 3.0
     maxiter: int = 200
     prior_variance_range: tuple[float, float] = (1e-10, 1e2)
+    gp_timescale_range: tuple[float, float] | None = None
+    gp_amplitude_max: float | None = None
     blas_threads: int | None = 1
 
     def __post_init__(self) -> None:
@@ -104,6 +115,13 @@ class DetrendConfig:
             raise ConfigurationError(f"blas_threads={self.blas_threads}: use None or an integer >= 1")
         if not self.leakage_duration > 0:
             raise ConfigurationError(f"leakage_duration={self.leakage_duration} h must be > 0")
+        if self.gp_timescale_range is not None:
+            a, b = self.gp_timescale_range
+            if not (math.isfinite(a) and math.isfinite(b) and 0 < a < b):
+                raise ConfigurationError(f"gp_timescale_range={self.gp_timescale_range} days must satisfy 0 < low < high")
+        if self.gp_amplitude_max is not None and not (math.isfinite(self.gp_amplitude_max)
+                                                      and self.gp_amplitude_max > 0):
+            raise ConfigurationError(f"gp_amplitude_max={self.gp_amplitude_max} must be a finite number > 0")
         lo, hi = self.prior_variance_range
         if not 0 < lo < hi:
             raise ConfigurationError(f"prior_variance_range={self.prior_variance_range} must satisfy 0 < low < high")
@@ -218,13 +236,19 @@ class _Objective:
         return f0, grad
 
     def _kernel_derivatives(self, gp: NDArray[np.float64], ml: MarginalLikelihood) -> list[tuple[Any, float]]:
-        """(v ↦ ∂K/∂θ v, ∂ ln|K|/∂θ) per GP log-parameter, by central differences of the kernel.
+        """(v ↦ ∂K/∂θ v, ∂ ln|K|/∂θ) per GP log-parameter.
 
-        Only O(N J²) factorisations and O(N M J) products: the design is never touched.
+        K_GP scales as σ², so ∂K/∂ln σ = 2 K_GP exactly; the jitter's is 2 s² I; the other
+        parameters use a forward difference of the kernel (step ``FORWARD_STEP``) that shares
+        the product K_GP(θ) v with ln σ (cached for the last ``v``). ∂ ln|K| comes from central
+        differences of the O(N J²) factorisation. The design is never touched: O(N M J) per
+        parameter.
         """
         eps = KERNEL_STEP
         time = self.problem.time
         jitter = self.kernel.jitter(gp)
+        variance = self.variance + jitter**2
+        base = _CachedProduct(ml.covariance_factor)
         out = []
         for i, name in enumerate(self.kernel.parameter_names):
             if name == "ln_jitter":  # K = K_GP + diag(v + s²): ∂K/∂ln s = 2 s² I
@@ -234,11 +258,29 @@ class _Objective:
                 continue
             step = np.zeros_like(gp)
             step[i] = eps
-            up = factorize(time, self.variance + jitter**2, self.kernel.term(gp + step))
-            down = factorize(time, self.variance + jitter**2, self.kernel.term(gp - step))
-            out.append((lambda v, up=up, down=down: (up.dot_gp(v) - down.dot_gp(v)) / (2 * eps),
-                        (up.log_det - down.log_det) / (2 * eps)))
+            up = factorize(time, variance, self.kernel.term(gp + step))
+            down = factorize(time, variance, self.kernel.term(gp - step))
+            dlogdet = (up.log_det - down.log_det) / (2 * eps)
+            if name == "ln_sigma":
+                out.append((lambda v: 2.0 * base(v), dlogdet))
+                continue
+            step[i] = FORWARD_STEP
+            ahead = factorize(time, variance, self.kernel.term(gp + step))
+            out.append((lambda v, ahead=ahead: (ahead.dot_gp(v) - base(v)) / FORWARD_STEP, dlogdet))
         return out
+
+
+class _CachedProduct:
+    """v ↦ K_GP v, remembering the last input array (the gradient passes one array to every parameter)."""
+
+    def __init__(self, factor: Any):
+        self.factor = factor
+        self._last: tuple[Any, NDArray[np.float64]] | None = None
+
+    def __call__(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self._last is None or self._last[0] is not v:
+            self._last = (v, self.factor.dot_gp(v))
+        return self._last[1]
 
 
 def _bounds_and_start(problem: _Problem, config: DetrendConfig, kernel: StellarKernel,
@@ -248,12 +290,30 @@ def _bounds_and_start(problem: _Problem, config: DetrendConfig, kernel: StellarK
     var_y = max(float(np.var(y)), float(np.median(v)))
     lo, hi = config.prior_variance_range
     n_groups = len(problem.design.groups)
-    bounds = np.vstack([kernel.bounds(t, y, v), np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
+    bounds = np.vstack([_gp_bounds(kernel, config, t, y, v), np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
     if start is None:
         sizes = [sl.stop - sl.start for sl in problem.design.groups.values()]
         lam0 = [math.log(0.3 * var_y / max(m, 1)) for m in sizes]
         start = np.concatenate([kernel.initial_parameters(t, y, v), lam0])
     return bounds, np.clip(start, bounds[:, 0] + 1e-9, bounds[:, 1] - 1e-9)
+
+
+def _gp_bounds(kernel: StellarKernel, config: DetrendConfig, t: NDArray[np.float64], y: NDArray[np.float64],
+               v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The kernel's data-driven log bounds, narrowed by ``gp_timescale_range`` and ``gp_amplitude_max``."""
+    bounds = kernel.bounds(t, y, v)
+    names = kernel.parameter_names
+    if config.gp_timescale_range is not None:
+        for name in ("ln_rho", "ln_period"):
+            if name in names:
+                k = names.index(name)
+                lo, hi = np.log(config.gp_timescale_range)
+                bounds[k] = [min(max(bounds[k, 0], lo), hi - 1e-3), max(min(bounds[k, 1], hi), lo + 1e-3)]
+    if config.gp_amplitude_max is not None and "ln_sigma" in names:
+        k = names.index("ln_sigma")
+        sd = math.sqrt(max(1.4826**2 * float(np.median(np.abs(y - np.median(y))))**2, 1e-300))
+        bounds[k, 1] = max(min(bounds[k, 1], math.log(config.gp_amplitude_max * sd)), bounds[k, 0] + 1e-3)
+    return bounds
 
 
 def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None,
@@ -314,6 +374,31 @@ def _new_outliers(problem: _Problem, ml: MarginalLikelihood, jitter: float, clip
     return (z / max(scale, 1e-12) > clip_sigma) & fitted
 
 
+def _preclip(problem: _Problem, config: DetrendConfig) -> NDArray[np.float64] | None:
+    """Clip outliers with the cheap prior-variance fit (GP at its start), before the full fit.
+
+    Each round costs one set of GP solves and O(M³) steps, against a full hyper-parameter
+    refit; the full fit then starts from these prior variances. Returns the start vector
+    (``None`` when the model has no regressor groups: the full fit then clips as before).
+    """
+    if not problem.design.groups:
+        return None
+    kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
+    bounds, theta = _bounds_and_start(problem, config, kernel, None)
+    for _ in range(config.clip_iterations):
+        objective = _Objective(problem, kernel, problem.effective_variance())
+        theta = _fit_prior_variances(objective, theta, bounds)
+        try:
+            ml = objective.build(theta)
+        except NotPositiveDefiniteError:
+            return None
+        new = _new_outliers(problem, ml, kernel.jitter(theta[: kernel.n_parameters]), config.clip_sigma)
+        if not new.any():
+            break
+        problem.clipped |= new
+    return theta
+
+
 def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64], kernel: StellarKernel,
                          chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
     n = problem.y.size
@@ -362,7 +447,8 @@ class SystematicsModel:
     def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None) -> SystematicsModel:
         config = self.config
         problem = _prepare(lc, design, transit_mask)
-        theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, None)
+        start = _preclip(problem, config) if config.clip_sigma and config.clip_iterations else None
+        theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start)
         for _ in range(config.clip_iterations if config.clip_sigma else 0):
             jitter = kernel.jitter(theta[: kernel.n_parameters])
             new = _new_outliers(problem, ml, jitter, config.clip_sigma)

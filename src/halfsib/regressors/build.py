@@ -35,11 +35,11 @@ from .smooth import spline_regressors
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS"]
+__all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS", "CENTROID_MOTION_DEFAULTS"]
 
 #: per-mission defaults for the settings a RegressorConfig leaves at None (see docs/regressors.md)
 MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
-    "K2": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
+    "K2": dict(n_elc=40, elc_tiers=(10,), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                pld_components=16, motion_modulation="windows", motion_basis="spline", motion_windows=40,
                motion_degree=3, motion_splines=8, spline_spacing=3.0, gap_days=0.5),
     "Kepler": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
@@ -50,6 +50,13 @@ MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
                  motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5),
 }
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
+#: motion settings that replace the mission's defaults (those the user left at None) when the
+#: motion variables are the 2-D centroids (``motion_variables="centroids"``): for K2 one smooth
+#: response to the position over the campaign (cubic monomials of x, y times 4 B-splines in time,
+#: 36 columns) follows the slow drift as well as the roll. See docs/detrend_benchmark.md.
+CENTROID_MOTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "K2": dict(motion_modulation="splines", motion_basis="poly", motion_windows=4, motion_degree=3),
+}
 
 
 def _positive_int(name: str, value: Any, minimum: int = 0) -> None:
@@ -244,7 +251,7 @@ def build_design(
     if stamp is not None and cfg.pld_order:
         pld = pld_regressors(stamp, order=cfg.pld_order, n_components=cfg.pld_components)
         groups += [_on_target(g, stamp, lc) for g in pld]
-    groups += _motion_groups(own, stamp, lc, cfg)
+    groups += _motion_groups(own, stamp, lc, cfg, config)
     if cbv is not None:
         if not isinstance(cbv, BasisTable):
             from ..io import read_basis
@@ -276,13 +283,20 @@ def _on_target(group: RegressorGroup, series: LightCurve | PixelSeries, lc: Ligh
 
 
 def _motion_groups(own: LightCurve | PixelSeries, stamp: PixelSeries | None, lc: LightCurve,
-                   cfg: RegressorConfig) -> list[RegressorGroup]:
-    """The motion group from the target's own data, else from its stamp (centroids of its pixels)."""
+                   cfg: RegressorConfig, given: RegressorConfig) -> list[RegressorGroup]:
+    """The motion group from the target's own data, else from its stamp (centroids of its pixels).
+
+    ``cfg`` is the resolved config, ``given`` the user's (its ``None`` fields take
+    :data:`CENTROID_MOTION_DEFAULTS` when the variables are centroids).
+    """
     if not cfg.motion:
         return []
     source = own if _has_motion(own, cfg) else (stamp if stamp is not None and _has_motion(stamp, cfg) else None)
     if source is None:
         return []
+    if "arclength" not in motion_variables(source, cfg.motion_variables):
+        overrides = CENTROID_MOTION_DEFAULTS.get(lc.meta.mission, {})
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if getattr(given, k) is None})
     group = motion_regressors(source, degree=cfg.motion_degree, n_windows=cfg.motion_windows,
                               modulation=cfg.motion_modulation, basis=cfg.motion_basis,
                               n_splines=cfg.motion_splines, variables=cfg.motion_variables)
