@@ -399,3 +399,19 @@ def test_simulated_eclipsing_binary_is_flagged(quiet_campaign):
     assert alias, result.candidates
     # at P/2 primaries and secondaries alternate (odd/even); at P (or 2P) phase ½ holds the secondary (primary)
     assert cand.odd_even_sigma > 5 if alias[0] == 0.5 else cand.secondary_snr > 5
+
+
+@pytest.mark.slow
+def test_real_k2_3_planets_b_and_c_from_raw_flux(shared_data):
+    """K2-3 (EPIC 201367065, C1 FRAW, the EVEREST C1 basis as regressors): b and c, depths near the literature."""
+    from halfsib.pipeline import prepare_target
+
+    folder = shared_data / "k2-c1"
+    lc, design = prepare_target(folder / "hlsp_k2sff_k2_lightcurve_201367065-c01_kepler_v1_llc.fits",
+                                cbv=folder / "everest_c01_cbv_basis.txt")
+    result = search(lc, design, detrend(lc, design), max_planets=3, min_snr=5.0)
+    for period, depth in ((10.054, 1200.0), (24.647, 880.0)):  # MANIFEST.md: b ≈ 1,200 ppm, c ≈ 880 ppm
+        match = [c for c in result.candidates if abs(c.period - period) < 0.01]
+        assert match, (period, result)
+        assert 0.6 * depth < match[0].depth < 1.6 * depth
+        assert match[0].odd_even_sigma < 4 and abs(match[0].secondary_snr) < 4
