@@ -12,6 +12,7 @@ of the batch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,34 @@ def _detach_log(handler: logging.Handler, previous: int) -> None:
     handler.close()
 
 
+@contextlib.contextmanager
+def fixed_threads(n: int) -> Iterator[None]:
+    """BLAS/OpenMP and numba limited to ``n`` threads while a task runs.
+
+    The batch parallelises over targets; fixing the thread count also fixes the order of
+    floating-point reductions, so a target's numbers are bit-identical on a local pool and
+    on Dask workers (whose thread settings halfsib does not start).
+    """
+    from threadpoolctl import threadpool_limits
+
+    previous = None
+    try:
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    except (ImportError, ValueError) as err:  # pragma: no cover - numba is a dependency
+        log.debug("numba threads not set: %s", err)
+    try:
+        with threadpool_limits(limits=int(n)):
+            yield
+    finally:
+        if previous is not None:
+            import numba
+
+            numba.set_num_threads(previous)
+
+
 def write_marker(folder: Path, outcome: TargetOutcome) -> None:
     """Write ``done.json`` atomically (temporary file + rename)."""
     from .._atomic import atomic_path
@@ -181,7 +211,8 @@ def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, fol
                 settings_hash=context.settings_hash, pid=os.getpid())
     try:
         log.info("target %s (%s), group %s, seed %d", target.name, target.path, target.group, target.seed)
-        products = task(target, context, out)
+        with fixed_threads(context.numba_threads):
+            products = task(target, context, out)
         missing = [name for name in products.outputs if not (out / name).is_file()]
         if missing:
             raise RuntimeError(f"the task reported outputs it did not write: {missing}")

@@ -89,7 +89,8 @@ class TaskContext:
     plots : {"none", "candidates", "all"}
         Which targets get ``search.png``.
     numba_threads : int
-        Numba threads per task (1: the batch parallelises over targets).
+        BLAS/OpenMP and numba threads per task (1: the batch parallelises over targets;
+        the runner sets them around every task).
     settings_hash : str
         Fingerprint of every setting that changes a target's outputs (in the marker).
     """
@@ -183,15 +184,6 @@ def _scalar(value: Any) -> Any:
     return item
 
 
-def _set_numba_threads(n: int) -> None:
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    except (ImportError, ValueError) as err:  # pragma: no cover - numba is a dependency
-        log.debug("numba threads not set: %s", err)
-
-
 def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProducts:
     """Fit the nuisance model with the group's basis, search for transits, write the outputs.
 
@@ -205,7 +197,6 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     from ..pipeline import prepare_target
     from ..search import search
 
-    _set_numba_threads(context.numba_threads)
     basis = load_basis(context.basis_path) if context.basis_path else None
     others = load_stamps(context.stamp_paths, context.flux_column) if context.stamp_paths else ()
     lc, design = prepare_target(target.path, others=others, basis=basis, cbv=context.cbv_path,
