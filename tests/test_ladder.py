@@ -266,3 +266,15 @@ def test_leaking_neighbour_eclipse_is_not_claimed():
     result = flexibility_ladder(lc, design, (float(truth["period"]), float(truth["t0"]), float(truth["duration"])))
     assert max(r.snr for r in result.evaluated) > 7  # visible with other stars' light curves only ...
     assert not result.claimed  # ... gone once the target's own pixels (PLD) and CPM pixels enter
+
+
+def test_single_event_and_no_data_in_transit(rng):
+    lc, design = _light_curve(rng, n=300, groups=(("elc1_10", 3), ("spline", 2)))
+    single = flexibility_ladder(lc, design, (math.inf, 2002.7, 3.0), config=DetrendConfig(clip_sigma=0))
+    assert single.ephemeris.single and single.top is not None and abs(single.top.snr) < 5
+    good = lc.good.copy()
+    good[np.abs(lc.time - 2002.7) < 0.2] = False  # the transit fell in a gap
+    from halfsib.exceptions import DataValidationError
+
+    with pytest.raises(DataValidationError, match="no rung"):
+        flexibility_ladder(lc.replace(good=good), design, (math.inf, 2002.7, 3.0))
