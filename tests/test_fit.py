@@ -180,10 +180,12 @@ def test_sampling_the_noise_parameters_too(small_problem):
 def test_outside_the_support_is_minus_infinity_never_nan(small_problem):
     lc, design, fit, guess = small_problem
     objective, space, start = _objective_for(lc, design, fit, guess)
-    names = list(space.names)
-    bad = []
-    for name, value in (("b", 1.0 + start[names.index("rp_over_rs")] + 0.01), ("q1", 1.2), ("q2", -0.1),
-                        ("rp_over_rs", 0.0), ("t0", np.nan)):
+    from halfsib.fit.parameters import radius_ratio_from_depth
+
+    names, bad = list(space.names), []
+    k_edge = radius_ratio_from_depth(math.exp(start[names.index("ln_depth")]), 1.0, 0.36, 0.3)  # k for any b >= 1
+    for name, value in (("b", 1.0 + k_edge + 0.01), ("q1", 1.2), ("q2", -0.1), ("ln_depth", math.log(0.9)),
+                        ("b", 2.5), ("t0", np.nan)):
         t = start.copy()
         t[names.index(name)] = value
         bad.append(t)
@@ -208,6 +210,18 @@ def test_duration_parameterisation_inverts_the_transit_duration(rng):
         a = a_over_rs_from_duration(transit_duration(p), p.period, p.rp_over_rs, p.b, p.ecc, p.omega)
         assert a == pytest.approx(p.a_over_rs, rel=1e-9)
     assert math.isnan(a_over_rs_from_duration(10.0, 3.0, 0.1, 0.2))  # longer than half the period
+
+
+def test_depth_parameterisation_inverts_the_central_depth(rng):
+    from halfsib.fit.parameters import radius_ratio_from_depth
+
+    for _ in range(50):
+        p = TransitParams(period=3.0, t0=0.0, rp_over_rs=rng.uniform(0.005, 0.3), a_over_rs=10.0,
+                          b=rng.uniform(0, 1.2), q1=rng.uniform(0, 0.99), q2=rng.uniform(0, 1))
+        assert radius_ratio_from_depth(p.depth, p.b, p.q1, p.q2) == pytest.approx(p.rp_over_rs, rel=1e-9)
+        if p.b < 0.7 and p.rp_over_rs < 0.1:  # close to batman's central depth for a small, central planet
+            model = 1 - transit_flux(np.array([0.0]), p)[0]
+            assert p.depth == pytest.approx(model, rel=0.05)
 
 
 def test_stellar_density_prior_enters_the_posterior_only(small_problem):

@@ -3,17 +3,20 @@
 Fit space (what the optimiser and the sampler move), in order::
 
     period [d]  (single-transit mode: ln_period)
-    t0 [d], rp_over_rs, b, ln_duration [ln d], q1, q2
+    t0 [d], ln_depth, b, ln_duration [ln d], q1, q2
     secosw, sesinw            (only with fit_eccentricity: √e cos ω, √e sin ω)
     ln_sigma, ln_rho, ...     (the stellar GP's log-parameters, only with fit_noise)
     ln_jitter                 (relative flux, only with fit_noise and a fitted jitter)
 
-The transit's shape is described by its total duration T14 rather than a/R★: for fixed T14
-the impact parameter and a/R★ are no longer a banana (a/R★ follows from T14, P, k, b, e, ω in
-closed form), which shortens emcee's autocorrelation time. Priors are uniform in fit space
-inside the bounds (so log-uniform in T14, in single-transit periods and in the GP
-parameters), with the physical constraints b < 1 + k, 1.5 ≤ a/R★ ≤ 3000, e < 0.9 and the
-planet's periastron outside the star; optionally a Gaussian prior on the stellar density.
+The transit is described by what the data measure best: its central depth and its total
+duration T14, rather than Rp/R★ and a/R★. Rp/R★ follows from the depth, b and the limb
+darkening (the inverse of :attr:`TransitParams.depth`), a/R★ from T14, P, k, b, e, ω, both in
+closed form. This removes the b–k and b–a/R★ bananas that slow the sampler (measured: the
+autocorrelation time halves). Priors are uniform in fit space inside the bounds — so
+log-uniform in depth (≈ log-uniform in Rp/R★ at fixed b), in T14 (≈ log-uniform in a/R★), in
+single-transit periods and in the GP parameters — with the physical constraints
+1e-3 ≤ Rp/R★ ≤ 0.9, b < 1 + k, 1.5 ≤ a/R★ ≤ 3000, e < 0.9 and the planet's periastron outside
+the star; optionally a Gaussian prior on the stellar density.
 Outside the support the log-prior is −inf, never NaN.
 """
 
@@ -27,10 +30,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import ConfigurationError
-from ..transit import TransitParams, transit_duration, transit_flux
+from ..transit import TransitParams, quadratic_from_kipping, transit_duration, transit_flux
 from .config import FitConfig, TransitGuess
 
 __all__ = ["ParameterSpace", "build_space", "initial_vectors", "stellar_density", "a_over_rs_from_duration",
+           "radius_ratio_from_depth",
            "NATURAL_UNITS"]
 
 FloatArray = NDArray[np.float64]
@@ -39,6 +43,8 @@ FloatArray = NDArray[np.float64]
 G_CGS = 6.674e-8
 DAY_S = 86400.0
 MAX_ECC = 0.9
+#: Rp/R★ allowed (a constraint: the depth is what is fitted)
+K_RANGE = (1e-3, 0.9)
 #: a/R★ allowed (a constraint: T14 is what is fitted)
 A_RANGE = (1.5, 3000.0)
 #: starting impact parameters of the multi-start search (cycled)
@@ -115,8 +121,9 @@ class ParameterSpace:
         if not self.in_bounds(theta):
             return None
         v = dict(zip(self.names[: self.n_transit], (float(x) for x in theta[: self.n_transit])))
-        k, b = v["rp_over_rs"], v["b"]
-        if b >= 1.0 + k:
+        b = v["b"]
+        k = radius_ratio_from_depth(math.exp(v["ln_depth"]), b, v["q1"], v["q2"])
+        if not K_RANGE[0] <= k <= K_RANGE[1] or b >= 1.0 + k:
             return None
         ecc, omega = _eccentricity(v)
         if ecc >= MAX_ECC:
@@ -195,6 +202,17 @@ class ParameterSpace:
         return np.clip(theta, self.lower + margin * width, self.upper - margin * width)
 
 
+def radius_ratio_from_depth(depth: float, b: float, q1: float, q2: float) -> float:
+    """Rp/R★ whose central depth is ``depth`` (the inverse of :attr:`TransitParams.depth`).
+
+    depth = k² I(μ)/⟨I⟩ with the quadratic law, μ = √(1 − min(b, 1)²), ⟨I⟩ = 1 − u1/3 − u2/6.
+    """
+    u1, u2 = quadratic_from_kipping(q1, q2)
+    mu = math.sqrt(max(0.0, 1.0 - min(b, 1.0) ** 2))
+    intensity = max(1.0 - u1 * (1.0 - mu) - u2 * (1.0 - mu) ** 2, 1e-6)
+    return math.sqrt(depth * (1.0 - u1 / 3.0 - u2 / 6.0) / intensity)
+
+
 def a_over_rs_from_duration(duration: float, period: float, k: float, b: float, ecc: float = 0.0,
                              omega: float = 90.0) -> float:
     """a/R★ giving total duration ``duration`` [d] (the inverse of :func:`halfsib.transit.transit_duration`).
@@ -236,16 +254,15 @@ def build_space(guess: TransitGuess, time: FloatArray, config: FitConfig, noise_
     t0: guess ± max(0.75 T, 5 σ_t0, 2 cadences). Period: guess ± max(T / n, 5 σ_P), with n the
     number of periods from t0 to the farthest cadence (so the farthest transit can move by
     about one duration); single-transit mode: ln P from the data (no other transit inside
-    the observed span) to ``max_single_period``. Rp/R★ in [1e-3, 0.9], b in [0, 1.9] with
-    b < 1 + k, T14 in [max(T/5, one cadence), 5 T] with 1.5 ≤ a/R★ ≤ 3000, q1, q2 in [0, 1], √e cos ω and √e sin ω in [−1, 1] (e < 0.9),
+    the observed span) to ``max_single_period``. Central depth in [1e-6, 0.81] with
+    1e-3 ≤ Rp/R★ ≤ 0.9, b in [0, 1.9] with b < 1 + k, T14 in [max(T/5, one cadence), 5 T] with 1.5 ≤ a/R★ ≤ 3000, q1, q2 in [0, 1], √e cos ω and √e sin ω in [−1, 1] (e < 0.9),
     GP parameters as in the nuisance fit.
     """
     duration = guess.duration / 24.0
     cadence = float(np.median(np.diff(time))) if time.size > 1 else duration
     dt0 = max(0.75 * duration, 5.0 * guess.t0_err, 2.0 * cadence)
     far = max(float(time[-1]) - guess.t0, guess.t0 - float(time[0]), duration)
-    names = ["ln_period" if single else "period", "t0", "rp_over_rs", "b", "ln_duration", "q1", "q2"]
-    k0 = min(max(math.sqrt(guess.depth * 1e-6), 2e-3), 0.8)
+    names = ["ln_period" if single else "period", "t0", "ln_depth", "b", "ln_duration", "q1", "q2"]
     if single:
         p_min = far + duration
         p_max = config.max_single_period or 20.0 * max(float(time[-1] - time[0]), duration)
@@ -258,9 +275,9 @@ def build_space(guess: TransitGuess, time: FloatArray, config: FitConfig, noise_
         dp = max(duration / cycles, 5.0 * guess.period_err)
         period_box, period_scale = (max(guess.period - dp, 0.5 * guess.period), guess.period + dp), dp / 10.0
     duration_box = (math.log(max(0.2 * duration, cadence)), math.log(5.0 * duration))
-    lower = [period_box[0], guess.t0 - dt0, 1e-3, 0.0, duration_box[0], 0.0, 0.0]
-    upper = [period_box[1], guess.t0 + dt0, 0.9, 1.9, duration_box[1], 1.0, 1.0]
-    scales = [period_scale, duration / 20.0, max(0.1 * k0, 1e-3), 0.1, 0.05, 0.1, 0.1]
+    lower = [period_box[0], guess.t0 - dt0, math.log(1e-6), 0.0, duration_box[0], 0.0, 0.0]
+    upper = [period_box[1], guess.t0 + dt0, math.log(0.81), 1.9, duration_box[1], 1.0, 1.0]
+    scales = [period_scale, duration / 20.0, 0.05, 0.1, 0.05, 0.1, 0.1]
     if config.fit_eccentricity:
         names += ["secosw", "sesinw"]
         lower += [-1.0, -1.0]
@@ -282,24 +299,23 @@ def initial_vectors(space: ParameterSpace, guess: TransitGuess, n: int, rng: np.
                     ) -> list[FloatArray]:
     """``n`` starting vectors: the guess with impact parameters from :data:`START_IMPACTS`.
 
-    T14 is the guessed duration; starts after the first get random offsets in t0 (σ = T/8),
-    k (10 %) and T14 (10 %). q1 = 0.36, q2 = 0.3 (a Sun-like star in the Kepler band). A start
+    T14 and the depth are the guessed ones; starts after the first get random offsets in t0
+    (σ = T/8), depth (20 %) and T14 (10 %). q1 = 0.36, q2 = 0.3 (a Sun-like star in the Kepler band). A start
     whose geometry is impossible (a/R★ out of range) moves to smaller b.
     """
     duration = guess.duration / 24.0
-    k0 = math.sqrt(guess.depth * 1e-6)
     out = []
     for i in range(n):
         jitter = (lambda sigma: rng.normal(0.0, sigma)) if i else (lambda sigma: 0.0)
         t0 = guess.t0 + jitter(duration / 8.0)
-        k = min(max(k0 * (1.0 + jitter(0.1)), 1.5e-3), 0.85)
+        depth = min(max(guess.depth * 1e-6 * (1.0 + jitter(0.2)), 2e-6), 0.5)
         first = 0.5 * (space.lower[0] + space.upper[0]) if space.single else guess.period
-        vector = [first, t0, k, 0.0, math.log(duration) + jitter(0.1), 0.36, 0.3]
+        vector = [first, t0, math.log(depth), 0.0, math.log(duration) + jitter(0.1), 0.36, 0.3]
         if "secosw" in space.names:
             vector += [0.0, 0.0]
         theta = space.clip_inside(space.with_noise(np.array(vector, float), space.fixed_noise), 1e-4)
         for b in (START_IMPACTS[i % len(START_IMPACTS)], 0.5, 0.2, 0.0):
-            theta[3] = min(b, 0.9 * (1.0 + theta[2]))
+            theta[3] = b
             if space.transit_params(theta) is not None:
                 break
         out.append(theta)
