@@ -5,7 +5,8 @@ design matrix without the groups built from its own pixels (PLD, centroid motion
 would follow a neighbour's dip), the target's stellar GP and jitter in units of the pixel's
 flux level s_p, and one prior variance per regressor group refitted for the pixel with
 the candidate's transits masked — and the transit template's depth is fitted with the
-weights and the GP integrated out: δ_p [e-/s] ± σ_p.
+weights and the GP integrated out: δ_p [e-/s] ± σ_p, σ_p inflated by √max(1, rᵀC⁻¹r / n)
+when the pixel's residuals exceed the borrowed noise model.
 
 The dip's centroid is the depth-weighted mean position c = Σ x_p δ_p / Σ δ_p, with
 Cov(c) = Σ (x_p − c)(x_p − c)ᵀ σ_p² / (Σ δ_p)² (pixels taken as independent); the target's
@@ -137,7 +138,8 @@ def pixel_depth_image(lc: LightCurve, pixels: PixelSeries, model: FittedModel, e
             except (NotPositiveDefiniteError, ValueError) as err_:
                 log.debug("pixel (%d, %d) not fitted: %s", r, c, err_)
                 continue
-            depth[r, c], depth_err[r, c] = scale * fit.amplitude[0], scale * fit.error[0]
+            misfit = _misfit(ml, y, excluded)
+            depth[r, c], depth_err[r, c] = scale * fit.amplitude[0], scale * fit.error[0] * misfit
             fitted[r, c] = True
     if not fitted.any():
         return "no pixel of the stamp could be fitted"
@@ -147,6 +149,16 @@ def pixel_depth_image(lc: LightCurve, pixels: PixelSeries, model: FittedModel, e
                            aperture=np.asarray(pixels.aperture, bool).copy(), target_centre=target,
                            dip_centre=None if centre is None else (float(centre[0]), float(centre[1])),
                            dip_centre_err=None if centre_err is None else float(np.sqrt(np.trace(centre_err) / 2)))
+
+
+def _misfit(ml: MarginalLikelihood, y: FloatArray, excluded: NDArray[np.bool_]) -> float:
+    """√max(1, rᵀC⁻¹r / n): error inflation when the pixel's residuals exceed the model's noise.
+
+    E[rᵀC⁻¹r] = n for a correct model; the target's GP and jitter, borrowed by the pixel,
+    can under-state a pixel's own residual systematics (motion at the stamp's edges).
+    """
+    n = int(np.count_nonzero(~excluded))
+    return math.sqrt(max(1.0, float(y @ ml.residual_inverse()) / max(n, 1)))
 
 
 def _flux_centroid(image: FloatArray, aperture: NDArray[np.bool_]) -> tuple[float, float]:
