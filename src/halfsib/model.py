@@ -42,7 +42,7 @@ KERNEL_STEP = 1e-4
 #: forward step in the GP log-parameters for ∂K/∂θ v (shares K_GP(θ) v between parameters)
 FORWARD_STEP = 1e-6
 #: the optimiser stops when an iteration improves ln L by less than this
-LNL_TOLERANCE = 0.02
+LNL_TOLERANCE = 0.1
 #: iterations allowed when refitting after clipping (the start is already close)
 REFIT_MAXITER = 15
 #: fewest cadences the model accepts
