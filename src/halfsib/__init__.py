@@ -58,6 +58,14 @@ _EXPORTS: dict[str, str] = {
     "VetReport": "vet",
     "VetTest": "vet",
     "VetConfig": "vet",
+    "run_target": "run",
+    "RunConfig": "run",
+    "TargetRun": "run",
+    "CandidateOutcome": "run",
+    # many targets
+    "run_batch": "batch",
+    "BatchConfig": "batch",
+    "BatchSummary": "batch",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",
