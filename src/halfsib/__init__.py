@@ -58,10 +58,6 @@ _EXPORTS: dict[str, str] = {
     "VetReport": "vet",
     "VetTest": "vet",
     "VetConfig": "vet",
-    "run_target": "run",
-    "RunConfig": "run",
-    "TargetRun": "run",
-    "CandidateOutcome": "run",
     # many targets
     "run_batch": "batch",
     "BatchConfig": "batch",
