@@ -58,6 +58,10 @@ _EXPORTS: dict[str, str] = {
     "VetReport": "vet",
     "VetTest": "vet",
     "VetConfig": "vet",
+    "run_target": "run",
+    "RunConfig": "run",
+    "TargetRun": "run",
+    "CandidateOutcome": "run",
     # many targets
     "run_batch": "batch",
     "BatchConfig": "batch",

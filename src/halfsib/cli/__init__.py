@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "detrend": "detrend",
     "search": "search",
     "fit": "fit",
+    "run": "run",
     "batch": "batch",
     "demo": "demo",
 }

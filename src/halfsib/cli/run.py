@@ -1,0 +1,96 @@
+"""``halfsib run``: one target from raw data to claimed planets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ._target_args import add_target_arguments
+
+HELP = "detrend, search, fit, ladder and vet one target; write candidates, fits and a report page"
+DESCRIPTION = """\
+The whole per-target pipeline: fit the half-sibling nuisance model to TARGET (other stars'
+light and pixels, the target's own motion and pixel terms, a GP for the star), search for
+transits jointly with it, and take the strongest candidates through
+
+  fit     a limb-darkened transit (batman) fitted jointly with the nuisance model:
+          maximum likelihood with Fisher errors, then emcee posteriors (--no-sample: skip);
+  ladder  the depth S/N under nuisance models of growing flexibility, up to the most
+          flexible one with its prior scales widened 10x;
+  vet     odd/even, secondary eclipse, phase curve, single-event dominance, quality-flag
+          coincidence, V/U shape, duration vs stellar density, per-pixel depth image
+          (pixel files only).
+
+A candidate is CLAIMED when its fit succeeded, its S/N at the top of the ladder is at least
+--claim-snr, and no vetting test failed (tests that could not run are listed, not failed).
+
+Writes into OUTDIR: candidates.ecsv (search + fit + ladder + vetting columns, claimed,
+claim_reason), lightcurve.fits (as from halfsib detrend), fit_<n>.ecsv, chains_<n>.npz,
+ladder_<n>.ecsv, vet_<n>.ecsv, summary.json and the report page report.png / report.pdf.
+
+examples:
+  halfsib run ktwo247589423-c13_llc.fits --others k2-c13/ -o k2-136/
+  halfsib run target_tpf.fits --others 'c13/*.fits' --basis c13_basis.fits -o out/ --no-sample
+  halfsib run target.fits --others sector/ -o out/ --max-candidates 5 --steps 2000 --seed 1
+"""
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``halfsib run``."""
+    p = subparsers.add_parser("run", parents=[common], help=HELP, description=DESCRIPTION,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_target_arguments(p)
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder (created if needed)")
+    p.add_argument("--max-candidates", type=int, default=3, metavar="N",
+                   help="candidates taken through fit, ladder and vetting (default 3)")
+    p.add_argument("--claim-snr", type=float, default=7.0, metavar="S",
+                   help="depth S/N needed at the top rung of the ladder (default 7)")
+    p.add_argument("--min-snr", type=float, default=None, metavar="S",
+                   help="search: robust S/N for a periodogram peak to become a candidate (default: search's)")
+    p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
+    p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
+    p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit's starts and sampler (default 0)")
+    p.add_argument("--no-figure", action="store_true", help="skip report.png/report.pdf")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in OUTDIR")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from ..fit import FitConfig
+    from ..model import DetrendConfig
+    from ..run import RunConfig
+    from ..search import SearchConfig
+
+    fit_settings: dict[str, Any] = {"sample": not args.no_sample}
+    if args.steps is not None:
+        fit_settings["n_steps"] = args.steps
+    if args.walkers is not None:
+        fit_settings["n_walkers"] = args.walkers
+    search = SearchConfig(min_snr=args.min_snr) if args.min_snr is not None else None
+    return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),
+                     max_candidates=args.max_candidates, claim_snr=args.claim_snr, seed=args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline on one target and write its outputs; print a summary."""
+    from ..run import run_target
+
+    result = run_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
+                        flux_column=args.flux_column, show_progress=not args.quiet)
+    paths = result.write(args.out, overwrite=args.overwrite, figure=not args.no_figure)
+    if not args.quiet:
+        _summary(result, args.out, len(paths))
+    return 0
+
+
+def _summary(result: Any, outdir: str, n_files: int) -> None:
+    d = result.detrend
+    print(f"{d.meta.target_id or d.meta.source}: {d.time.size} cadences, {len(result.search.candidates)} "
+          f"candidate(s), {len(result.claimed)} claimed ({result.seconds['total']:.1f} s)", file=sys.stdout)
+    for o in result.outcomes:
+        c = o.candidate
+        verdict = "CLAIMED" if o.claimed else "not claimed: " + "; ".join(o.claim_blockers)
+        print(f"  #{o.index} P={c.period:.5f} d  depth {c.depth:.0f}±{c.depth_err:.0f} ppm  S/N {c.snr:.1f}  "
+              f"{verdict}", file=sys.stdout)
+    print(f"wrote {n_files} files to {outdir}", file=sys.stdout)

@@ -1,0 +1,327 @@
+"""One target from raw data to claims: detrend → search → fit → ladder → vet.
+
+:func:`run_target` only orchestrates library calls; each stage lives in its own module
+(:mod:`halfsib.model`, :mod:`halfsib.search`, :mod:`halfsib.fit`, :mod:`halfsib.ladder`,
+:mod:`halfsib.vet`). The outputs and the report figure are made by :mod:`halfsib.report`.
+
+A candidate is **claimed** when all of these hold (``docs/run.md``):
+
+1. the joint physical fit succeeded (a limb-darkened transit was fitted with the
+   nuisance model marginalised);
+2. on the flexibility ladder, with that limb-darkened template, the depth S/N stays at or
+   above ``claim_snr`` at the most flexible rung (``LadderResult.claimed``);
+3. no vetting test that ran failed (``VetReport.passed``; tests that could not run, e.g.
+   the pixel test without a pixel file, do not fail a candidate, and are listed).
+
+A stage that fails for a candidate (too few in-transit cadences, a numerical failure)
+is recorded with its reason and the run goes on with the next stage and candidate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigurationError, HalfsibError
+from .timeseries import LightCurve, PixelSeries
+
+__all__ = ["RunConfig", "CandidateOutcome", "TargetRun", "run_target", "transit_params_of"]
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+#: errors a stage may raise on data it cannot handle (the run records them and goes on)
+STAGE_ERRORS: tuple[type[BaseException], ...] = (HalfsibError, np.linalg.LinAlgError)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of :func:`run_target` (each stage's own config, plus the claim rule).
+
+    Attributes
+    ----------
+    detrend : DetrendConfig or None
+        The nuisance-model fit (default settings when None).
+    search : SearchConfig or None
+    fit : FitConfig or None
+        The joint physical fit; ``FitConfig(sample=False)`` skips emcee (maximum likelihood
+        and Fisher errors only).
+    vet : VetConfig or None
+        Vetting thresholds.
+    max_candidates : int
+        Candidates (strongest first) taken through fit, ladder and vetting.
+    ladder_widen : float
+        Prior-scale factor of the ladder's last rung.
+    claim_snr : float
+        Depth S/N (δ̂/σ) needed at the ladder's top rung.
+    seed : int
+        Seed of the fit's multi-start and sampler.
+    stellar_density : float or None
+        Stellar density [solar units] for the duration test (None: the vetting default).
+    """
+
+    detrend: Any = None
+    search: Any = None
+    fit: Any = None
+    vet: Any = None
+    max_candidates: int = 3
+    ladder_widen: float = 10.0
+    claim_snr: float = 7.0
+    seed: int = 0
+    stellar_density: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_candidates < 0:
+            raise ConfigurationError(f"RunConfig.max_candidates must be >= 0, got {self.max_candidates}")
+        if not (np.isfinite(self.claim_snr) and self.claim_snr > 0):
+            raise ConfigurationError(f"RunConfig.claim_snr must be a positive number, got {self.claim_snr}")
+        if not (np.isfinite(self.ladder_widen) and self.ladder_widen >= 0):
+            raise ConfigurationError(f"RunConfig.ladder_widen must be >= 0, got {self.ladder_widen}")
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateOutcome:
+    """Everything the run learnt about one search candidate.
+
+    Attributes
+    ----------
+    index : int
+        1-based rank in the search (1 = strongest).
+    candidate : Candidate
+        The search's candidate.
+    fit : TransitFit or None
+    ladder : LadderResult or None
+    vetting : VetReport or None
+    errors : dict
+        Stage name (``"fit"``, ``"ladder"``, ``"vet"``) → why it did not produce a result.
+    seconds : dict
+        Wall time per stage [s].
+    """
+
+    index: int
+    candidate: Any
+    fit: Any = None
+    ladder: Any = None
+    vetting: Any = None
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def claimed(self) -> bool:
+        """True when the fit succeeded, the ladder's top rung is significant and vetting passed."""
+        return not self.claim_blockers
+
+    @property
+    def claim_blockers(self) -> tuple[str, ...]:
+        """Why the candidate is not claimed (empty when it is)."""
+        reasons = []
+        if self.fit is None:
+            reasons.append(f"fit: {self.errors.get('fit', 'not run')}")
+        if self.ladder is None:
+            reasons.append(f"ladder: {self.errors.get('ladder', 'not run')}")
+        elif not self.ladder.claimed:
+            top = self.ladder.top
+            snr = f"{top.snr:.1f}" if top is not None and top.snr is not None else "none"
+            reasons.append(f"ladder: top-rung S/N {snr} < {self.ladder.threshold_snr:g}")
+        if self.vetting is None:
+            reasons.append(f"vet: {self.errors.get('vet', 'not run')}")
+        elif not self.vetting.passed:
+            reasons.append("vet: failed " + ", ".join(self.vetting.failed))
+        return tuple(reasons)
+
+
+@dataclass(frozen=True, eq=False)
+class TargetRun:
+    """What :func:`run_target` returns.
+
+    Attributes
+    ----------
+    lc : LightCurve
+        The target's light curve (the aperture sum of a pixel file).
+    pixels : PixelSeries or None
+        The target's stamp, when it was read from a pixel file.
+    detrend : DetrendResult
+        The nuisance-model fit without any transit mask (the search's model).
+    search : SearchResult
+    outcomes : tuple of CandidateOutcome
+        The first ``max_candidates`` candidates taken through fit, ladder and vetting.
+    config : RunConfig
+    inputs : tuple of str
+        Files that went in (provenance).
+    seconds : dict
+        Wall time per stage [s] (``read``, ``detrend``, ``search``, ``candidates``, ``total``).
+    """
+
+    lc: LightCurve
+    pixels: PixelSeries | None
+    detrend: Any
+    search: Any
+    outcomes: tuple[CandidateOutcome, ...]
+    config: RunConfig
+    inputs: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def claimed(self) -> tuple[CandidateOutcome, ...]:
+        """The claimed candidates."""
+        return tuple(o for o in self.outcomes if o.claimed)
+
+    def candidate_table(self) -> Any:
+        """One row per search candidate: search, fit, ladder and vetting columns, ``claimed``."""
+        from .report import candidate_table
+
+        return candidate_table(self)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (target, counts, hyper-parameters, candidates, timings, versions)."""
+        from .report import run_summary
+
+        return run_summary(self)
+
+    def write(self, outdir: PathLike, *, overwrite: bool = False, figure: bool = True) -> list[Path]:
+        """Write every output into ``outdir`` (see :func:`halfsib.report.write_run`)."""
+        from .report import write_run
+
+        return write_run(self, outdir, overwrite=overwrite, figure=figure)
+
+    def plot(self, *, fig: Any = None) -> Any:
+        """The report page (see :func:`halfsib.report.report_figure`)."""
+        from .report import report_figure
+
+        return report_figure(self, fig=fig)
+
+
+def transit_params_of(fit: Any) -> Any:
+    """The maximum-likelihood :class:`~halfsib.transit.TransitParams` of a ``TransitFit``."""
+    from .transit import TransitParams
+
+    ml = fit.maximum_likelihood
+    extra = {k: float(ml[k]) for k in ("ecc", "omega") if k in ml and np.isfinite(ml[k])}
+    return TransitParams(period=float(ml["period"]), t0=float(ml["t0"]), rp_over_rs=float(ml["rp_over_rs"]),
+                         a_over_rs=float(ml["a_over_rs"]), b=float(ml["b"]), q1=float(ml["q1"]),
+                         q2=float(ml["q2"]), **extra)
+
+
+def _stage(name: str, outcome: dict[str, Any], func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one stage for one candidate; record its time, and its error instead of raising."""
+    started = _time.perf_counter()
+    try:
+        return func(*args, **kwargs)
+    except STAGE_ERRORS as err:
+        log.warning("candidate %d: %s failed: %s", outcome["index"], name, err)
+        outcome["errors"][name] = f"{type(err).__name__}: {err}"
+        return None
+    finally:
+        outcome["seconds"][name] = _time.perf_counter() - started
+
+
+def _follow_up(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index: int, pixels: PixelSeries | None,
+               cfg: RunConfig, rng: np.random.Generator) -> CandidateOutcome:
+    """Fit, ladder and vet one candidate."""
+    from .fit import fit_transit
+    from .ladder import flexibility_ladder
+    from .vet import vet
+
+    state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
+    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=cfg.fit, rng=rng)
+    template = _stage("template", state, transit_params_of, fitted) if fitted is not None else None
+    state["seconds"].pop("template", None)
+    ladder = _stage("ladder", state, flexibility_ladder, lc, design, candidate, template=template,
+                    config=cfg.detrend, widen=cfg.ladder_widen, threshold_snr=cfg.claim_snr)
+    model = ladder.top_model if ladder is not None else None
+    vetting = _stage("vet", state, vet, lc, design, candidate, pixels=pixels, config=cfg.vet,
+                     detrend_config=cfg.detrend, stellar_density=cfg.stellar_density, template=template,
+                     model=model)
+    return CandidateOutcome(index=index, candidate=candidate, fit=fitted, ladder=ladder, vetting=vetting,
+                            errors=state["errors"], seconds=state["seconds"])
+
+
+def _read(target: Any, flux_column: str | None) -> tuple[LightCurve | PixelSeries, PixelSeries | None]:
+    from .pipeline import load_target
+
+    star = target if isinstance(target, (LightCurve, PixelSeries)) else load_target(target, flux_column=flux_column)
+    return star, (star if isinstance(star, PixelSeries) else None)
+
+
+def _inputs(target: Any, others: Sequence[Any], basis: Any, cbv: Any) -> tuple[str, ...]:
+    paths = [target, *others, basis, cbv]
+    return tuple(str(p) for p in paths if isinstance(p, (str, os.PathLike)))
+
+
+def run_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    config: RunConfig | None = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+) -> TargetRun:
+    """Detrend, search, fit, ladder and vet one target.
+
+    Parameters
+    ----------
+    target : path, halfsib series or lightkurve object
+        The star; a pixel file also enables CPM/PLD regressors and the per-pixel depth test.
+    others : paths or series
+        Other stars of the same campaign/sector.
+    basis : path or ElcBasis, optional
+        A prebuilt eigen-light-curve basis.
+    cbv : path or BasisTable, optional
+    regressors : RegressorConfig, optional
+    config : RunConfig, optional
+    flux_column : str, optional
+    show_progress : bool
+
+    Returns
+    -------
+    TargetRun
+
+    Raises
+    ------
+    HalfsibError
+        When the target itself cannot be read, modelled or searched (candidate-level
+        failures are recorded in the outcomes instead).
+    """
+    from .model import detrend
+    from .pipeline import prepare_target
+    from .search import search
+
+    cfg = config or RunConfig()
+    clock = {"start": _time.perf_counter()}
+    star, pixels = _read(target, flux_column)
+    lc, design = prepare_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                flux_column=flux_column, show_progress=show_progress)
+    clock["read"] = _time.perf_counter()
+    nuisance = detrend(lc, design, config=cfg.detrend)
+    clock["detrend"] = _time.perf_counter()
+    found = search(lc, design, nuisance, config=cfg.search)
+    clock["search"] = _time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    outcomes = tuple(_follow_up(lc, design, nuisance, cand, i + 1, pixels, cfg, rng)
+                     for i, cand in enumerate(found.candidates[:cfg.max_candidates]))
+    clock["candidates"] = _time.perf_counter()
+    seconds = _durations(clock)
+    log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),
+             sum(o.claimed for o in outcomes), seconds["total"])
+    return TargetRun(lc=lc, pixels=pixels, detrend=nuisance, search=found, outcomes=outcomes, config=cfg,
+                     inputs=_inputs(target, others, basis, cbv), seconds=seconds)
+
+
+def _durations(clock: dict[str, float]) -> dict[str, float]:
+    order = ["start", "read", "detrend", "search", "candidates"]
+    out = {name: clock[name] - clock[prev] for prev, name in zip(order, order[1:])}
+    out["total"] = clock["candidates"] - clock["start"]
+    return out
+

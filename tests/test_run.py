@@ -1,0 +1,175 @@
+"""``halfsib run``: detrend → search → fit → ladder → vet on a simulated K2 patch; outputs; claims."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from halfsib.cli import main
+from halfsib.exceptions import ConfigurationError
+from halfsib.fit import FitConfig
+from halfsib.report import VET_TESTS, candidate_table
+from halfsib.run import CandidateOutcome, RunConfig, run_target
+from halfsib.simulate import SimulationConfig, simulate_campaign, write_campaign
+
+QUICK_FIT = FitConfig(sample=False, n_starts=2)
+
+
+@pytest.fixture(scope="module")
+def patch(tmp_path_factory):
+    """Eight bright K2 stars, 1,200 cadences; star 901100007 has one 5,750-ppm planet at 2.485 d."""
+    out = tmp_path_factory.mktemp("runpatch")
+    camp = simulate_campaign(SimulationConfig(mission="k2", n_stars=8, n_cadences=1200, seed=11, planet_fraction=0.5,
+                                              eb_fraction=0.0, mag_range=(11.5, 13.5), planet_rp_range=(0.06, 0.1),
+                                              planet_period_range=(1.0, 4.0)))
+    write_campaign(camp, out, progress=False)
+    truth = Table.read(out / "truth.ecsv")
+    planets = Table.read(out / "planets.ecsv")
+    return out, truth, planets
+
+
+def _files(out, truth, star_id):
+    row = truth[truth["star_id"] == star_id][0]
+    return out / row["tpf_file"], out / "lc"
+
+
+@pytest.fixture(scope="module")
+def planet_run(patch):
+    out, truth, planets = patch
+    tpf, others = _files(out, truth, 901100007)
+    return run_target(tpf, others=[others], config=RunConfig(fit=QUICK_FIT, max_candidates=2)), planets
+
+
+def _no_nan(table):
+    for name in table.colnames:
+        col = table[name]
+        if col.dtype.kind == "f":
+            data = np.ma.getdata(col)[~np.ma.getmaskarray(col)]
+            assert np.all(np.isfinite(data)), name
+
+
+# --------------------------------------------------------------------------- fast: the claim rule
+def _outcome(fit=True, ladder_claimed=True, vet_failed=()):
+    ladder = SimpleNamespace(claimed=ladder_claimed, threshold_snr=7.0,
+                             top=SimpleNamespace(snr=9.0 if ladder_claimed else 3.0))
+    vetting = SimpleNamespace(passed=not vet_failed, failed=tuple(vet_failed))
+    return CandidateOutcome(index=1, candidate=None, fit=object() if fit else None, ladder=ladder, vetting=vetting,
+                            errors={} if fit else {"fit": "InsufficientTransitDataError: 2 cadences"})
+
+
+def test_claim_needs_a_fit_a_significant_top_rung_and_passed_vetting():
+    assert _outcome().claimed and _outcome().claim_blockers == ()
+    no_fit = _outcome(fit=False)
+    assert not no_fit.claimed and "InsufficientTransitDataError" in no_fit.claim_blockers[0]
+    weak = _outcome(ladder_claimed=False)
+    assert not weak.claimed and "3.0 < 7" in weak.claim_blockers[0]
+    eb = _outcome(vet_failed=("odd_even", "secondary"))
+    assert not eb.claimed and "odd_even, secondary" in eb.claim_blockers[0]
+
+
+@pytest.mark.parametrize("field, value", [("max_candidates", -1), ("claim_snr", 0.0), ("claim_snr", float("nan")),
+                                          ("ladder_widen", -2.0)])
+def test_bad_run_settings_name_the_setting(field, value):
+    with pytest.raises(ConfigurationError, match=field):
+        RunConfig(**{field: value})
+
+
+# --------------------------------------------------------------------------- slow: the pipeline
+@pytest.mark.slow
+def test_run_claims_the_injected_planet_with_its_period_and_depth(planet_run):
+    run, planets = planet_run
+    truth = planets[planets["star_id"] == 901100007][0]
+    assert len(run.claimed) >= 1
+    best = run.claimed[0]
+    assert abs(best.candidate.period - truth["period"]) < 1e-3 * truth["period"]
+    fit = best.fit.maximum_likelihood
+    err = best.fit.fisher_errors
+    assert abs(fit["period"] - truth["period"]) < 5 * err["period"] + 1e-4
+    assert abs(fit["rp_over_rs"] - truth["rp_over_rs"]) < 0.15 * truth["rp_over_rs"]
+    assert best.ladder.claimed and best.vetting.passed
+    # the pixel test ran: the target was a pixel file
+    assert "pixel_centroid" not in best.vetting.not_run
+
+
+@pytest.mark.slow
+def test_candidate_table_has_every_stage_and_no_nan(planet_run):
+    run, _ = planet_run
+    table = candidate_table(run)
+    assert len(table) == len(run.search.candidates)
+    for name in ("period", "depth", "fit_rp_over_rs", "fit_rp_over_rs_err", "fit_status", "ladder_top_snr",
+                 "vet_passed", "claimed", "claim_reason", *(f"vet_{t}" for t in VET_TESTS)):
+        assert name in table.colnames, name
+    assert table["depth"].unit == "ppm" and table["fit_period"].unit == "d"
+    assert list(table["claimed"]) == [o.claimed for o in run.outcomes] + [False] * (len(table) - len(run.outcomes))
+    _no_nan(table)
+    # no sampling was asked for: the posterior columns are masked, never NaN
+    assert np.all(np.ma.getmaskarray(table["post_period"]))
+
+
+@pytest.mark.slow
+def test_vetting_names_are_known_to_the_report(planet_run):
+    run, _ = planet_run
+    for outcome in run.outcomes:
+        assert {t.name for t in outcome.vetting.tests} <= set(VET_TESTS)
+
+
+@pytest.mark.slow
+def test_written_outputs_round_trip_and_are_not_overwritten(planet_run, tmp_path):
+    run, _ = planet_run
+    paths = run.write(tmp_path / "out")
+    assert all(p.exists() for p in paths)
+    names = {p.name for p in paths}
+    assert {"candidates.ecsv", "lightcurve.fits", "summary.json", "report.png", "report.pdf", "fit_1.ecsv",
+            "ladder_1.ecsv", "vet_1.ecsv"} <= names
+    table = Table.read(tmp_path / "out" / "candidates.ecsv")
+    assert table.meta["claim_rule"].startswith("fit ok")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_claimed"] == len(run.claimed) and summary["versions"]["halfsib"]
+    with pytest.raises(ConfigurationError, match="exists"):
+        run.write(tmp_path / "out")
+    run.write(tmp_path / "out", overwrite=True, figure=False)
+
+
+@pytest.mark.slow
+def test_a_failed_fit_is_recorded_and_the_run_goes_on(patch, tmp_path):
+    out, truth, _ = patch
+    tpf, others = _files(out, truth, 901100007)
+    config = RunConfig(fit=FitConfig(sample=False, n_starts=1, min_in_transit=100_000), max_candidates=1)
+    run = run_target(tpf, others=[others], config=config)
+    outcome = run.outcomes[0]
+    assert outcome.fit is None and "InsufficientTransitData" in outcome.errors["fit"]
+    assert outcome.ladder is not None and outcome.vetting is not None  # the other stages still ran
+    assert not outcome.claimed
+    table = candidate_table(run)
+    assert table["fit_status"][0].startswith("InsufficientTransitData")
+    assert np.ma.getmaskarray(table["fit_rp_over_rs"])[0]
+    run.write(tmp_path / "failed", figure=True)
+
+
+@pytest.mark.slow
+def test_a_quiet_star_has_no_claim_and_a_full_table(patch, tmp_path):
+    out, truth, planets = patch
+    quiet = [s for s in truth["star_id"] if s not in set(planets["star_id"])][0]
+    tpf, others = _files(out, truth, quiet)
+    run = run_target(tpf, others=[others], config=RunConfig(fit=QUICK_FIT))
+    assert run.claimed == ()
+    table = candidate_table(run)
+    assert "claimed" in table.colnames and "vet_odd_even" in table.colnames
+    run.write(tmp_path / "quiet")
+
+
+@pytest.mark.slow
+def test_cli_run_end_to_end(patch, tmp_path, capsys):
+    out, truth, _ = patch
+    tpf, others = _files(out, truth, 901100007)
+    status = main(["run", str(tpf), "--others", str(others), "-o", str(tmp_path / "cli"), "--no-sample",
+                   "--max-candidates", "1", "--no-figure"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "CLAIMED" in printed and "wrote" in printed
+    table = Table.read(tmp_path / "cli" / "candidates.ecsv")
+    assert bool(table["claimed"][0])
