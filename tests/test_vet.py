@@ -346,3 +346,12 @@ def test_k2_136_c_is_claimed_and_passes_vetting(shared_data):
     assert report.passed, report.to_table()
     assert report["flag_coincidence"].ran  # K2SFF dropped the firing cadences: the gaps are the events
     assert 1000 < report["odd_even"].extras["depth_odd"] < 3000
+
+
+def test_halfsib_vet_is_callable_whatever_was_imported_first(fitted):
+    import halfsib
+    import halfsib.ladder  # noqa: F401  (binds the subpackage halfsib.vet on the package)
+
+    lc, design, model = fitted
+    assert isinstance(halfsib.vet(lc, design, EPH, model=model), VetReport)
+    assert halfsib.VetReport is VetReport

@@ -10,7 +10,9 @@ cannot run says so (``passed`` None, the reason in ``detail``) instead of giving
 from __future__ import annotations
 
 import logging
+import sys
 import time as _time
+import types
 from typing import Any
 
 from ..design import DesignMatrix
@@ -91,3 +93,18 @@ def _vet(lc: LightCurve, design: DesignMatrix, candidate: Any, pixels: PixelSeri
                        seconds=_time.perf_counter() - started)
     log.info("vetting P=%.4f d: %s", eph.period, "passed" if report.passed else f"failed {report.failed}")
     return report
+
+
+class _CallableModule(types.ModuleType):
+    """``halfsib.vet`` names both this subpackage and its main function.
+
+    Once the subpackage is imported, ``halfsib.vet`` is the module (Python binds submodules
+    on their parent); calling it calls :func:`vet`, so ``halfsib.vet(lc, design, candidate)``
+    works whatever was imported first.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> VetReport:
+        return vet(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
