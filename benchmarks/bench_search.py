@@ -185,7 +185,7 @@ def run_campaign(mission: str, args: argparse.Namespace, n_stars: int, n_cadence
     for i in range(len(truth)):
         sid = int(truth["star_id"][i])
         mine = bodies[bodies["star_id"] == sid]
-        row: dict[str, Any] = dict(star=sid, kind="eb" if truth["is_eb"][i] else ("planet" if len(mine) else "none"),
+        row: dict[str, Any] = dict(star=sid, kind=star_kind(truth, i, len(mine)),
                                    contamination=float(truth["contamination"][i]), mag=float(truth["mag"][i]))
         hs = run_halfsib(lcs[i], lcs, max_planets=3)
         t, flat, dy = _pld_flat(outdir / truth["tpf_file"][i])
@@ -204,6 +204,16 @@ def run_campaign(mission: str, args: argparse.Namespace, n_stars: int, n_cadence
               f" | TLS P={row['tls']['period']:.3f} SDE={row['tls']['stat']:.1f} ({row['tls']['time']:.1f} s) | truth "
               + ", ".join(f"{b['kind']} P={b['period']:.3f} {b['depth']:.0f} ppm" for b in row["bodies"]), flush=True)
     return dict(mission=mission, stars=stars, summary=summarise(stars))
+
+
+def star_kind(truth: Any, i: int, n_bodies: int) -> str:
+    """"eb", "planet", "eb-neighbour" (an EB placed next to it leaks eclipses in) or "none" (quiet)."""
+    if truth["is_eb"][i]:
+        return "eb"
+    if n_bodies:
+        return "planet"
+    neighbours = {int(x) for x in np.asarray(truth["eb_neighbour_id"])[np.asarray(truth["is_eb"], bool)]}
+    return "eb-neighbour" if int(truth["star_id"][i]) in neighbours else "none"
 
 
 def _top(row: dict[str, Any], method: str) -> dict[str, float] | None:
