@@ -170,10 +170,11 @@ def test_eccentric_orbits_equal_the_dense_reference_and_fit(small_problem, rng):
 
 def test_sampling_the_noise_parameters_too(small_problem):
     lc, design, fit, guess = small_problem
-    result = fit_transit(lc, design, fit, guess, sample_noise=True, n_steps=30, check_every=10, n_starts=1, rng=2)
+    result = fit_transit(lc, design, fit, guess, sample_noise=True, n_steps=20, check_every=10, n_starts=1,
+                         n_walkers=22, rng=2)
     assert result.sampler.sampled[-3:] == ("ln_sigma", "ln_rho", "ln_jitter")
     assert {"sigma", "rho", "jitter"} <= set(result.posterior)
-    plain = fit_transit(lc, design, fit, guess, n_steps=30, check_every=10, n_starts=1, rng=2)
+    plain = fit_transit(lc, design, fit, guess, n_steps=20, check_every=10, n_starts=1, rng=2)
     assert "sigma" not in plain.posterior and len(plain.sampler.sampled) == 7
 
 
@@ -355,7 +356,7 @@ def test_invalid_guesses_and_settings_raise_named_errors():
 
 def test_table_file_and_figure(small_problem, tmp_path):
     lc, design, fit, guess = small_problem
-    result = fit_transit(lc, design, fit, guess, rng=4, n_steps=60, check_every=20, n_starts=2)
+    result = fit_transit(lc, design, fit, guess, rng=4, n_steps=60, check_every=20, n_starts=1)
     table = result.to_table()
     assert len(table) == 1
     assert table["period"].unit == "d" and table["duration"].unit == "h" and table["depth"].unit == "ppm"
