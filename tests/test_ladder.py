@@ -264,8 +264,8 @@ def test_leaking_neighbour_eclipse_is_not_claimed():
     _, lc, design = vc.prepared(target)
     truth = vc.body(eb)
     result = flexibility_ladder(lc, design, (float(truth["period"]), float(truth["t0"]), float(truth["duration"])))
-    assert max(r.snr for r in result.evaluated) > 7  # visible with other stars' light curves only ...
-    assert not result.claimed  # ... gone once the target's own pixels (PLD) and CPM pixels enter
+    assert max(r.snr for r in result.evaluated) > 5  # visible with other stars' light curves only ...
+    assert not result.claimed and abs(result.top.snr) < 3  # ... gone once the target's PLD and CPM pixels enter
 
 
 def test_single_event_and_no_data_in_transit(rng):
