@@ -354,3 +354,35 @@ def test_demo_truth_matching_exact_alias_missed_leak():
     assert list(m["found"]) == ["exact", "alias", "", "candidate", "leak"]
     assert list(m["kind"]) == ["planet", "eb", "planet", "other", "other"]
     assert np.ma.is_masked(m["snr"][2]) and m["snr"][0] == 12.0
+
+
+@pytest.mark.slow
+def test_run_task_fills_claimed_and_the_stage_columns(campaign, tmp_path):
+    from halfsib.batch.tasks import run_task
+    from halfsib.fit import FitConfig
+    from halfsib.run import RunConfig
+
+    files = sorted((campaign / "lc").iterdir())
+    summary = _light(tmp_path, [str(f) for f in files[:3]], task=run_task, others=(str(campaign / "lc"),),
+                     run=RunConfig(fit=FitConfig(sample=False), max_candidates=1))
+    assert (summary.n_done, summary.n_failed) == (3, 0), Table.read(tmp_path / "failures.ecsv")
+    catalog = Table.read(tmp_path / "catalog.ecsv")
+    assert catalog.colnames[-1] == "claimed" and "claim_reason" in catalog.colnames
+    if len(catalog):
+        followed = catalog[catalog["rank"] == 1]
+        assert len(followed) and not np.any(np.ma.getmaskarray(followed["claimed"]))
+    for folder in (tmp_path / "targets").iterdir():
+        outputs = json.loads((folder / MARKER_NAME).read_text())["outputs"]
+        assert outputs and all((folder / name).is_file() for name in outputs)
+
+
+def test_cli_task_option_builds_the_run_task():
+    from halfsib.batch.tasks import detrend_search_task, run_task
+    from halfsib.cli import build_parser
+    from halfsib.cli.batch import config_from_args
+
+    parser = build_parser()
+    default = config_from_args(parser.parse_args(["batch", "in/", "-o", "out/"]))
+    full = config_from_args(parser.parse_args(["batch", "in/", "-o", "out/", "--task", "run", "--no-sample"]))
+    assert default.task is detrend_search_task and default.run is None
+    assert full.task is run_task and full.run.fit.sample is False and full.run.search == default.search

@@ -69,6 +69,8 @@ class BatchConfig:
     seed : int
         Batch seed; each target's seed derives from it and the target id.
     plots : {"none", "candidates", "all"}
+    run : RunConfig or None
+        Settings of the ``run`` task (:func:`halfsib.batch.tasks.run_task`).
     task : callable
         The per-target task (:mod:`halfsib.batch.tasks`); default detrend + search.
     progress : bool
@@ -91,6 +93,7 @@ class BatchConfig:
     n_folds: int = 8
     seed: int = 0
     plots: str = "none"
+    run: Any = None
     task: TaskFunction = detrend_search_task
     progress: bool = True
     break_lock: bool = False
@@ -233,7 +236,7 @@ def _contexts(groups: dict[str, list[TargetRecord]], bases: dict[str, GroupBasis
         stamps = tuple(r.path for r in members if r.kind == "pixels") if config.cpm else ()
         contexts[name] = TaskContext(group=name, basis_path=bases[name].path, cbv_path=config.cbv, stamp_paths=stamps,
                                      flux_column=config.flux_column, detrend=config.detrend, search=config.search,
-                                     regressors=config.regressors, plots=config.plots,
+                                     regressors=config.regressors, plots=config.plots, run=config.run,
                                      settings_hash=_settings_hash(config, bases[name]))
     return contexts
 

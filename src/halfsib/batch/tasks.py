@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TargetSpec", "TaskContext", "TaskProducts", "TaskFunction", "detrend_search_task", "load_basis",
-           "load_stamps", "candidate_rows", "PLOT_CHOICES"]
+__all__ = ["TargetSpec", "TaskContext", "TaskProducts", "TaskFunction", "detrend_search_task", "run_task",
+           "load_basis", "load_stamps", "candidate_rows", "PLOT_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,9 @@ class TaskContext:
     search : SearchConfig
     regressors : RegressorConfig or None
     plots : {"none", "candidates", "all"}
-        Which targets get ``search.png``.
+        Which targets get a figure (``search.png``; the report page for :func:`run_task`).
+    run : RunConfig or None
+        Settings of :func:`run_task` (None: ``RunConfig(detrend=detrend, search=search)``).
     numba_threads : int
         BLAS/OpenMP and numba threads per task (1: the batch parallelises over targets;
         the runner sets them around every task).
@@ -104,6 +106,7 @@ class TaskContext:
     search: Any = None
     regressors: Any = None
     plots: str = "none"
+    run: Any = None
     numba_threads: int = 1
     settings_hash: str = ""
 
@@ -178,6 +181,10 @@ def candidate_rows(table: Any) -> tuple[tuple[dict[str, Any], ...], dict[str, st
 
 
 def _scalar(value: Any) -> Any:
+    import numpy as np
+
+    if value is np.ma.masked:
+        return None
     item = value.item() if hasattr(value, "item") else value
     if isinstance(item, bytes):
         return item.decode("utf-8", "replace")
@@ -217,6 +224,30 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     info = {"n_cadences": int(lc.n_cadences), "n_columns": int(design.n_columns),
             "rms_ppm": float(rms) if math.isfinite(rms) else None}
     return TaskProducts(rows=rows, units=units, outputs=tuple(outputs), info=info)
+
+
+def run_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProducts:
+    """``halfsib run`` on one target: detrend, search, fit, ladder, vet and the claim.
+
+    Writes what :meth:`halfsib.run.TargetRun.write` writes (candidate table with every
+    stage's columns and ``claimed``, summary, per-candidate tables; the report page per
+    ``context.plots``). The fit's seed is the target's seed.
+    """
+    from ..run import RunConfig, run_target
+
+    basis = load_basis(context.basis_path) if context.basis_path else None
+    others = load_stamps(context.stamp_paths, context.flux_column) if context.stamp_paths else ()
+    base = context.run if context.run is not None else RunConfig(detrend=context.detrend, search=context.search)
+    config = dataclasses.replace(base, seed=int(target.seed))
+    result = run_target(target.path, others=others, basis=basis, cbv=context.cbv_path, regressors=context.regressors,
+                        config=config, flux_column=context.flux_column)
+    figure = context.plots == "all" or (context.plots == "candidates" and bool(result.outcomes))
+    files = result.write(outdir, overwrite=True, figure=figure)
+    rows, units = candidate_rows(result.candidate_table())
+    info = {"n_cadences": int(result.lc.n_cadences), "n_claimed": len(result.claimed),
+            "seconds": {k: float(v) for k, v in result.seconds.items()}}
+    return TaskProducts(rows=rows, units=units, outputs=tuple(str(Path(f).relative_to(outdir)) for f in files),
+                        info=info)
 
 
 def _save_figure(result: Any, path: Path, title: str) -> None:

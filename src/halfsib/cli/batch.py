@@ -12,15 +12,16 @@ Run the per-target pipeline on every file of INPUT (files, directories, quoted g
 read each header, group the targets by mission and campaign/sector (TESS also by
 camera/CCD; see --group-by), build each group's eigen-light-curve basis once
 (OUTDIR/basis/), then fit the half-sibling nuisance model and search for transits on
-every target in parallel. Today's per-target task is detrend + search; it becomes the
-full `halfsib run` (fit, ladder, vetting, claims) when that lands.
+every target in parallel. The per-target task is detrend + search by default (fast);
+--task run runs the full `halfsib run` instead (fit, flexibility ladder, vetting and the
+claim), which fills the catalog's claimed column.
 
 OUTDIR/
   catalog.ecsv       one row per candidate across all targets (target id, channel, the
-                     search columns with units, claimed - masked until `run` decides)
+                     task's columns with units, claimed - masked unless --task run)
   failures.ecsv      unreadable inputs and failed targets, with the error
   summary.json       counts, times, throughput, versions and every setting
-  targets/<name>/    per target: lightcurve.fits, candidates.ecsv, target.log, done.json
+  targets/<name>/    per target: the task's files, target.log, done.json
   basis/<group>.fits the shared ELC basis of each group
 
 Safe to interrupt: each target is complete once its done.json is written (last, after all
@@ -78,8 +79,12 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     model.add_argument("--max-planets", type=int, default=3, help="signals searched for per target (default 3)")
     model.add_argument("--min-snr", type=float, default=7.0, help="stop below this periodogram SNR (default 7)")
     model.add_argument("--seed", type=int, default=0, help="batch seed; per-target seeds derive from it and the id")
+    p.add_argument("--task", choices=("search", "run"), default="search",
+                   help="per target: 'search' = detrend + search (default, fast); 'run' = halfsib run "
+                        "(+ fit, ladder, vetting and the claim; fills the catalog's claimed column)")
+    p.add_argument("--no-sample", action="store_true", help="with --task run: maximum likelihood fit only, no emcee")
     p.add_argument("--plots", choices=("none", "candidates", "all"), default="none",
-                   help="write targets/<name>/search.png for no, candidate-bearing, or all targets")
+                   help="figures for no, candidate-bearing, or all targets (search.png, or run's report page)")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -90,10 +95,19 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     search = SearchConfig(period_range=(args.min_period, args.max_period), max_planets=args.max_planets,
                           min_snr=args.min_snr)
+    detrend = DetrendConfig(kernel=args.kernel)
+    task: dict[str, Any] = {}
+    if args.task == "run":
+        from ..batch.tasks import run_task
+        from ..fit import FitConfig
+        from ..run import RunConfig
+
+        fit = FitConfig(sample=False) if args.no_sample else None
+        task = {"task": run_task, "run": RunConfig(detrend=detrend, search=search, fit=fit)}
     return BatchConfig(workers=args.workers, scheduler=args.scheduler, dask=args.dask, group_by=args.group_by,
                        flux_column=args.flux_column, cbv=args.cbv, others=tuple(args.others), cpm=args.cpm,
-                       detrend=DetrendConfig(kernel=args.kernel), search=search, n_folds=args.folds,
-                       seed=args.seed, plots=args.plots, progress=not args.quiet, break_lock=args.break_lock)
+                       detrend=detrend, search=search, n_folds=args.folds, seed=args.seed, plots=args.plots,
+                       progress=not args.quiet, break_lock=args.break_lock, **task)
 
 
 def print_summary(summary: Any, stream: Any = sys.stdout) -> None:
