@@ -323,8 +323,10 @@ def test_kill_9_mid_run_then_rerun_completes_with_the_identical_catalog(campaign
 def test_demo_simulates_runs_and_compares_with_the_truth(tmp_path, capsys):
     status = main(["demo", "-o", str(tmp_path), "--stars", "6", "--cadences", "400", "--workers", "2", "--seed", "3"])
     text = capsys.readouterr().out
-    assert status == 0 and "planets:" in text and "claimed: not evaluated" in text
+    assert status == 0 and "planets:" in text and "claimed: " in text and "of them injected planets" in text
     matches = Table.read(tmp_path / "truth_match.ecsv")
+    catalog = Table.read(tmp_path / "batch" / "catalog.ecsv")
+    assert "claim_reason" in catalog.colnames  # the default demo task is halfsib run
     bodies = Table.read(tmp_path / "sim" / "planets.ecsv")
     assert len(matches[matches["kind"] != "other"]) == len(bodies)
     assert (tmp_path / "recovery.png").stat().st_size > 1000
@@ -352,6 +354,11 @@ def test_demo_truth_matching_exact_alias_missed_leak():
                     names=("target_id", "period", "t0", "depth", "n_transits", "snr"))
     m = match_truth(catalog, bodies)
     assert list(m["found"]) == ["exact", "alias", "", "candidate", "leak"]
+    assert np.all(np.ma.getmaskarray(m["claimed"]))  # the catalog has no claimed column
+    catalog["claimed"] = [True, False, False, True]
+    m = match_truth(catalog, bodies)
+    assert list(np.ma.filled(m["claimed"], False)) == [True, False, False, False, True]
+    assert list(np.ma.getmaskarray(m["claimed"])) == [False, False, True, False, False]
     assert list(m["kind"]) == ["planet", "eb", "planet", "other", "other"]
     assert np.ma.is_masked(m["snr"][2]) and m["snr"][0] == 12.0
 

@@ -45,6 +45,12 @@ class DemoConfig:
     workers : int or None
         Local worker processes (None: all cores).
     planet_fraction, eb_fraction : float
+    task : {"run", "search"}
+        ``run``: the full per-target run (fit, ladder, vetting, claims); ``search``: detrend
+        + search only (faster; nothing is claimed).
+    sample : bool
+        With ``run``: sample the posterior with emcee (slower) instead of the maximum-
+        likelihood fit with Fisher errors.
     progress : bool
     """
 
@@ -54,6 +60,8 @@ class DemoConfig:
     workers: int | None = None
     planet_fraction: float = 0.2
     eb_fraction: float = 0.08
+    task: str = "run"
+    sample: bool = False
     progress: bool = True
 
 
@@ -71,6 +79,7 @@ class DemoResult:
     n_other_candidates: int
     n_leaks: int
     n_claimed: int | None
+    n_claimed_planets: int
     outdir: str
 
 
@@ -112,6 +121,7 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
 
     used: set[int] = set()
     rows = []
+    claimed = _claimed_flags(catalog)
     for body in bodies:
         found, snr, idx = "", math.nan, -1
         for i, cand in enumerate(catalog):
@@ -124,20 +134,33 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
         if idx >= 0:
             used.add(idx)
         rows.append((str(body["object"]), str(body["kind"]), float(body["period"]), float(body["depth"]),
-                     int(body["n_events"]), found, snr))
+                     int(body["n_events"]), found, snr, claimed[idx] if idx >= 0 else None))
     for i, cand in enumerate(catalog):
         if i not in used:
             leak = any(_is_match(float(cand["period"]), float(cand["t0"]), body) for body in bodies
                        if str(body["object"]) != str(cand["target_id"]))
             rows.append((str(cand["target_id"]), "other", float(cand["period"]), float(cand["depth"]),
-                         int(cand["n_transits"]), "leak" if leak else "candidate", float(cand["snr"])))
-    t = Table(rows=rows or None, names=("target_id", "kind", "period", "depth", "n_events", "found", "snr"),
+                         int(cand["n_transits"]), "leak" if leak else "candidate", float(cand["snr"]), claimed[i]))
+    t = Table(rows=[r[:7] for r in rows] or None,
+              names=("target_id", "kind", "period", "depth", "n_events", "found", "snr"),
               dtype=(str, str, float, float, int, str, float))
+    flags = [r[7] for r in rows]
+    t["claimed"] = np.ma.MaskedArray([bool(f) for f in flags], mask=[f is None for f in flags], dtype=bool)
+    t["claimed"].description = "the matched candidate was claimed (masked: no candidate, or the task does not claim)"
     t["period"].unit, t["depth"].unit = "d", "ppm"
     t["snr"] = np.ma.masked_invalid(np.asarray(t["snr"], float))
     t["found"].description = ("exact / alias (period ratio 1/2, 2, 1/3, 3) / '' (missed); for other candidates: "
                               "'leak' (another star's injected signal) or 'candidate'")
     return t
+
+
+def _claimed_flags(catalog: Any) -> list[bool | None]:
+    """The catalog's ``claimed`` per row (None where masked or absent)."""
+    if "claimed" not in catalog.colnames:
+        return [None] * len(catalog)
+    col = catalog["claimed"]
+    mask = np.ma.getmaskarray(col)
+    return [None if m else bool(v) for v, m in zip(np.ma.getdata(col), mask)]
 
 
 def _simulate(config: DemoConfig, simdir: Path) -> Any:
@@ -162,9 +185,7 @@ def run_demo(outdir: str | os.PathLike[str], config: DemoConfig | None = None) -
     simdir = out / "sim"
     if not (simdir / "planets.ecsv").exists():
         _simulate(config, simdir)
-    batch = run_batch([simdir / "lc"], out / "batch",
-                      BatchConfig(workers=config.workers, plots="candidates", progress=config.progress,
-                                  seed=config.seed))
+    batch = run_batch([simdir / "lc"], out / "batch", _batch_config(config))
     catalog = Table.read(out / "batch" / "catalog.ecsv")
     bodies = Table.read(simdir / "planets.ecsv")
     matches = match_truth(catalog, bodies)
@@ -172,14 +193,32 @@ def run_demo(outdir: str | os.PathLike[str], config: DemoConfig | None = None) -
     _figure(matches, out / "recovery.png")
     planets = matches[matches["kind"] == "planet"]
     ebs = matches[matches["kind"] == "eb"]
-    claimed = catalog["claimed"]
-    n_claimed = None if np.all(np.ma.getmaskarray(claimed)) else int(np.sum(np.ma.filled(claimed, False)))
+    flags = _claimed_flags(catalog)
+    n_claimed = None if config.task != "run" else sum(bool(f) for f in flags)
+    claimed_planets = (matches["kind"] == "planet") & ~np.ma.getmaskarray(matches["claimed"]) & \
+        np.ma.filled(matches["claimed"], False)
     return DemoResult(batch=batch, matches=matches, n_planets=len(planets),
                       n_planets_searchable=int(np.sum(planets["n_events"] >= 2)),
                       n_planets_found=int(np.sum(planets["found"] != "")), n_ebs=len(ebs),
                       n_ebs_found=int(np.sum(ebs["found"] != "")),
                       n_other_candidates=int(np.sum(matches["kind"] == "other")),
-                      n_leaks=int(np.sum(matches["found"] == "leak")), n_claimed=n_claimed, outdir=str(out))
+                      n_leaks=int(np.sum(matches["found"] == "leak")), n_claimed=n_claimed,
+                      n_claimed_planets=int(np.sum(claimed_planets)), outdir=str(out))
+
+
+def _batch_config(config: DemoConfig) -> BatchConfig:
+    if config.task not in ("run", "search"):
+        from ..exceptions import ConfigurationError
+
+        raise ConfigurationError(f"DemoConfig.task must be 'run' or 'search', got {config.task!r}")
+    common = dict(workers=config.workers, plots="candidates", progress=config.progress, seed=config.seed)
+    if config.task == "search":
+        return BatchConfig(**common)
+    from ..fit import FitConfig
+    from ..run import RunConfig
+    from .tasks import run_task
+
+    return BatchConfig(**common, task=run_task, run=RunConfig(fit=None if config.sample else FitConfig(sample=False)))
 
 
 def _figure(matches: Any, path: Path) -> None:
@@ -225,8 +264,11 @@ def summary_lines(result: DemoResult) -> list[str]:
     for row in missed:
         lines.append(f"  missed {row['target_id']}: P = {row['period']:.2f} d, depth {row['depth']:.0f} ppm, "
                      f"{row['n_events']} transit(s)")
-    lines.append("claimed: " + ("not evaluated (today's per-target task is detrend + search; `halfsib run` claims)"
-                                if result.n_claimed is None else f"{result.n_claimed} planet(s)"))
-    lines.append(f"wrote {result.outdir}/recovery.png, truth_match.ecsv, batch/catalog.ecsv, "
-                 "batch/targets/*/search.png")
+    if result.n_claimed is None:
+        lines.append("claimed: not evaluated (the task was detrend + search; the default demo task claims)")
+    else:
+        lines.append(f"claimed: {result.n_claimed} candidate(s), {result.n_claimed_planets} of them injected planets "
+                     f"(of {result.n_planets}); {result.n_claimed - result.n_claimed_planets} other claim(s)")
+    lines.append(f"wrote {result.outdir}/recovery.png, truth_match.ecsv, batch/catalog.ecsv and the "
+                 "figures of the targets with candidates in batch/targets/")
     return lines
