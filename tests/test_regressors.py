@@ -432,7 +432,7 @@ def test_config_validation_names_the_setting(setting, value):
 
 def test_config_mission_defaults():
     k2, tess = RegressorConfig.for_mission("K2"), RegressorConfig.for_mission("TESS", n_elc=20)
-    assert k2.n_elc == 40 and k2.motion_windows == 40 and k2.spline_spacing == 3.0
+    assert k2.n_elc == 150 and k2.motion_windows == 40 and k2.spline_spacing == 3.0
     assert tess.n_elc == 20 and tess.exclusion_radius > 60
     assert RegressorConfig(n_elc=5).resolved("K2").n_elc == 5
     assert RegressorConfig().resolved("K2") == k2
