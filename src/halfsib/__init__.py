@@ -66,6 +66,10 @@ _EXPORTS: dict[str, str] = {
     "run_batch": "batch",
     "BatchConfig": "batch",
     "BatchSummary": "batch",
+    # injection-recovery
+    "inject_and_recover": "injection",
+    "InjectionConfig": "injection",
+    "completeness": "injection",
     # simulation
     "simulate_campaign": "simulate",
     "SimulationConfig": "simulate",

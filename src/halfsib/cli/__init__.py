@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "fit": "fit",
     "run": "run",
     "batch": "batch",
+    "inject": "inject",
     "demo": "demo",
 }
 
