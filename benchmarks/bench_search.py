@@ -50,6 +50,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tls-oversampling", type=float, default=3.0, help="TLS oversampling_factor (its default 3)")
     p.add_argument("--skip", nargs="*", default=[], choices=["k2", "tess", "real", "speed"])
     p.add_argument("--quick", action="store_true", help="small campaigns (a smoke run)")
+    p.add_argument("--halfsib-pixels", action="store_true",
+                   help="give halfsib the target pixel file (its PLD terms) instead of the light curve")
+    p.add_argument("--halfsib-only", action="store_true", help="skip the peers on the simulated campaigns")
     p.add_argument("--json", type=Path, default=None, help="also write every number as JSON")
     return p.parse_args(argv)
 
@@ -187,7 +190,17 @@ def run_campaign(mission: str, args: argparse.Namespace, n_stars: int, n_cadence
         mine = bodies[bodies["star_id"] == sid]
         row: dict[str, Any] = dict(star=sid, kind=star_kind(truth, i, len(mine)),
                                    contamination=float(truth["contamination"][i]), mag=float(truth["mag"][i]))
-        hs = run_halfsib(lcs[i], lcs, max_planets=3)
+        target = halfsib.read(outdir / truth["tpf_file"][i]) if args.halfsib_pixels else lcs[i]
+        hs = run_halfsib(target, lcs, max_planets=3)
+        if args.halfsib_only:
+            row.update(halfsib=hs, bls=dict(period=0.0, t0=0.0, depth=0.0, stat=0.0, time=0.0),
+                       tls=dict(period=0.0, t0=0.0, depth=0.0, stat=0.0, time=0.0))
+            row["bodies"] = [{k: (str(b[k]) if k == "kind" else float(b[k])) for k in
+                              ("kind", "period", "t0", "duration", "depth", "n_events")} for b in mine]
+            stars.append(row)
+            print(f"  {mission} {sid} {row['kind']:6s} halfsib top P={hs['top']['period']:.3f} "
+                  f"snr={hs['top']['stat']:.1f}", flush=True)
+            continue
         t, flat, dy = _pld_flat(outdir / truth["tpf_file"][i])
         cfg = SearchConfig()
         durations = cfg.resolved_durations(lcs[i].meta.mission)
