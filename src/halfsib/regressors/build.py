@@ -106,6 +106,8 @@ class RegressorConfig:
     motion : bool
         Include the target's motion terms when it has motion data.
     motion_variables : {"auto", "arclength", "centroids"}
+        ``"auto"``: arclength for K2, centroids otherwise. With centroids on K2 the motion
+        settings left at ``None`` take :data:`CENTROID_MOTION_DEFAULTS` (36 smooth x, y terms).
     motion_modulation : {"windows", "splines", "none"}
     motion_basis : {"poly", "spline"}
         Monomials of the motion variables, or B-splines of each variable.
