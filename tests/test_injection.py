@@ -243,6 +243,19 @@ def test_completeness_counts_match_a_hand_count():
     assert len(c.as_table()) == 3
 
 
+def test_injection_table_masks_missing_values_and_keeps_column_types():
+    from halfsib.injection.tables import injection_table
+
+    rows = [{"injection": 1, "period": 2.0, "recovered": False, "match": "none", "ratio": None, "found_rank": None,
+             "found_claimed": None, "found_period": None}, {"injection": 2, "period": 3.0, "recovered": False,
+                                                            "match": "none", "ratio": None, "found_rank": None,
+                                                            "found_claimed": None, "found_period": float("nan")}]
+    table = injection_table(rows)
+    assert table["ratio"].dtype.kind == "U" and table["found_claimed"].dtype == bool
+    assert table["found_rank"].dtype == np.int64 and table["found_period"].mask.all()
+    assert table["period"].unit == "d" and "injected period" in table["period"].description
+
+
 def test_wilson_interval_known_values():
     lo, hi = wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
     np.testing.assert_allclose(lo, [0.0, 0.3492, 0.9091], atol=1e-4)

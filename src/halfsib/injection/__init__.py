@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from .completeness import Completeness, completeness, wilson_interval
+from .binning import Completeness, completeness, wilson_interval
 from .config import Injection, InjectionConfig, MatchConfig
 from .draw import a_over_rs_from_density, draw_injections
 from .inject import InjectedFile, expected_snr, inject_flux, inject_pixels, invert_flux, transit_model, write_injected

@@ -81,7 +81,7 @@ class Completeness:
 
     @property
     def x_centres(self) -> NDArray[np.float64]:
-        """Bin centres along x (geometric for positive log-spaced edges would differ: arithmetic here)."""
+        """Arithmetic bin centres along x."""
         return 0.5 * (self.x_edges[1:] + self.x_edges[:-1])
 
     def as_table(self) -> Any:
@@ -99,9 +99,7 @@ class Completeness:
 def _values(table: Any, name: str) -> NDArray[np.float64]:
     if name not in table.colnames:
         raise DataValidationError(f"the injection table has no column {name!r}; columns are {table.colnames}")
-    col = table[name]
-    values = np.asarray(np.ma.filled(np.ma.asarray(col).astype(float), np.nan), float)
-    return values
+    return np.asarray(np.ma.filled(np.ma.asarray(table[name]).astype(float), np.nan), float)
 
 
 def _edges(name: str, edges: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:

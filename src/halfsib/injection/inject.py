@@ -277,20 +277,16 @@ def write_injected(series: Any, destination: str | os.PathLike[str], injection: 
 def _modified(series: Any, data: Any, injection: Injection | None, fraction: float, invert: bool) -> dict[str, Any]:
     """The new column and the expected-signal numbers."""
     from ..timeseries import PixelSeries
-    from ..transit import transit_duration
+    from ..transit import transit_duration, transit_flux
 
-    raw = np.asarray(data, float)
-    if invert:
-        raw = invert_flux(raw)
-    lc = series.to_lightcurve() if isinstance(series, PixelSeries) else series
+    raw = invert_flux(data) if invert else np.asarray(data, float)
     if injection is None:
         return {"flux": raw}
+    lc = series.to_lightcurve() if isinstance(series, PixelSeries) else series
     model = transit_model(series.time, injection)
     flux = inject_pixels(raw, model, fraction) if raw.ndim == 3 else inject_flux(raw, model, fraction)
     noise = flux_error_level(lc)
     params = injection.transit_params()
-    from ..transit import transit_flux
-
     depth = 1.0 - float(transit_flux(np.array([injection.t0]), params)[0])
     return {"flux": flux, "depth_ppm": 1e6 * depth, "noise_ppm": 1e6 * noise,
             "noise_measured_ppm": 1e6 * white_noise(lc.flux, lc.good),

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from .completeness import Completeness, completeness, log_edges
+from .binning import Completeness, completeness, log_edges
 
 __all__ = ["plot_completeness", "DEFAULT_SNR_EDGES"]
 
 #: expected-S/N bins of the completeness curve
-DEFAULT_SNR_EDGES = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0, 50.0, 100.0)
+DEFAULT_SNR_EDGES = (1.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 
 
 def _map(ax: Any, c: Completeness) -> Any:
@@ -35,7 +35,7 @@ def _map(ax: Any, c: Completeness) -> Any:
 def _curve(ax: Any, c: Completeness) -> None:
     frac = c.fraction
     lo, hi = c.interval
-    centres = c.x_centres
+    centres = np.sqrt(c.x_edges[1:] * c.x_edges[:-1])
     good = ~np.ma.getmaskarray(frac)
     below = np.clip(np.ma.filled(frac - lo, 0.0), 0, None)[good]
     above = np.clip(np.ma.filled(hi - frac, 0.0), 0, None)[good]
@@ -43,11 +43,12 @@ def _curve(ax: Any, c: Completeness) -> None:
                 color="C0", label="recovered fraction (Wilson 68 %)")
     ax.step(c.x_edges, np.r_[frac.filled(np.nan), np.nan], where="post", color="C0", alpha=0.4)
     for x, n in zip(centres[good], c.n_injected[good]):
-        ax.annotate(f"{n}", (x, 0.02), ha="center", fontsize=6, color="0.4")
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_xlabel("expected S/N (white noise)")
+        ax.annotate(f"{n}", (x, 1.06), ha="center", fontsize=7, color="0.4")
+    ax.set_ylim(-0.03, 1.12)
+    ax.set_xscale("log")
+    ax.set_xlabel("expected S/N (white noise; the end bins include values beyond them)")
     ax.set_ylabel("completeness")
-    ax.set_title("completeness vs expected S/N (numbers: injections per bin)")
+    ax.set_title("completeness vs expected S/N (top: injections per bin)")
     ax.legend(loc="lower right", fontsize=7)
 
 
@@ -62,7 +63,8 @@ def plot_completeness(table: Any, *, period_edges: Any = None, radius_edges: Any
     period_edges, radius_edges : sequence, optional
         Log bins (default: 6 over the injected range of each).
     snr_edges : sequence
-        Expected-S/N bins; values beyond the last edge are counted in the last bin.
+        Expected-S/N bins (positive, drawn on a log axis); values outside are counted in the
+        first or last bin.
     fig : matplotlib Figure, optional
 
     Returns
@@ -81,7 +83,7 @@ def plot_completeness(table: Any, *, period_edges: Any = None, radius_edges: Any
     fig.colorbar(mesh, ax=ax_map, label="completeness")
     edges = np.asarray(snr_edges, float)
     clipped = table.copy()
-    clipped["expected_snr"] = np.minimum(np.asarray(table["expected_snr"], float), edges[-1])
+    clipped["expected_snr"] = np.clip(np.asarray(table["expected_snr"], float), edges[0], edges[-1])
     _curve(ax_snr, completeness(clipped, "expected_snr", edges))
     fig.tight_layout()
     return fig

@@ -67,19 +67,33 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
+#: column kinds that do not depend on the values present (an all-masked column keeps its type)
+KINDS = {**dict.fromkeys(("name", "target_id", "group", "file", "match", "ratio"), "str"),
+         **dict.fromkeys(("recovered", "alias", "found_claimed", "inverted"), "bool"),
+         **dict.fromkeys(("injection", "n_transits", "found_rank", "n_candidates", "n_passing", "n_claimed"), "int")}
+
+
+def _kind(values: Sequence[Any]) -> str:
+    present = [v for v in values if not _missing(v)]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return "bool"
+    if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
+        return "int"
+    if all(isinstance(v, (int, float, np.number)) for v in present):
+        return "float"
+    return "str"
+
+
 def _column(name: str, values: Sequence[Any]) -> Any:
     from astropy.table import MaskedColumn
 
     missing = np.array([_missing(v) for v in values], bool)
-    present = [v for v, m in zip(values, missing) if not m]
-    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
-        data: Any = np.array([bool(v) if not m else False for v, m in zip(values, missing)], bool)
-    elif present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
-        data = np.array([int(v) if not m else 0 for v, m in zip(values, missing)], np.int64)
-    elif present and all(isinstance(v, (int, float, np.number)) for v in present) or not present:
-        data = np.array([float(v) if not m else 0.0 for v, m in zip(values, missing)], np.float64)
+    kind = KINDS.get(name) or _kind(values)
+    if kind == "str":
+        data: Any = np.array(["" if m else str(v) for v, m in zip(values, missing)], str)
     else:
-        data = np.array(["" if m else str(v) for v, m in zip(values, missing)], str)
+        dtype, fill = {"bool": (bool, False), "int": (np.int64, 0), "float": (np.float64, 0.0)}[kind]
+        data = np.array([fill if m else v for v, m in zip(values, missing)], dtype)
     return MaskedColumn(data, name=name, mask=missing)
 
 
