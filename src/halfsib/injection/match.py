@@ -3,10 +3,11 @@
 A candidate matches an injection **exactly** when ``|P_c − P_i| / P_i`` is below the
 period tolerance (1 %) and its transits line up with the injected ones: the epoch
 difference, wrapped to the nearest common transit, is below the t0 tolerance (6 h). It is
-an **alias** when ``P_c / P_i`` is within the same relative tolerance of a ratio ``p/q``
-(q ∈ {1, 2}, or p ∈ {1, 2}: 2, 3, 1/2, 1/3, 3/2, 2/3 …) and the epochs line up modulo the
-common period ``P_i / q'`` (``q'`` the ratio's reduced denominator: transits of both
-periods coincide every ``p'`` candidate or ``q'`` injected periods).
+an **alias** when ``P_c / P_i`` is within the same relative tolerance of ``p`` or ``p/2`` or
+their inverses (p ≤ ``max_alias``: 2, 3, 1/2, 1/3, 3/2, 2/3 …) and the epochs line up
+modulo ``P_i / q`` (``q`` the ratio's reduced denominator: with ``P_c / P_i = p/q`` the
+transits of both periods coincide every ``q`` candidate (``p`` injected) periods, and
+``t0_c − t0_i = n P_i − m P_c`` is a multiple of ``P_i / q``).
 """
 
 from __future__ import annotations
