@@ -367,3 +367,18 @@ def test_full_run_mode_recovered_means_claimed(campaign, tmp_path):
     assert bool(row["recovered"]) == claimed and summary.n_recovered == int(claimed)
     assert row["n_passing"] == int(np.sum(np.ma.filled(candidates["claimed"], False)))
     assert (folder / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_pixel_file_injection_is_recovered_through_the_pipeline(campaign, tmp_path):
+    tpf = sorted((campaign / "tpf").glob("*.fits"))[0]
+    inj = _deep(halfsib.read(tpf).time_range[0]).transit_params()
+    inj = Injection(period=inj.period, t0=inj.t0, rp_over_rs=0.06, b=0.2, q1=0.4, q2=0.3, a_over_rs=inj.a_over_rs)
+    batch = BatchConfig(workers=1, others=tuple(str(f) for f in _lcs(campaign)[1:]), progress=False)
+    with ThreadPoolExecutor(1) as ex:
+        summary = inject_and_recover([tpf], tmp_path / "pix", InjectionConfig(fixed=(inj,), mode="fast"), batch,
+                                     executor=ex)
+    row = Table.read(tmp_path / "pix" / "injections.ecsv")[0]
+    assert summary.n_recovered == 1 and row["match"] == "exact"
+    assert row["file"].endswith("_lpd-targ.fits")
+    assert row["found_depth"] == pytest.approx(row["depth"], rel=0.3)  # box depth of a 4,300-ppm transit
