@@ -29,7 +29,8 @@ PathLike = str | os.PathLike[str]
 SEARCH_COLUMNS: Mapping[str, str] = {
     "period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
     "depth_err": "ppm", "delta_loglike": "", "snr": "", "n_transits": "", "dominant_event_fraction": "",
-    "odd_even_sigma": "", "variable_depth_delta_loglike": "",
+    "odd_even_sigma": "", "variable_depth_delta_loglike": "", "secondary_snr": "", "impact": "", "rp_over_rs": "",
+    "box_duration": "h", "box_depth": "ppm", "box_depth_err": "ppm",
 }
 #: physical-fit quantities copied into the candidate table (``fit_<q>``, ``fit_<q>_err``, ``post_<q>``...)
 FIT_QUANTITIES = ("period", "t0", "rp_over_rs", "b", "a_over_rs", "q1", "q2", "depth", "duration", "rho_star")

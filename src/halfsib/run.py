@@ -19,7 +19,6 @@ is recorded with its reason and the run goes on with the next stage and candidat
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time as _time

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..report import SEARCH_COLUMNS as _REPORT_SEARCH_COLUMNS
 from .discover import ScanFailure, TargetRecord
 from .execute import TargetOutcome
 
@@ -22,10 +23,8 @@ __all__ = ["catalog_table", "failures_table", "FRONT_COLUMNS", "SEARCH_COLUMNS"]
 #: columns every catalog starts with (before the task's candidate columns)
 FRONT_COLUMNS = ("name", "target_id", "group", "mission", "season", "channel", "candidate")
 #: the candidate columns of the default task (the ``halfsib search`` table), used for an empty catalog
-SEARCH_COLUMNS = ("period", "period_err", "t0", "t0_err", "duration", "depth", "depth_err", "delta_loglike", "snr",
-                  "n_transits", "dominant_event_fraction", "odd_even_sigma", "variable_depth_delta_loglike")
-_SEARCH_UNITS = {"period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
-                 "depth_err": "ppm"}
+SEARCH_COLUMNS = tuple(_REPORT_SEARCH_COLUMNS)
+_SEARCH_UNITS = {name: unit for name, unit in _REPORT_SEARCH_COLUMNS.items() if unit}
 _DESCRIPTIONS = {
     "name": "output folder of the target: OUTDIR/targets/<name>",
     "target_id": "target id from the file header",

@@ -198,7 +198,7 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     stellar signal, leakage), ``candidates.ecsv`` (the ``halfsib search`` table) and, per
     ``context.plots``, ``search.png``.
     """
-    from ..cli.search import candidate_table
+    from ..report import search_candidate_table as candidate_table
     from ..io import provenance, write_table
     from ..model import detrend
     from ..pipeline import prepare_target

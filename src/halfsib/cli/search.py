@@ -54,28 +54,10 @@ def _search_config(args: argparse.Namespace) -> Any:
 
 
 def candidate_table(fit: Any, result: Any) -> Any:
-    """The candidates as an astropy Table with units (one row per candidate)."""
-    from astropy.table import Table
+    """The candidates as an astropy Table with units (see :func:`halfsib.report.search_candidate_table`)."""
+    from ..report import search_candidate_table
 
-    rows = result.candidates
-    table = Table(meta={"target": fit.meta.target_id or "", "mission": fit.meta.mission,
-                        "time_system": f"{fit.time_format.upper()} = BJD_TDB - {_offset(fit.time_format):.0f} d"})
-    table["target"] = [fit.meta.target_id or ""] * len(rows)
-    units = {"period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
-             "depth_err": "ppm", "box_duration": "h", "box_depth": "ppm", "box_depth_err": "ppm"}
-    for name in ("period", "period_err", "t0", "t0_err", "duration", "depth", "depth_err", "delta_loglike", "snr",
-                 "n_transits", "dominant_event_fraction", "odd_even_sigma", "variable_depth_delta_loglike",
-                 "secondary_snr", "impact", "rp_over_rs", "box_duration", "box_depth", "box_depth_err"):
-        table[name] = [getattr(c, name) for c in rows]
-        if name in units:
-            table[name].unit = units[name]
-    return table
-
-
-def _offset(time_format: str) -> float:
-    from ..timeseries import TIME_FORMATS
-
-    return TIME_FORMATS[time_format][0]
+    return search_candidate_table(fit, result)
 
 
 def run(args: argparse.Namespace) -> int:
