@@ -218,3 +218,16 @@ def test_clipping_before_the_full_fit_matches_the_truth(rng):
     err = result.systematics[keep] - truth["systematics"][keep]
     err -= err.mean()
     assert np.std(err) < 0.2 * np.std(truth["systematics"])
+
+
+def test_regression_only_fit_without_gp_or_jitter_matches_dense(rng):
+    """kernel="none", fit_jitter=False: only the prior variances are fitted (no GP parameter at all)."""
+    lc, design, _ = _light_curve(rng, n=250)
+    result = detrend(lc, design, kernel="none", fit_jitter=False, clip_sigma=0)
+    assert result.hyperparameters == {} or all(np.isfinite(v) for v in result.hyperparameters.values())
+    y = result.raw_flux / result.normalisation - 1
+    var = (result.raw_flux_err / result.normalisation) ** 2
+    lam = np.concatenate([np.full(sl.stop - sl.start, result.prior_variances[name])
+                          for name, sl in design.groups.items()])
+    cov = np.diag(var) + (design.matrix * lam) @ design.matrix.T
+    assert result.log_likelihood == pytest.approx(dense_log_likelihood(y, cov), rel=1e-8)

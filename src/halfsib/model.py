@@ -290,7 +290,8 @@ def _bounds_and_start(problem: _Problem, config: DetrendConfig, kernel: StellarK
     var_y = max(float(np.var(y)), float(np.median(v)))
     lo, hi = config.prior_variance_range
     n_groups = len(problem.design.groups)
-    bounds = np.vstack([_gp_bounds(kernel, config, t, y, v), np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
+    gp_bounds = np.asarray(_gp_bounds(kernel, config, t, y, v), dtype=float).reshape(-1, 2)  # (0, 2): no GP parameter
+    bounds = np.vstack([gp_bounds, np.tile([math.log(lo * var_y), math.log(hi * var_y)], (n_groups, 1))])
     if start is None:
         sizes = [sl.stop - sl.start for sl in problem.design.groups.values()]
         lam0 = [math.log(0.3 * var_y / max(m, 1)) for m in sizes]
