@@ -84,11 +84,11 @@ def _masked(name: str, values: list[Any], unit: str | None = None) -> Any:
     if name in TEXT_COLUMNS:
         return Column(np.array([v or "" for v in values], dtype=str), name=name)
     if _is_bool_column(name):
-        return MaskedColumn([bool(v) if v is not None else False for v in values], name=name,
+        return MaskedColumn(np.array([bool(v) if v is not None else False for v in values], dtype=bool), name=name,
                             mask=[v is None for v in values])
     missing = [v is None or not math.isfinite(float(v)) for v in values]
     data = [0.0 if m else float(v) for v, m in zip(values, missing)]
-    return MaskedColumn(data, name=name, mask=missing, unit=unit or None)
+    return MaskedColumn(np.array(data, dtype=float), name=name, mask=missing, unit=unit or None)
 
 
 def _fit_columns(outcome: Any) -> dict[str, Any]:
