@@ -417,6 +417,33 @@ def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64]
     return systematics, stellar, groups
 
 
+def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any
+                     ) -> tuple[_Objective, NDArray[np.float64], NDArray[np.float64]]:
+    """Rebuild a fit's objective on its cadences, without any transit mask (for the search and the joint fit).
+
+    Returns the objective (its ``problem`` has the fit's clipped outliers excluded), the
+    fitted GP/jitter parameters (empty without any) and the fitted ln prior variances.
+
+    Raises
+    ------
+    DataValidationError
+        When ``fit`` was made on other cadences or another design than ``lc``/``design``.
+    """
+    result = fit.result if isinstance(fit, SystematicsModel) else fit
+    problem = _prepare(lc, design, None)
+    if problem.time.shape != result.time.shape or not np.array_equal(problem.time, result.time):
+        raise DataValidationError("the fit was made on other cadences than this light curve's good ones; "
+                                  "pass the light curve and design that were fitted", lc.meta.source)
+    if set(design.groups) != set(result.prior_variances):
+        raise DataValidationError(f"design groups {sorted(design.groups)} differ from the fit's "
+                                  f"{sorted(result.prior_variances)}", lc.meta.source)
+    problem.clipped = np.asarray(result.clipped, bool).copy()
+    kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
+    gp = kernel.pack(**result.hyperparameters) if kernel.n_parameters else np.zeros(0)
+    lnlam = np.log([result.prior_variances[name] for name in design.groups])
+    return _Objective(problem, kernel, problem.effective_variance()), np.asarray(gp, float), np.asarray(lnlam, float)
+
+
 class SystematicsModel:
     """Fit the half-sibling model to one light curve.
 

@@ -33,7 +33,7 @@ from ..design import DesignMatrix
 from ..exceptions import DataValidationError, NotPositiveDefiniteError
 from ..gp import StellarKernel
 from ..likelihood import MarginalLikelihood
-from ..model import SystematicsModel, _Objective, _prepare
+from ..model import SystematicsModel, fitted_objective
 from ..results import DetrendResult
 from ..timeseries import LightCurve
 from ..transit import TransitParams, transit_duration
@@ -105,18 +105,8 @@ def nuisance_from_fit(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
     transit mask given to the nuisance fit is *not* applied (the transit is modelled here).
     """
     result = fit.result if isinstance(fit, SystematicsModel) else fit
-    problem = _prepare(lc, design, None)
-    if problem.time.shape != result.time.shape or not np.array_equal(problem.time, result.time):
-        raise DataValidationError("the nuisance fit was made on other cadences than this light curve's good ones; "
-                                  "pass the light curve and design that were fitted", lc.meta.source)
-    if set(design.groups) != set(result.prior_variances):
-        raise DataValidationError(f"design groups {sorted(design.groups)} differ from the nuisance fit's "
-                                  f"{sorted(result.prior_variances)}", lc.meta.source)
-    problem.clipped = np.asarray(result.clipped, bool).copy()
-    kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
-    noise = kernel.pack(**result.hyperparameters) if kernel.n_parameters else np.zeros(0)
-    lnlam = np.log([result.prior_variances[name] for name in design.groups])
-    objective = _Objective(problem, kernel, problem.effective_variance())
+    objective, noise, lnlam = fitted_objective(lc, design, result)
+    problem, kernel = objective.problem, objective.kernel
     use = ~problem.excluded
     bounds = kernel.bounds(problem.time[use], problem.y[use], problem.variance[use]) if kernel.n_parameters \
         else np.zeros((0, 2))

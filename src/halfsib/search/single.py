@@ -15,10 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..design import DesignMatrix
-from ..exceptions import ConfigurationError, DataValidationError
-from ..gp import StellarKernel
+from ..exceptions import ConfigurationError
 from ..likelihood import MarginalLikelihood
-from ..model import SystematicsModel, _Objective, _prepare
+from ..model import SystematicsModel, fitted_objective
 from ..results import DetrendResult
 from ..timeseries import LightCurve
 from .results import SearchConfig, SingleEventGrid
@@ -47,20 +46,8 @@ def fitted_likelihood(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
     excluded : ndarray of bool
         Cadences excluded (clipped) on the model grid.
     """
-    result = fit.result if isinstance(fit, SystematicsModel) else fit
-    problem = _prepare(lc, design, None)
-    if problem.time.shape != result.time.shape or not np.array_equal(problem.time, result.time):
-        raise DataValidationError("the fit was made on other cadences than this light curve's good ones; "
-                                  "pass the light curve and design that were fitted", lc.meta.source)
-    if set(design.groups) != set(result.prior_variances):
-        raise DataValidationError(f"design groups {sorted(design.groups)} differ from the fit's "
-                                  f"{sorted(result.prior_variances)}", lc.meta.source)
-    problem.clipped = np.asarray(result.clipped, bool).copy()
-    kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
-    gp = kernel.pack(**result.hyperparameters)
-    lnlam = np.log([result.prior_variances[name] for name in design.groups])
-    objective = _Objective(problem, kernel, problem.effective_variance())
-    return objective.build(np.concatenate([gp, lnlam])), problem.excluded.copy()
+    objective, gp, lnlam = fitted_objective(lc, design, fit)
+    return objective.build(np.concatenate([gp, lnlam])), objective.problem.excluded.copy()
 
 
 def epoch_grid(time: NDArray[np.float64], durations_h: NDArray[np.float64], epoch_step: float
