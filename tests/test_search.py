@@ -200,6 +200,19 @@ def test_single_dominant_event_is_flagged(rng):
     assert cand.variable_depth_delta_loglike > 10
 
 
+def test_halfsib_search_is_callable_whatever_was_imported_first(rng, monkeypatch):
+    """``from halfsib.search import SearchConfig`` binds the subpackage on ``halfsib``: still a function."""
+    import sys
+
+    import halfsib
+
+    monkeypatch.setattr(halfsib, "search", sys.modules["halfsib.search"])  # what importing the subpackage does
+    lc, design = _simulate(rng, 600)
+    result = halfsib.search(lc, design, detrend(lc, design), durations=(3.0,), period_range=(1.0, 4.0), max_planets=1)
+    assert isinstance(result, halfsib.SearchResult)
+    assert halfsib.search.SearchConfig is SearchConfig  # the subpackage's names stay reachable
+
+
 def test_no_signal_gives_finite_outputs_with_gaps_and_outliers(rng):
     good = np.ones(1000, bool)
     good[300:420] = False

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
+import types
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -202,3 +204,19 @@ def _all_transit_times(cand: Candidate, epochs: np.ndarray) -> np.ndarray:
     """Every predicted transit time inside the epoch grid (with data or not)."""
     k = np.arange(np.floor((epochs[0] - cand.t0) / cand.period) - 1, np.ceil((epochs[-1] - cand.t0) / cand.period) + 2)
     return cand.t0 + cand.period * k
+
+
+class _CallableModule(types.ModuleType):
+    """``halfsib.search`` names both this subpackage and its main function.
+
+    Once the subpackage is imported (``from halfsib.search import SearchConfig``),
+    ``halfsib.search`` is the module (Python binds submodules on their parent); calling it
+    calls :func:`search`, so ``halfsib.search(lc, design, fit)`` works whatever was imported
+    first (as for :mod:`halfsib.vet`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SearchResult:
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
