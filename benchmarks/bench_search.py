@@ -105,8 +105,9 @@ def run_tls(t: np.ndarray, f: np.ndarray, dy: np.ndarray, period_max: float, ove
                 stat=float(res.SDE) if np.isfinite(res.SDE) else 0.0, time=elapsed)
 
 
-def run_halfsib(lc: Any, others: list[Any], *, cbv: Any = None, **settings: Any) -> dict[str, Any]:
-    """Nuisance fit + joint search on the raw flux; candidates and timings."""
+def run_halfsib(lc: Any, others: list[Any], *, cbv: Any = None, keep_fit: bool = False, **settings: Any
+                ) -> dict[str, Any]:
+    """Nuisance fit + joint search on the raw flux; candidates and timings (and the fit with ``keep_fit``)."""
     from halfsib.model import detrend
     from halfsib.pipeline import prepare_target
     from halfsib.search import search
@@ -126,8 +127,11 @@ def run_halfsib(lc: Any, others: list[Any], *, cbv: Any = None, **settings: Any)
     best = int(np.argmax(np.where(pg.n_transits > 0, pg.power, -np.inf)))
     peak = dict(period=float(pg.periods[best]), t0=float(pg.t0[best]), depth=1e6 * float(pg.depth[best]),
                 box_depth=1e6 * float(pg.depth[best]), stat=robust_snr(pg, best))
-    return dict(cands=cands, top=cands[0] if cands else peak, time_fit=t_fit, time=t_search,
-                n_cadences=int(lc.time.size), n_columns=design.n_columns)
+    out = dict(cands=cands, top=cands[0] if cands else peak, time_fit=t_fit, time=t_search,
+               n_cadences=int(lc.time.size), n_columns=design.n_columns)
+    if keep_fit:  # the DetrendResult (corrected flux for precision metrics; not JSON-serialisable)
+        out["fit"] = fit
+    return out
 
 
 # --- simulated campaigns ------------------------------------------------------------------------------------
