@@ -350,9 +350,10 @@ def test_inverted_planet_free_light_curves_give_no_claims(campaign, tmp_path):
 
 @pytest.mark.slow
 def test_full_run_mode_recovered_means_claimed(campaign, tmp_path):
-    """Run mode: the deep transit is found at the right period, and recovered exactly when the
-    run claimed the matched candidate (today the vetting's odd/even and depth-consistency
-    tests reject this 1.2 %-deep injection, so it is found but not claimed)."""
+    """Run mode: the deep transit is found at the right period, claimed, and recovered exactly
+    because the run claimed the matched candidate. (Until the fit's nuisance model was fitted
+    with the transits masked, the fit's shape was wrong — b 0.79, a/R★ 5.1 — and the vetting's
+    odd/even and depth-consistency tests rejected this 1.2 %-deep injection.)"""
     files = _lcs(campaign)
     inj = _deep(halfsib.read(files[0]).time_range[0])
     batch = BatchConfig(workers=1, others=tuple(str(f) for f in files[1:]), progress=False)
@@ -363,6 +364,7 @@ def test_full_run_mode_recovered_means_claimed(campaign, tmp_path):
     candidates = Table.read(folder / "candidates.ecsv")
     assert summary.mode == "run" and row["match"] == "exact" and row["found_rank"] == 1
     claimed = bool(candidates["claimed"][0])
+    assert claimed, candidates["claim_reason"][0]
     assert row["found_claimed"] is not np.ma.masked and bool(row["found_claimed"]) == claimed
     assert bool(row["recovered"]) == claimed and summary.n_recovered == int(claimed)
     assert row["n_passing"] == int(np.sum(np.ma.filled(candidates["claimed"], False)))

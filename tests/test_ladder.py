@@ -160,10 +160,43 @@ def test_table_has_units_and_no_nan_and_the_plot_draws(rng):
     plt.close(result.plot())
 
 
+def _ladder_of(*rungs):
+    """A LadderResult from (name, n_columns, depth, depth_err) tuples."""
+    from halfsib.ladder import LadderRung
+
+    made = tuple(LadderRung(name=n, description=n, n_columns=m, depth=d, depth_err=e, snr=d / e)
+                 for n, m, d, e in rungs)
+    return LadderResult(rungs=made, ephemeris=Ephemeris(10.0, 0.0, 3.0), template="box", threshold_snr=7.0)
+
+
+def test_tension_is_the_closest_less_flexible_rung():
+    # the dip only appears with the top model: every lower rung rejects its depth
+    made = _ladder_of(("none", 1, -2000.0, 3600.0), ("few", 24, 1000.0, 3550.0), ("tens", 29, 460.0, 3400.0),
+                      ("motion", 309, 14600.0, 1480.0), ("wide", 309, 14700.0, 1490.0))
+    z, rung = made.tension
+    assert rung == "few" and z == pytest.approx((14700.0 - 1000.0) / math.hypot(1490.0, 3550.0))
+    assert made.significant and not made.consistent and not made.claimed
+    assert made.to_table().meta["tension_rung"] == "few"
+    # a real transit: lower rungs see it, noisier (and a bit shallower, the GP takes part of it)
+    real = _ladder_of(("none", 1, 11800.0, 1300.0), ("tens", 29, 10400.0, 520.0), ("motion", 309, 13000.0, 180.0))
+    assert real.tension[0] < 3.0 and real.claimed
+    # a top depth shallower than a lower rung's is no tension (systematics removed, not made)
+    shallower = _ladder_of(("none", 1, 30000.0, 500.0), ("motion", 309, 9000.0, 500.0))
+    assert shallower.tension[0] < 0 and shallower.claimed
+    # nothing less flexible, or the condition switched off: only the S/N counts
+    alone = _ladder_of(("motion", 309, 9000.0, 1000.0), ("wide", 309, 9100.0, 1000.0))
+    assert alone.tension is None and alone.claimed
+    import dataclasses
+
+    assert dataclasses.replace(made, tension_sigma=math.inf).claimed
+
+
 def test_bad_settings_are_configuration_errors(rng):
     lc, design = _light_curve(rng, n=120, groups=(("spline", 2),))
     with pytest.raises(ConfigurationError, match="widen"):
         flexibility_ladder(lc, design, (2.0, 2000.7, 3.0), widen=-1)
+    with pytest.raises(ConfigurationError, match="tension_sigma"):
+        flexibility_ladder(lc, design, (2.0, 2000.7, 3.0), tension_sigma=0.0)
     with pytest.raises(ConfigurationError, match="period, t0 and duration"):
         flexibility_ladder(lc, design, object())
     with pytest.raises(ConfigurationError, match="duration"):

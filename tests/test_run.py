@@ -53,9 +53,12 @@ def _no_nan(table):
 
 
 # --------------------------------------------------------------------------- fast: the claim rule
-def _outcome(fit=True, ladder_claimed=True, vet_failed=()):
-    ladder = SimpleNamespace(claimed=ladder_claimed, threshold_snr=7.0,
-                             top=SimpleNamespace(snr=9.0 if ladder_claimed else 3.0))
+def _outcome(fit=True, ladder_claimed=True, vet_failed=(), tension=None):
+    consistent = tension is None or tension[0] <= 3.0
+    significant = ladder_claimed or tension is not None
+    ladder = SimpleNamespace(claimed=significant and consistent, significant=significant, consistent=consistent,
+                             tension=tension, tension_sigma=3.0, threshold_snr=7.0,
+                             top=SimpleNamespace(snr=9.0 if significant else 3.0))
     vetting = SimpleNamespace(passed=not vet_failed, failed=tuple(vet_failed))
     return CandidateOutcome(index=1, candidate=None, fit=object() if fit else None, ladder=ladder, vetting=vetting,
                             errors={} if fit else {"fit": "InsufficientTransitDataError: 2 cadences"})
@@ -69,10 +72,13 @@ def test_claim_needs_a_fit_a_significant_top_rung_and_passed_vetting():
     assert not weak.claimed and "3.0 < 7" in weak.claim_blockers[0]
     eb = _outcome(vet_failed=("odd_even", "secondary"))
     assert not eb.claimed and "odd_even, secondary" in eb.claim_blockers[0]
+    made = _outcome(tension=(4.2, "tens"))
+    assert not made.claimed and "4.2 sigma" in made.claim_blockers[0] and "'tens'" in made.claim_blockers[0]
+    assert _outcome(tension=(1.0, "few")).claimed
 
 
 @pytest.mark.parametrize("field, value", [("max_candidates", -1), ("claim_snr", 0.0), ("claim_snr", float("nan")),
-                                          ("ladder_widen", -2.0)])
+                                          ("ladder_widen", -2.0), ("ladder_tension_sigma", 0.0)])
 def test_bad_run_settings_name_the_setting(field, value):
     with pytest.raises(ConfigurationError, match=field):
         RunConfig(**{field: value})
@@ -173,3 +179,21 @@ def test_cli_run_end_to_end(patch, tmp_path, capsys):
     assert "CLAIMED" in printed and "wrote" in printed
     table = Table.read(tmp_path / "cli" / "candidates.ecsv")
     assert bool(table["claimed"][0])
+
+
+@pytest.mark.slow
+def test_a_dip_made_by_the_motion_terms_on_a_planet_free_star_is_not_claimed(tmp_path):
+    """The false claim of the 2026-11-26 injection study (docs/injection.md): on this
+    planet-free simulated star two 1.6 %, 1.3-h dips at thruster firings appear only once
+    the motion terms enter the model (ladder S/N ≤ 0.3 below the 'motion' rung, 9.9 at the
+    top). The top depth is > 3σ from every less flexible rung's: not claimed."""
+    camp = simulate_campaign(SimulationConfig(mission="k2", n_stars=16, n_cadences=1500, seed=21,
+                                              planet_fraction=0.0, eb_fraction=0.0))
+    write_campaign(camp, tmp_path, pixels=False, progress=False)
+    target = tmp_path / "lc" / "ktwo902100011-c99_llc.fits"
+    run = run_target(target, others=[tmp_path / "lc"], config=RunConfig(fit=QUICK_FIT, max_candidates=1))
+    assert run.claimed == ()
+    outcome = run.outcomes[0]
+    assert abs(outcome.candidate.period - 17.659) < 0.01  # the same candidate as in the study
+    assert outcome.ladder.significant and not outcome.ladder.consistent
+    assert any("made by the instrument model" in reason for reason in outcome.claim_blockers)

@@ -23,8 +23,13 @@ previous one's (the models are nested: flexibility only grows). Then it fits the
 or a limb-darkened :class:`~halfsib.transit.TransitParams` profile — on all cadences with
 the regression weights and the GP integrated out: δ̂ = −bᵀC⁻¹r / bᵀC⁻¹b,
 σ = (bᵀC⁻¹b)^(-1/2), Δln L = ½ δ̂²/σ². The candidate is *claimed* when δ̂/σ stays at or above
-``threshold_snr`` (default 7) at the top rung. A rung whose groups are missing (no pixels,
-no CBVs), or that would repeat the previous one, is skipped with the reason recorded.
+``threshold_snr`` (default 7) at the top rung, and when the top rung's depth agrees with the
+depth of at least one less flexible rung: the *tension*
+min_k (δ̂_top − δ̂_k) / √(σ_top² + σ_k²) over the rungs with fewer columns must not exceed
+``tension_sigma`` (default 3). A transit dims the star whatever the instrument model; a dip
+that every simpler model rejects at > 3σ is made by the flexible model's regressors (e.g.
+motion terms at thruster firings), not by the star. A rung whose groups are missing (no
+pixels, no CBVs), or that would repeat the previous one, is skipped with the reason recorded.
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
 from .vet.fitted import FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
 
-__all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR"]
+__all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR",
+           "DEFAULT_TENSION_SIGMA"]
 
 log = logging.getLogger(__name__)
 
 #: a candidate is claimed when its depth S/N at the top rung is at least this
 DEFAULT_THRESHOLD_SNR = 7.0
+#: ... and when the top depth is within this many sigma of at least one less flexible rung's
+DEFAULT_TENSION_SIGMA = 3.0
 #: ELC counts of the "few" and "tens" rungs
 FEW_ELCS, TENS_ELCS = 10, 40
 
@@ -129,6 +137,8 @@ class LadderResult:
     threshold_snr : float
     top_model : FittedModel or None
         The full model's fit (last rung before widening), for reuse by vetting.
+    tension_sigma : float
+        Largest allowed :attr:`tension` for ``claimed`` (inf: no such condition).
     """
 
     rungs: tuple[LadderRung, ...]
@@ -136,6 +146,7 @@ class LadderResult:
     template: str
     threshold_snr: float
     top_model: FittedModel | None = field(default=None, repr=False)
+    tension_sigma: float = DEFAULT_TENSION_SIGMA
 
     @property
     def evaluated(self) -> tuple[LadderRung, ...]:
@@ -149,10 +160,39 @@ class LadderResult:
         return done[-1] if done else None
 
     @property
-    def claimed(self) -> bool:
+    def significant(self) -> bool:
         """True when the top rung's S/N is at least ``threshold_snr`` (a dimming)."""
         top = self.top
         return bool(top is not None and top.snr is not None and top.snr >= self.threshold_snr)
+
+    @property
+    def tension(self) -> tuple[float, str] | None:
+        """How far the top depth is from the closest less flexible rung's: (min z [sigma], that rung).
+
+        z_k = (δ̂_top − δ̂_k) / √(σ_top² + σ_k²) over the evaluated rungs with fewer columns
+        than the top one (signed: a top depth *shallower* than a rung's is no tension); None
+        when there is no such rung.
+        """
+        top = self.top
+        if top is None or top.depth is None or top.depth_err is None:
+            return None
+        lower = [r for r in self.evaluated if r.n_columns < top.n_columns and r.depth is not None
+                 and r.depth_err is not None]
+        if not lower:
+            return None
+        z = [((top.depth - r.depth) / math.hypot(top.depth_err, r.depth_err), r.name) for r in lower]
+        return min(z)
+
+    @property
+    def consistent(self) -> bool:
+        """True unless the top depth is in more than ``tension_sigma`` tension with every lower rung."""
+        tension = self.tension
+        return tension is None or tension[0] <= self.tension_sigma
+
+    @property
+    def claimed(self) -> bool:
+        """True when the top rung is significant (:attr:`significant`) and :attr:`consistent`."""
+        return self.significant and self.consistent
 
     @property
     def min_snr(self) -> float | None:
@@ -164,9 +204,12 @@ class LadderResult:
         """An astropy Table, one row per rung, with units; missing values masked (never NaN)."""
         from astropy.table import MaskedColumn, Table
 
+        tension = self.tension
         t = Table(meta={"period": self.ephemeris.period, "t0": self.ephemeris.t0,
                         "duration_h": self.ephemeris.duration, "template": self.template,
-                        "threshold_snr": self.threshold_snr, "claimed": self.claimed})
+                        "threshold_snr": self.threshold_snr, "tension_sigma": self.tension_sigma,
+                        "tension": None if tension is None else tension[0],
+                        "tension_rung": None if tension is None else tension[1], "claimed": self.claimed})
         t["rung"] = [r.name for r in self.rungs]
         t["description"] = [r.description for r in self.rungs]
         t["n_columns"] = [r.n_columns for r in self.rungs]
@@ -180,6 +223,14 @@ class LadderResult:
         t["raised"] = [",".join(r.raised) for r in self.rungs]
         t["skipped"] = [r.skipped for r in self.rungs]
         return t
+
+    def _verdict(self) -> str:
+        if self.claimed:
+            return "claimed"
+        tension = self.tension
+        if self.significant and tension is not None:
+            return f"not claimed ({tension[0]:.1f}σ tension with '{tension[1]}')"
+        return "not claimed"
 
     def plot(self, *, ax: Any = None) -> Any:
         """S/N (δ̂/σ) per rung with its threshold; returns the matplotlib Figure."""
@@ -197,7 +248,7 @@ class LadderResult:
         ax.axhline(self.threshold_snr, color="C3", ls="--", lw=0.8, label=f"threshold {self.threshold_snr:g}")
         ax.set_xticks(x, [f"{r.name}\n{r.n_columns}" for r in done], fontsize=8)
         ax.set(ylabel="depth S/N (δ/σ)", xlabel="rung (columns)",
-               title=f"flexibility ladder: {'claimed' if self.claimed else 'not claimed'}")
+               title=f"flexibility ladder: {self._verdict()}")
         ax.legend(fontsize=8)
         return fig
 
@@ -307,7 +358,8 @@ def _skip(plan: RungPlan, reason: str, design: DesignMatrix | None = None) -> La
 
 def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
                        template: Any = None, config: DetrendConfig | None = None, widen: float = 10.0,
-                       threshold_snr: float = DEFAULT_THRESHOLD_SNR, mask_factor: float = 1.5) -> LadderResult:
+                       threshold_snr: float = DEFAULT_THRESHOLD_SNR, mask_factor: float = 1.5,
+                       tension_sigma: float = DEFAULT_TENSION_SIGMA) -> LadderResult:
     """Evaluate a candidate's depth and Δln L under nuisance models of growing flexibility.
 
     Parameters
@@ -325,6 +377,8 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
         Prior-scale factor of the last rung ("wide"); 1 or 0: no such rung.
     threshold_snr : float
         δ̂/σ needed at the top rung for ``claimed``.
+    tension_sigma : float
+        Largest allowed :attr:`LadderResult.tension` for ``claimed`` (``math.inf``: off).
     mask_factor : float
         Cadences within ``mask_factor`` × duration / 2 of a transit are masked in the fits.
 
@@ -341,6 +395,8 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
     """
     if not (math.isfinite(widen) and widen >= 0) or not math.isfinite(threshold_snr):
         raise ConfigurationError(f"widen={widen} must be >= 0 and threshold_snr={threshold_snr} finite")
+    if not tension_sigma > 0:
+        raise ConfigurationError(f"tension_sigma={tension_sigma} must be > 0 (math.inf: no tension condition)")
     ephemeris = Ephemeris.of(candidate)
     with blas_threads((config or DetrendConfig()).blas_threads):
         rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor)
@@ -348,7 +404,7 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
         raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
                                   lc.meta.source)
     return LadderResult(rungs=tuple(rungs), ephemeris=ephemeris, template="box" if template is None else "transit",
-                        threshold_snr=float(threshold_snr), top_model=top)
+                        threshold_snr=float(threshold_snr), top_model=top, tension_sigma=float(tension_sigma))
 
 
 def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template: Any, config: DetrendConfig | None,

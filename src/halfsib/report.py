@@ -70,7 +70,7 @@ def search_candidate_table(detrend: Any, search: Any) -> Any:
 
 # --------------------------------------------------------------------------- candidate table
 #: text and boolean columns of the follow-up part of the candidate table (the rest are floats)
-TEXT_COLUMNS = ("fit_status", "fit_flags", "ladder_top_rung", "vet_failed", "claim_reason")
+TEXT_COLUMNS = ("fit_status", "fit_flags", "ladder_top_rung", "ladder_tension_rung", "vet_failed", "claim_reason")
 
 
 def _is_bool_column(name: str) -> bool:
@@ -113,11 +113,14 @@ def _fit_columns(outcome: Any) -> dict[str, Any]:
 def _ladder_columns(outcome: Any) -> dict[str, Any]:
     ladder = outcome.ladder if outcome is not None else None
     top = ladder.top if ladder is not None else None
+    tension = ladder.tension if ladder is not None else None
     return {"ladder_top_rung": top.name if top is not None else "",
             "ladder_top_depth": top.depth if top is not None else None,
             "ladder_top_depth_err": top.depth_err if top is not None else None,
             "ladder_top_snr": top.snr if top is not None else None,
             "ladder_min_snr": ladder.min_snr if ladder is not None else None,
+            "ladder_tension": tension[0] if tension is not None else None,
+            "ladder_tension_rung": tension[1] if tension is not None else "",
             "ladder_claimed": ladder.claimed if ladder is not None else None}
 
 
@@ -158,8 +161,10 @@ def candidate_table(run: Any) -> Any:
     ``claimed`` and ``claim_reason``.
     """
     table = search_candidate_table(run.detrend, run.search)
-    table.meta["claim_rule"] = "fit ok AND ladder top-rung S/N >= claim_snr AND no vetting test failed"
+    table.meta["claim_rule"] = ("fit ok AND ladder top-rung S/N >= claim_snr AND ladder tension <= "
+                                "ladder_tension_sigma AND no vetting test failed")
     table.meta["claim_snr"] = run.config.claim_snr
+    table.meta["ladder_tension_sigma"] = run.config.ladder_tension_sigma
     table["rank"] = np.arange(1, len(table) + 1)
     by_rank = {o.index: o for o in run.outcomes}
     outcomes = [by_rank.get(i + 1) for i in range(len(table))]
@@ -247,7 +252,8 @@ def run_summary(run: Any) -> dict[str, Any]:
         "n_claimed": len(run.claimed), "candidates": [_candidate_summary(o) for o in run.outcomes],
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "settings": {"claim_snr": run.config.claim_snr, "max_candidates": run.config.max_candidates,
-                     "ladder_widen": run.config.ladder_widen, "seed": run.config.seed,
+                     "ladder_widen": run.config.ladder_widen,
+                     "ladder_tension_sigma": run.config.ladder_tension_sigma, "seed": run.config.seed,
                      "detrend": repr(run.config.detrend), "search": repr(run.config.search),
                      "fit": repr(run.config.fit), "vet": repr(run.config.vet)},
         "inputs": list(run.inputs), "versions": _versions(),

@@ -9,7 +9,9 @@ A candidate is **claimed** when all of these hold (``docs/run.md``):
 1. the joint physical fit succeeded (a limb-darkened transit was fitted with the
    nuisance model marginalised);
 2. on the flexibility ladder, with that limb-darkened template, the depth S/N stays at or
-   above ``claim_snr`` at the most flexible rung (``LadderResult.claimed``);
+   above ``claim_snr`` at the most flexible rung, and that rung's depth agrees within
+   ``ladder_tension_sigma`` with at least one less flexible rung's (``LadderResult.claimed``:
+   a dip that only the most flexible instrument model makes is not the star's);
 3. no vetting test that ran failed (``VetReport.passed``; tests that could not run, e.g.
    the pixel test without a pixel file, do not fail a candidate, and are listed).
 
@@ -62,6 +64,9 @@ class RunConfig:
         Prior-scale factor of the ladder's last rung.
     claim_snr : float
         Depth S/N (δ̂/σ) needed at the ladder's top rung.
+    ladder_tension_sigma : float
+        Largest allowed tension [sigma] between the top rung's depth and the closest less
+        flexible rung's (:attr:`~halfsib.ladder.LadderResult.tension`; ``inf``: off).
     seed : int
         Seed of the fit's multi-start and sampler.
     stellar_density : float or None
@@ -75,6 +80,7 @@ class RunConfig:
     max_candidates: int = 3
     ladder_widen: float = 10.0
     claim_snr: float = 7.0
+    ladder_tension_sigma: float = 3.0
     seed: int = 0
     stellar_density: float | None = None
 
@@ -85,6 +91,9 @@ class RunConfig:
             raise ConfigurationError(f"RunConfig.claim_snr must be a positive number, got {self.claim_snr}")
         if not (np.isfinite(self.ladder_widen) and self.ladder_widen >= 0):
             raise ConfigurationError(f"RunConfig.ladder_widen must be >= 0, got {self.ladder_widen}")
+        if not self.ladder_tension_sigma > 0:
+            raise ConfigurationError(f"RunConfig.ladder_tension_sigma must be > 0 (inf: off), "
+                                     f"got {self.ladder_tension_sigma}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,10 +136,14 @@ class CandidateOutcome:
             reasons.append(f"fit: {self.errors.get('fit', 'not run')}")
         if self.ladder is None:
             reasons.append(f"ladder: {self.errors.get('ladder', 'not run')}")
-        elif not self.ladder.claimed:
+        elif not self.ladder.claimed and not self.ladder.significant:
             top = self.ladder.top
             snr = f"{top.snr:.1f}" if top is not None and top.snr is not None else "none"
             reasons.append(f"ladder: top-rung S/N {snr} < {self.ladder.threshold_snr:g}")
+        elif not self.ladder.claimed:
+            z, rung = self.ladder.tension
+            reasons.append(f"ladder: top-rung depth {z:.1f} sigma from the closest less flexible rung's "
+                           f"('{rung}'; > {self.ladder.tension_sigma:g}): the dip is made by the instrument model")
         if self.vetting is None:
             reasons.append(f"vet: {self.errors.get('vet', 'not run')}")
         elif not self.vetting.passed:
@@ -235,7 +248,8 @@ def _follow_up(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index
     template = _stage("template", state, transit_params_of, fitted) if fitted is not None else None
     state["seconds"].pop("template", None)
     ladder = _stage("ladder", state, flexibility_ladder, lc, design, candidate, template=template,
-                    config=cfg.detrend, widen=cfg.ladder_widen, threshold_snr=cfg.claim_snr)
+                    config=cfg.detrend, widen=cfg.ladder_widen, threshold_snr=cfg.claim_snr,
+                    tension_sigma=cfg.ladder_tension_sigma)
     model = ladder.top_model if ladder is not None else None
     vetting = _stage("vet", state, vet, lc, design, candidate, pixels=pixels, config=cfg.vet,
                      detrend_config=cfg.detrend, stellar_density=cfg.stellar_density, template=template,
@@ -308,7 +322,9 @@ def run_target(
     found = search(lc, design, nuisance, config=cfg.search)
     clock["search"] = _time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
-    outcomes = tuple(_follow_up(lc, design, nuisance, cand, i + 1, pixels, cfg, rng)
+    # the physical fit holds the nuisance prior variances: take them from the fit with the candidates masked
+    masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
+    outcomes = tuple(_follow_up(lc, design, masked, cand, i + 1, pixels, cfg, rng)
                      for i, cand in enumerate(found.candidates[:cfg.max_candidates]))
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)

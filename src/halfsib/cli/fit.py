@@ -9,7 +9,8 @@ from ._target_args import add_target_arguments
 
 HELP = "fit a limb-darkened transit jointly with the half-sibling nuisance model (ML, Fisher errors, emcee)"
 DESCRIPTION = """\
-Fit the nuisance model to TARGET (as halfsib detrend does, without masking), then fit a
+Fit the nuisance model to TARGET (as halfsib detrend does, with the guessed transits masked
+so that they cannot distort it), then fit a
 limb-darkened transit (batman, quadratic limb darkening in Kipping's q1, q2, integrated over
 the exposure: 29.4 min for K2 long cadence) jointly with it. The regression weights are
 integrated out exactly; the stellar GP parameters and the jitter are fitted with the transit;
@@ -103,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..exceptions import ConfigurationError
-    from ..fit import FitConfig, fit_transit
-    from ..model import DetrendConfig, detrend
+    from ..fit import FitConfig, fit_transit, masked_nuisance_fit
+    from ..model import DetrendConfig
     from ..pipeline import prepare_target
 
     outputs = [Path(p) for p in (args.out, args.chains, args.plot) if p]
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                        single=True if args.single else None)
     lc, design = prepare_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
                                 flux_column=args.flux_column, show_progress=not args.quiet)
-    nuisance = detrend(lc, design, config=DetrendConfig(kernel=args.kernel))
+    nuisance = masked_nuisance_fit(lc, design, guess, config=DetrendConfig(kernel=args.kernel))
     fit = fit_transit(lc, design, nuisance, guess, config=config, rng=args.seed, show_progress=not args.quiet)
     inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv, args.candidates) if p]
     fit.write(args.out, inputs=inputs, settings={"kernel": args.kernel, "seed": args.seed})

@@ -7,6 +7,7 @@ candidate's fitted model (weights and GP integrated out); see ``docs/vet.md`` fo
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +18,7 @@ from .ephemeris import DipShape, Ephemeris
 from .fitted import FittedModel, fit_templates
 from .results import FoldedLightCurve, VetConfig, VetTest
 
-__all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_curve_test", "dominance_tests",
+__all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_scan", "PhaseScan", "phase_curve_test", "dominance_tests",
            "shape_test", "duration_test", "consistency_chi2", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
            "SOLAR_DENSITY"]
 
@@ -94,52 +95,89 @@ def secondary_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) 
                          "ppm", unit="sigma", extras=extras)
 
 
-def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
-                        max_phases: int = 400) -> VetTest:
-    """The most significant eclipse-like dip at any phase away from the transit.
+@dataclass(frozen=True)
+class PhaseScan:
+    """Boxes of the candidate's box width at every phase away from the transit (:func:`phase_scan`).
 
-    Boxes of the box width every quarter T14 in phase (at most ``max_phases``), each entirely
-    outside the masked window and fitted jointly with the transit's dip (two templates); the
-    threshold is the Gaussian S/N whose one-sided tail probability is ``secondary_scan_fap`` /
-    (number of independent phases).
+    ``phase`` (0 = transit), ``depth`` and ``error`` [relative flux] of each box fitted jointly
+    with the transit's dip (negative depth: a brightening), ``transit_depth`` (the dip's
+    amplitude alone), ``n_independent`` phases (the scanned range over the T14 width).
     """
-    name = "secondary_best_phase"
+
+    phase: FloatArray
+    depth: FloatArray
+    error: FloatArray
+    transit_depth: float
+    n_independent: float
+
+    @property
+    def snr(self) -> FloatArray:
+        """depth / error of every box (signed)."""
+        return self.depth / self.error
+
+
+def phase_scan(model: FittedModel, ephemeris: Ephemeris, max_phases: int = 400) -> PhaseScan | None:
+    """Fit a box every quarter T14 in phase, each entirely outside the masked window, jointly with the dip.
+
+    Returns None for a single event or when no box has data. Each fit is linear with the
+    nuisance model marginalised: for the dip t and a box s, the 2 × 2 normal equations
+    [[I_tt, I_ts], [I_ts, I_ss]] (δ_t, δ_s) = (n_t, n_s), I_ab = aᵀC⁻¹b, n_a = −aᵀC⁻¹r.
+    """
     if ephemeris.single:
-        return VetTest.not_run(name, "single event (no period)", unit="sigma")
+        return None
     width = ephemeris.duration / 24.0 / ephemeris.period  # T14 in phase
     # box centres keep the whole box off the masked window (1.5 T14 / 2 about the transit)
     edge = (0.75 * ephemeris.duration + 0.5 * ephemeris.template_duration) / 24.0 / ephemeris.period
     step = max(0.25 * width, 1.0 / max_phases)
     phases = np.arange(edge, 1.0 - edge + 1e-12, step)
     if phases.size == 0:
-        return VetTest.not_run(name, "duration too long for a phase scan", unit="sigma")
+        return None
     dip = model.dip(ephemeris)
     cinv_dip = model.ml.apply_inverse(dip)
     n_t, i_tt = -float(dip @ model.ml.residual_inverse()), float(dip @ cinv_dip)
-    floor = (config.model_floor * max(n_t / i_tt, 0.0)) ** 2
-    best = (-np.inf, 0.0, 0.0, 0.0)
+    kept, depths, errors = [], [], []
     for chunk in np.array_split(phases, max(1, phases.size // 100)):
         templates = np.stack([model.box(ephemeris, phase=p) for p in chunk], axis=1)
         has = np.any((templates > 0) & _usable(model)[:, None], axis=0)
         if not has.any():
             continue
-        proj = model.ml.project(templates[:, has])  # each box jointly with the transit's dip:
+        proj = model.ml.project(templates[:, has])
         n_s, i_ss, i_ts = -proj.numerator, proj.information, templates[:, has].T @ cinv_dip
         det = i_tt * i_ss - i_ts**2
-        depth = (i_tt * n_s - i_ts * n_t) / det
-        err = np.sqrt(i_tt / det)
-        snr = depth / np.sqrt(err**2 + floor)
-        k = int(np.argmax(snr))
-        if snr[k] > best[0]:
-            best = (float(snr[k]), float(chunk[has][k]), float(depth[k]), float(err[k]))
-    if not np.isfinite(best[0]):
-        return VetTest.not_run(name, "no data away from the transits", unit="sigma")
-    n_independent = max(1.0, (1.0 - 2 * edge) / width)
-    threshold = float(stats.norm.isf(config.secondary_scan_fap / n_independent))
-    extras = {"phase": best[1], "depth": 1e6 * best[2], "depth_err": 1e6 * best[3], "n_independent": n_independent}
-    return VetTest.judge(name, best[0], threshold,
-                         f"deepest dip at phase {best[1]:.3f}: {1e6 * best[2]:.0f} ± {1e6 * best[3]:.0f} ppm "
-                         f"({n_independent:.0f} independent phases)", unit="sigma", extras=extras)
+        kept.append(chunk[has])
+        depths.append((i_tt * n_s - i_ts * n_t) / det)
+        errors.append(np.sqrt(i_tt / det))
+    if not kept:
+        return None
+    return PhaseScan(phase=np.concatenate(kept), depth=np.concatenate(depths), error=np.concatenate(errors),
+                     transit_depth=n_t / i_tt, n_independent=max(1.0, (1.0 - 2 * edge) / width))
+
+
+def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig,
+                        max_phases: int = 400, scan: PhaseScan | None = None) -> VetTest:
+    """The most significant eclipse-like dip at any phase away from the transit.
+
+    Boxes of the box width every quarter T14 in phase (:func:`phase_scan`); the threshold is
+    the Gaussian S/N whose one-sided tail probability is ``secondary_scan_fap`` / (number of
+    independent phases).
+    """
+    name = "secondary_best_phase"
+    if ephemeris.single:
+        return VetTest.not_run(name, "single event (no period)", unit="sigma")
+    scan = scan or phase_scan(model, ephemeris, max_phases)
+    if scan is None:
+        return VetTest.not_run(name, "no data away from the transits (or duration too long for a phase scan)",
+                               unit="sigma")
+    floor = (config.model_floor * max(scan.transit_depth, 0.0)) ** 2
+    snr = scan.depth / np.sqrt(scan.error**2 + floor)
+    k = int(np.argmax(snr))
+    threshold = float(stats.norm.isf(config.secondary_scan_fap / scan.n_independent))
+    extras = {"phase": float(scan.phase[k]), "depth": 1e6 * float(scan.depth[k]),
+              "depth_err": 1e6 * float(scan.error[k]), "n_independent": scan.n_independent}
+    return VetTest.judge(name, float(snr[k]), threshold,
+                         f"deepest dip at phase {scan.phase[k]:.3f}: {1e6 * scan.depth[k]:.0f} ± "
+                         f"{1e6 * scan.error[k]:.0f} ppm ({scan.n_independent:.0f} independent phases)",
+                         unit="sigma", extras=extras)
 
 
 def phase_curve_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
