@@ -393,3 +393,22 @@ def test_cli_task_option_builds_the_run_task():
     full = config_from_args(parser.parse_args(["batch", "in/", "-o", "out/", "--task", "run", "--no-sample"]))
     assert default.task is detrend_search_task and default.run is None
     assert full.task is run_task and full.run.fit.sample is False and full.run.search == default.search
+
+
+def test_demo_figure_keeps_the_callers_matplotlib_backend(tmp_path):
+    """run_demo from a notebook must not switch its backend to Agg (inline figures would vanish)."""
+    import matplotlib
+
+    from halfsib.batch.demo import _figure
+
+    matches = Table(rows=[("EPIC 1", "planet", 3.0, 500.0, 5, "exact"), ("EPIC 2", "eb", 2.0, 9e4, 9, ""),
+                          ("EPIC 3", "other", 5.0, 300.0, 3, "candidate")],
+                    names=("target_id", "kind", "period", "depth", "n_events", "found"))
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for the caller's backend (a notebook's inline one)
+    try:
+        _figure(matches, tmp_path / "recovery.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert (tmp_path / "recovery.png").read_bytes()[:4] == b"\x89PNG"

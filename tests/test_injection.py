@@ -277,6 +277,25 @@ def test_plot_completeness_draws_both_panels():
     plt.close(fig)
 
 
+def test_writing_the_completeness_figure_keeps_the_callers_matplotlib_backend(tmp_path):
+    """In a notebook, inject_and_recover switched the backend to Agg: later inline figures vanished."""
+    import matplotlib
+
+    from halfsib.injection.recover import _write_injections
+
+    rows = [{"period": p, "rp_over_rs": k, "expected_snr": s, "recovered": s > 10}
+            for p, k, s in ((1.0, 0.02, 5.0), (3.0, 0.05, 20.0), (7.0, 0.1, 80.0))]
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for the caller's backend (a notebook's inline one)
+    try:
+        written = _write_injections(tmp_path, rows, InjectionConfig())
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert written == ["injections.ecsv", "completeness.png"]
+    assert (tmp_path / "completeness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # ---------------------------------------------------------------- CLI
 def test_cli_help_teaches_and_rejects_invert_with_injections(capsys):
     with pytest.raises(SystemExit):

@@ -222,14 +222,13 @@ def _batch_config(config: DemoConfig) -> BatchConfig:
 
 
 def _figure(matches: Any, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a pyplot-free Figure: no backend to switch (a notebook keeps its inline figures)
+    from matplotlib.figure import Figure
 
     from .._atomic import atomic_path
 
-    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    fig = Figure(figsize=(7, 5), constrained_layout=True)
+    ax = fig.subplots()
     styles = {("planet", True): ("o", "C2", "planet found"), ("planet", False): ("o", "none", "planet missed"),
               ("eb", True): ("s", "C1", "EB found"), ("eb", False): ("s", "none", "EB missed")}
     for (kind, found), (marker, face, label) in styles.items():
@@ -246,7 +245,6 @@ def _figure(matches: Any, path: Path) -> None:
     ax.legend(fontsize=8)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
-    plt.close(fig)
 
 
 def summary_lines(result: DemoResult) -> list[str]:

@@ -108,10 +108,9 @@ def _false_alarm_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _write_injections(out: Path, rows: list[dict[str, Any]], config: InjectionConfig) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a pyplot-free Figure: no backend to switch (matplotlib.use("Agg") here would turn off a
+    # notebook's inline figures for the rest of its session)
+    from matplotlib.figure import Figure
 
     from .._atomic import atomic_path
     from ..io import provenance, write_table
@@ -124,10 +123,9 @@ def _write_injections(out: Path, rows: list[dict[str, Any]], config: InjectionCo
     write_table(table, out / "injections.ecsv", record=provenance([], meta))
     written = ["injections.ecsv"]
     if len(table):
-        fig = plot_completeness(table)
+        fig = plot_completeness(table, fig=Figure(figsize=(11, 4.2)))
         with atomic_path(out / "completeness.png") as tmp:
             fig.savefig(tmp, dpi=110)
-        plt.close(fig)
         written.append("completeness.png")
     return written
 
