@@ -287,8 +287,8 @@ def _run_pending(pending: list[tuple[TargetSpec, TaskContext, str]], ex: Executo
         for future in as_completed(futures):
             outcomes.append(_collect(future, futures[future]))
             failed += outcomes[-1].status == "failed"
+            bar.set_postfix_str(f"failed={failed}", refresh=False)  # drawn by the update (one redraw, not two)
             bar.update(1)
-            bar.set_postfix_str(f"failed={failed}")
     return outcomes
 
 
