@@ -18,6 +18,7 @@ from halfsib.vet.ephemeris import Ephemeris, box_template
 from halfsib.vet.fitted import fit_candidate_model
 from halfsib.vet.flags import flag_coincidence_test, flagged_neighbours
 from halfsib.vet.photometric import (
+    MIN_NULL_EVENTS, NULL_PHASES, event_noise_scale,
     SOLAR_DENSITY, consistency_chi2, dominance_tests, max_central_duration, odd_even_test, phase_curve_test,
     secondary_scan_test, secondary_test,
 )
@@ -117,8 +118,33 @@ def test_event_dominance_and_depth_consistency_equal_dense(fitted):
     assert dom.value == pytest.approx(single.max() / np.maximum(single, 0).sum(), rel=1e-6)
     amp, _, num, f = dense_fit(model, events)
     chi2 = num @ amp - num.sum() ** 2 / f.sum()
-    assert cons.extras["chi2"] == pytest.approx(chi2, rel=1e-5, abs=1e-6)
-    assert cons.value == pytest.approx(stats.chi2.sf(chi2, k - 1), rel=1e-5) and cons.passed and dom.passed
+    assert cons.extras["chi2_uncalibrated"] == pytest.approx(chi2, rel=1e-5, abs=1e-6)
+    scale = cons.extras["error_scale"]
+    assert cons.extras["chi2"] == pytest.approx(chi2 / scale**2, rel=1e-5, abs=1e-6)
+    assert cons.value == pytest.approx(stats.chi2.sf(chi2 / scale**2, k - 1), rel=1e-5) and cons.passed and dom.passed
+
+
+def test_event_noise_scale_equals_dense_null_events(fitted):
+    """Null events at phases clear of the transit and the secondary, each set fitted with the
+    transit's dip; the scale is 1.4826 × median |δ/σ| (floored at 1), as the dense twin."""
+    _, _, model = fitted
+    scale, n_null = event_noise_scale(model, EPH)
+    half = (0.75 * EPH.duration + 0.5 * EPH.template_duration) / 24.0 / EPH.period
+    width = EPH.template_duration / 24.0 / EPH.period
+    epoch_of = lambda phase: EPH.epoch(model.time - phase * EPH.period)  # noqa: E731
+    z = []
+    for phase in NULL_PHASES:
+        if min(phase, 1 - phase) <= 2 * half or abs(phase - 0.5) <= 1.5 * width:
+            continue
+        box, epoch = _box(model, phase=phase), epoch_of(phase)
+        events = [box * (epoch == e) for e in np.unique(epoch[box > 0])]
+        amp, cov, _, _ = dense_fit(model, np.column_stack([*events, _box(model)]))
+        z.extend(amp[:-1] / np.sqrt(np.diag(cov))[:-1])
+    assert n_null == len(z) >= MIN_NULL_EVENTS
+    assert scale == pytest.approx(max(1.0, 1.4826 * np.median(np.abs(z))), rel=1e-6)
+    # the fixture's noise model is the simulated one: N(0, 1) null depths, so the scale is 1 up to the
+    # sampling error of a robust std over this many (correlated, overlapping-phase) events
+    assert 1.0 <= scale < 1.0 + 3.0 / math.sqrt(n_null)
 
 
 def test_flag_coincidence_equals_dense_and_catches_a_dip_at_the_flags(fitted):
