@@ -73,6 +73,15 @@ def test_every_docs_page_is_reachable(ext):
     assert listed <= pages, f"index.md lists pages that do not exist: {sorted(listed - pages)}"
 
 
+def test_every_example_notebook_is_a_tutorial(ext):
+    """Each ``examples/*.ipynb`` is listed in tutorials.md's toctree (in reading order), and nothing else is."""
+    notebooks = {f"tutorials/{p.stem}" for p in (REPO / "examples").glob("*.ipynb")}
+    listed = ext.listed_in_toctrees((DOCS / "tutorials.md").read_text(encoding="utf-8"))
+    assert notebooks, "examples/ has no notebooks"
+    assert listed == notebooks, (f"not in tutorials.md: {sorted(notebooks - listed)}; "
+                                 f"listed without a notebook in examples/: {sorted(listed - notebooks)}")
+
+
 def test_docs_sources_and_docstrings_without_warnings(tmp_path):
     """Every page and every exported docstring parses cleanly (notebooks not executed; ~15 s)."""
     if not _docs_extra_installed():
