@@ -301,7 +301,7 @@ def write_run(run: Any, outdir: PathLike, *, overwrite: bool = False, figure: bo
     folder.mkdir(parents=True, exist_ok=True)
     record = provenance(run.inputs, settings=run.summary()["settings"])
     write_table(candidate_table(run), folder / OUTPUT_NAMES["candidates"], record=record)
-    run.detrend.write(folder / OUTPUT_NAMES["lightcurve"], inputs=run.inputs)
+    run.corrected.write(folder / OUTPUT_NAMES["lightcurve"], inputs=run.inputs)
     for o in run.outcomes:
         _write_outcome(o, folder, run.inputs, record)
     if figure:
@@ -381,7 +381,7 @@ def _empty(ax: Any, title: str, text: str) -> None:
 
 
 def _light_curve_panels(subfig: Any, run: Any) -> None:
-    d = run.detrend
+    d = run.corrected
     ax_raw, ax_corr, ax_pg = subfig.subplots(3, 1)
     t = d.time
     raw = d.raw_flux / d.normalisation

@@ -164,6 +164,8 @@ class TargetRun:
     detrend : DetrendResult
         The nuisance-model fit without any transit mask (the search's model).
     search : SearchResult
+        Its ``nuisance_fit`` is the refit with the candidates' transits masked
+        (:attr:`corrected`).
     outcomes : tuple of CandidateOutcome
         The first ``max_candidates`` candidates taken through fit, ladder and vetting.
     config : RunConfig
@@ -181,6 +183,17 @@ class TargetRun:
     config: RunConfig
     inputs: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def corrected(self) -> Any:
+        """The nuisance fit with the candidates' transits masked (the search's refit), else :attr:`detrend`.
+
+        What ``lightcurve.fits`` and the report show: fitted through a transit, the GP and the
+        regressors take part of it and the whole fit suffers (K2-136's corrected flux: 6.5-h
+        CDPP 94.8 ppm fitted through its transits, 79.7 ppm with its three planets masked).
+        """
+        refit = getattr(self.search, "nuisance_fit", None)
+        return refit if refit is not None else self.detrend
 
     @property
     def claimed(self) -> tuple[CandidateOutcome, ...]:
