@@ -9,7 +9,7 @@ import pytest
 
 from halfsib.design import DesignMatrix, RegressorGroup
 from halfsib.exceptions import ConfigurationError
-from halfsib.ladder import LadderResult, flexibility_ladder, plan_rungs
+from halfsib.ladder import DEFAULT_TENSION_SIGMA, TENSION_FRACTION, LadderResult, flexibility_ladder, plan_rungs
 from halfsib.model import DetrendConfig
 from halfsib.timeseries import LightCurve, TargetInfo
 from halfsib.transit import TransitParams
@@ -170,17 +170,22 @@ def _ladder_of(*rungs):
 
 
 def test_tension_is_the_closest_less_flexible_rung():
-    # the dip only appears with the top model: every lower rung rejects its depth
-    made = _ladder_of(("none", 1, -2000.0, 3600.0), ("few", 24, 1000.0, 3550.0), ("tens", 29, 460.0, 3400.0),
-                      ("motion", 309, 14600.0, 1480.0), ("wide", 309, 14700.0, 1490.0))
+    # the dip only appears with the top model: every lower rung sees less than half of it (EPIC 902100011)
+    made = _ladder_of(("none", 1, -2100.0, 3590.0), ("smooth", 14, -2160.0, 3600.0), ("few", 24, 1000.0, 3550.0),
+                      ("tens", 29, 460.0, 3400.0), ("motion", 309, 14630.0, 1480.0), ("wide", 309, 14730.0, 1490.0))
     z, rung = made.tension
-    assert rung == "few" and z == pytest.approx((14700.0 - 1000.0) / math.hypot(1490.0, 3550.0))
-    assert made.significant and not made.consistent and not made.claimed
+    assert TENSION_FRACTION == 0.5
+    assert rung == "few" and z == pytest.approx((0.5 * 14730.0 - 1000.0) / math.hypot(0.5 * 1490.0, 3550.0))
+    assert z > DEFAULT_TENSION_SIGMA and made.significant and not made.consistent and not made.claimed
     assert made.to_table().meta["tension_rung"] == "few"
-    # a real transit: lower rungs see it, noisier (and a bit shallower, the GP takes part of it)
-    real = _ladder_of(("none", 1, 11800.0, 1300.0), ("tens", 29, 10400.0, 520.0), ("motion", 309, 13000.0, 180.0))
-    assert real.tension[0] < 3.0 and real.claimed
-    # a top depth shallower than a lower rung's is no tension (systematics removed, not made)
+    # a real transit: lower rungs see it, noisier and shallower (their GP takes part of it: K2-136 c's box)
+    real = _ladder_of(("none", 1, 1269.0, 101.0), ("tens", 74, 1336.0, 84.0), ("elcs", 165, 1522.0, 72.0),
+                      ("motion", 445, 1804.0, 32.0), ("wide", 445, 1809.0, 32.0))
+    assert real.tension[0] < -8 and real.claimed
+    # near the threshold: a lower rung at 2 sigma sees the transit at 0.6 of its depth
+    weak = _ladder_of(("tens", 29, 4200.0, 2100.0), ("motion", 309, 7000.0, 1000.0))
+    assert weak.tension[0] < 0 and weak.claimed
+    # a top depth shallower than a lower rung's is systematics removed, not made
     shallower = _ladder_of(("none", 1, 30000.0, 500.0), ("motion", 309, 9000.0, 500.0))
     assert shallower.tension[0] < 0 and shallower.claimed
     # nothing less flexible, or the condition switched off: only the S/N counts

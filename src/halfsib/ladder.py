@@ -23,12 +23,14 @@ previous one's (the models are nested: flexibility only grows). Then it fits the
 or a limb-darkened :class:`~halfsib.transit.TransitParams` profile — on all cadences with
 the regression weights and the GP integrated out: δ̂ = −bᵀC⁻¹r / bᵀC⁻¹b,
 σ = (bᵀC⁻¹b)^(-1/2), Δln L = ½ δ̂²/σ². The candidate is *claimed* when δ̂/σ stays at or above
-``threshold_snr`` (default 7) at the top rung, and when the top rung's depth agrees with the
-depth of at least one less flexible rung: the *tension*
-min_k (δ̂_top − δ̂_k) / √(σ_top² + σ_k²) over the rungs with fewer columns must not exceed
-``tension_sigma`` (default 3). A transit dims the star whatever the instrument model; a dip
-that every simpler model rejects at > 3σ is made by the flexible model's regressors (e.g.
-motion terms at thruster firings), not by the star. A rung whose groups are missing (no
+``threshold_snr`` (default 7) at the top rung, and when at least one less flexible rung
+sees at least half of the top rung's depth: the *tension*
+min_k (f δ̂_top − δ̂_k) / √((f σ_top)² + σ_k²), f = ``TENSION_FRACTION`` = 0.5, over the
+rungs with fewer columns must not exceed ``tension_sigma`` (default 1.5). A transit dims
+the star whatever the instrument model (a less flexible rung's GP may absorb part of it,
+measured up to 45 %, never all); a dip that every simpler model sees at less than half its
+depth is made by the flexible model's regressors (e.g. motion terms at thruster firings),
+not by the star. A rung whose groups are missing (no
 pixels, no CBVs), or that would repeat the previous one, is skipped with the reason recorded.
 """
 
@@ -51,14 +53,16 @@ from .vet.ephemeris import Ephemeris, box_template, transit_template
 from .vet.fitted import FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
 
 __all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR",
-           "DEFAULT_TENSION_SIGMA"]
+           "DEFAULT_TENSION_SIGMA", "TENSION_FRACTION"]
 
 log = logging.getLogger(__name__)
 
 #: a candidate is claimed when its depth S/N at the top rung is at least this
 DEFAULT_THRESHOLD_SNR = 7.0
-#: ... and when the top depth is within this many sigma of at least one less flexible rung's
-DEFAULT_TENSION_SIGMA = 3.0
+#: ... and when at least one less flexible rung sees TENSION_FRACTION of its depth, within this many sigma
+DEFAULT_TENSION_SIGMA = 1.5
+#: the share of the top depth a less flexible rung must see (its GP may take part of a transit)
+TENSION_FRACTION = 0.5
 #: ELC counts of the "few" and "tens" rungs
 FEW_ELCS, TENS_ELCS = 10, 40
 
@@ -167,11 +171,11 @@ class LadderResult:
 
     @property
     def tension(self) -> tuple[float, str] | None:
-        """How far the top depth is from the closest less flexible rung's: (min z [sigma], that rung).
+        """How far below half the top depth the closest less flexible rung's is: (min z [sigma], that rung).
 
-        z_k = (δ̂_top − δ̂_k) / √(σ_top² + σ_k²) over the evaluated rungs with fewer columns
-        than the top one (signed: a top depth *shallower* than a rung's is no tension); None
-        when there is no such rung.
+        z_k = (f δ̂_top − δ̂_k) / √((f σ_top)² + σ_k²), f = :data:`TENSION_FRACTION`, over the
+        evaluated rungs with fewer columns than the top one (signed: negative when the rung
+        sees more than half the top depth); None when there is no such rung.
         """
         top = self.top
         if top is None or top.depth is None or top.depth_err is None:
@@ -180,12 +184,13 @@ class LadderResult:
                  and r.depth_err is not None]
         if not lower:
             return None
-        z = [((top.depth - r.depth) / math.hypot(top.depth_err, r.depth_err), r.name) for r in lower]
+        f = TENSION_FRACTION
+        z = [((f * top.depth - r.depth) / math.hypot(f * top.depth_err, r.depth_err), r.name) for r in lower]
         return min(z)
 
     @property
     def consistent(self) -> bool:
-        """True unless the top depth is in more than ``tension_sigma`` tension with every lower rung."""
+        """True unless every lower rung sees less than half the top depth by more than ``tension_sigma``."""
         tension = self.tension
         return tension is None or tension[0] <= self.tension_sigma
 
@@ -229,7 +234,7 @@ class LadderResult:
             return "claimed"
         tension = self.tension
         if self.significant and tension is not None:
-            return f"not claimed ({tension[0]:.1f}σ tension with '{tension[1]}')"
+            return f"not claimed (every lower rung sees < half the depth; closest '{tension[1]}', {tension[0]:.1f}σ)"
         return "not claimed"
 
     def plot(self, *, ax: Any = None) -> Any:

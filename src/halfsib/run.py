@@ -9,9 +9,9 @@ A candidate is **claimed** when all of these hold (``docs/run.md``):
 1. the joint physical fit succeeded (a limb-darkened transit was fitted with the
    nuisance model marginalised);
 2. on the flexibility ladder, with that limb-darkened template, the depth S/N stays at or
-   above ``claim_snr`` at the most flexible rung, and that rung's depth agrees within
-   ``ladder_tension_sigma`` with at least one less flexible rung's (``LadderResult.claimed``:
-   a dip that only the most flexible instrument model makes is not the star's);
+   above ``claim_snr`` at the most flexible rung, and at least one less flexible rung sees
+   half that depth within ``ladder_tension_sigma`` (``LadderResult.claimed``: a dip that
+   only the most flexible instrument model makes is not the star's);
 3. no vetting test that ran failed (``VetReport.passed``; tests that could not run, e.g.
    the pixel test without a pixel file, do not fail a candidate, and are listed).
 
@@ -65,8 +65,8 @@ class RunConfig:
     claim_snr : float
         Depth S/N (δ̂/σ) needed at the ladder's top rung.
     ladder_tension_sigma : float
-        Largest allowed tension [sigma] between the top rung's depth and the closest less
-        flexible rung's (:attr:`~halfsib.ladder.LadderResult.tension`; ``inf``: off).
+        Largest allowed tension [sigma]: how far below half the top rung's depth the closest
+        less flexible rung's is (:attr:`~halfsib.ladder.LadderResult.tension`; ``inf``: off).
     seed : int
         Seed of the fit's multi-start and sampler.
     stellar_density : float or None
@@ -80,7 +80,7 @@ class RunConfig:
     max_candidates: int = 3
     ladder_widen: float = 10.0
     claim_snr: float = 7.0
-    ladder_tension_sigma: float = 3.0
+    ladder_tension_sigma: float = 1.5
     seed: int = 0
     stellar_density: float | None = None
 
@@ -142,8 +142,9 @@ class CandidateOutcome:
             reasons.append(f"ladder: top-rung S/N {snr} < {self.ladder.threshold_snr:g}")
         elif not self.ladder.claimed:
             z, rung = self.ladder.tension
-            reasons.append(f"ladder: top-rung depth {z:.1f} sigma from the closest less flexible rung's "
-                           f"('{rung}'; > {self.ladder.tension_sigma:g}): the dip is made by the instrument model")
+            reasons.append(f"ladder: every less flexible rung sees less than half the top-rung depth (closest "
+                           f"'{rung}', {z:.1f} sigma > {self.ladder.tension_sigma:g}): the dip is made by the "
+                           "instrument model")
         if self.vetting is None:
             reasons.append(f"vet: {self.errors.get('vet', 'not run')}")
         elif not self.vetting.passed:

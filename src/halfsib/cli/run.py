@@ -46,10 +46,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="candidates taken through fit, ladder and vetting (default 3)")
     p.add_argument("--claim-snr", type=float, default=7.0, metavar="S",
                    help="depth S/N needed at the top rung of the ladder (default 7)")
-    p.add_argument("--ladder-tension", type=float, default=3.0, metavar="Z",
-                   help="largest allowed tension [sigma] between the top rung's depth and the closest less "
-                        "flexible rung's: a dip only the most flexible model makes is not claimed (default 3; "
-                        "inf: off)")
+    p.add_argument("--ladder-tension", type=float, default=1.5, metavar="Z",
+                   help="a claim needs a less flexible rung of the ladder that sees at least half the top "
+                        "rung's depth, within Z sigma (default 1.5; inf: off): a dip only the most flexible "
+                        "model makes is not claimed")
     p.add_argument("--min-snr", type=float, default=None, metavar="S",
                    help="search: robust S/N for a periodogram peak to become a candidate (default: search's)")
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
