@@ -148,6 +148,23 @@ def test_result_outputs_round_trip(rng, tmp_path):
     assert len(fig.axes) == 6
 
 
+def test_warm_start_reaches_the_same_maximum_and_keeps_the_clipped(rng):
+    """``start=``: the search's masked refits start from the unmasked fit; same optimum as a cold fit."""
+    lc, design, _ = _light_curve(rng, n=400)
+    flux = lc.flux.copy()
+    flux[[40, 250]] *= 1.01  # two high outliers: clipped by the first fit
+    lc = lc.replace(flux=flux)
+    first = detrend(lc, design)
+    assert first.clipped.sum() >= 2
+    mask = transit_window_mask(lc.time, 3.3, float(lc.time[100]), 4.0)
+    cold = detrend(lc, design, transit_mask=mask)
+    warm = detrend(lc, design, transit_mask=mask, start=first)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, abs=0.05)
+    assert warm.masked.sum() == mask.sum() and np.all(warm.clipped[first.clipped])  # clipped again, by its own fit
+    with pytest.raises(halfsib.ConfigurationError, match="start: a fit with kernel 'sho'"):
+        detrend(lc, design, start=first, kernel="matern32")
+
+
 def test_errors_and_settings(rng):
     lc, design, _ = _light_curve(rng, n=300)
     with pytest.raises(halfsib.ConfigurationError, match="kernel"):

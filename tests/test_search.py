@@ -13,7 +13,8 @@ from halfsib.exceptions import ConfigurationError, DataValidationError
 from halfsib.gp import StellarKernel
 from halfsib.model import DetrendConfig, SystematicsModel, detrend
 from halfsib.search import SearchConfig, fitted_likelihood, search
-from halfsib.search.periodic import fold, period_grid, periodogram, refine_peak
+from halfsib.search.periodic import fold, null_reference, period_grid, periodogram, refine_peak, z_without_strongest
+from halfsib.search.single import mask_transits
 from halfsib.search.results import SingleEventGrid
 from halfsib.search.single import box_windows, single_event_grid
 from halfsib.timeseries import LightCurve, TargetInfo
@@ -124,6 +125,44 @@ def test_periodic_combination_matches_brute_force(rng, min_transits):
     np.testing.assert_allclose(pg.depth[has] / pg.depth_err[has], pg.power[has], rtol=1e-12)
 
 
+def test_null_reference_and_z_without_strongest_match_plain_formulas(rng):
+    n_ep = 50
+    info = rng.uniform(0.5, 2.0, (1, n_ep))
+    num = rng.standard_normal((1, n_ep)) * np.sqrt(info)
+    valid = np.ones((1, n_ep), bool)
+    grid = SingleEventGrid(epochs=0.1 * np.arange(n_ep), durations=np.array([2.0]), depth=num, depth_err=info,
+                           delta_loglike=info, valid=valid, numerator=num, information=info, epoch_step_days=0.1)
+    pg = periodogram(grid, np.linspace(0.5, 2.0, 40), 2, coarsen=False)
+    z = pg.power[pg.n_transits > 0]
+    centre, scale = null_reference(pg)
+    assert centre == pytest.approx(np.median(z), rel=1e-12)
+    assert scale == pytest.approx(1.4826 * np.median(np.abs(z - np.median(z))), rel=1e-12)
+    n, i = num[0, :6], info[0, :6]
+    k = int(np.argmax(n / np.sqrt(i)))
+    rest = [j for j in range(6) if j != k]
+    assert z_without_strongest(n, i) == pytest.approx(n[rest].sum() / np.sqrt(i[rest].sum()), rel=1e-12)
+    assert z_without_strongest(n[:1], i[:1]) == 0.0
+
+
+def test_candidate_snr_is_measured_against_the_periodogram_without_its_transits(rng):
+    """A deep planet lifts every period that folds one of its transits; its SNR's reference excludes them."""
+    signal = _box(9.3, 2003.1, 3.0, 1.5e-3)
+    lc, design = _simulate(rng, 2000, signal)
+    result = search(lc, design, detrend(lc, design, clip_sigma=0), durations=(3.0,), period_range=(1.0, 20.0),
+                    max_planets=1, fit_shape=False, refit_masked=False)
+    cand = result.candidates[0]
+    assert abs(cand.period - 9.3) < 0.05 and cand.n_transits >= 4
+    grid, pg = result.single_events, result.periodograms[0]
+    k = np.arange(-10, 10)  # t0 is the middle transit
+    masked = mask_transits(grid, cand.t0 + cand.period * k, 1.5 * cand.box_duration + 24 * CADENCE)
+    null = periodogram(masked, pg.periods, 2)
+    null = null.power[null.n_transits > 0]
+    centre, scale = np.median(null), 1.4826 * np.median(np.abs(null - np.median(null)))
+    assert cand.snr == pytest.approx((pg.power.max() - centre) / scale, rel=1e-9)
+    compressed = (pg.power.max() - np.median(pg.power)) / (1.4826 * np.median(np.abs(pg.power - np.median(pg.power))))
+    assert cand.snr > 1.5 * compressed  # the old statistic, against its own signal
+
+
 # --- truth on simulations --------------------------------------------------------------------------------
 
 def test_single_event_depth_is_unbiased_with_correct_errors(rng):
@@ -194,8 +233,10 @@ def test_two_planets_found_in_order_with_truth_inside_errors(rng):
 def test_single_dominant_event_is_flagged(rng):
     lc, design = _simulate(rng, 1200, _box(1e9, 2012.0, 3.0, 3e-3))
     model = SystematicsModel(DetrendConfig(clip_sigma=0)).fit(lc, design)  # a fitted model works as well
-    result = search(lc, design, model, durations=(3.0,), period_range=(1.0, 8.0), max_planets=1, min_snr=0)
+    result = search(lc, design, model, durations=(3.0,), period_range=(1.0, 8.0), max_planets=1, min_snr=0,
+                    min_snr_without_strongest=-100)
     cand = result.candidates[0]
+    assert cand.snr > 10 and cand.snr_without_strongest < cand.snr / 3
     assert cand.dominant_event_fraction > 0.6  # a planet with n transits gives ~1/n
     assert cand.variable_depth_delta_loglike > 10
 
@@ -227,6 +268,17 @@ def test_no_signal_gives_finite_outputs_with_gaps_and_outliers(rng):
     for pg in result.periodograms:
         _all_finite(pg)
     assert all(c.snr >= result.config.min_snr for c in result.candidates)
+
+
+def test_masked_refit_skipped_when_the_windows_cover_most_cadences(rng, caplog):
+    """A long box at a short period would mask most of the light curve: no refit, a warning, no error."""
+    lc, design = _simulate(rng, 600)
+    fit = detrend(lc, design)
+    with caplog.at_level("WARNING", logger="halfsib.search"):
+        result = search(lc, design, fit, durations=(12.0,), period_range=(0.6, 1.0), max_planets=1, min_snr=0,
+                        min_snr_without_strongest=-100)
+    assert len(result.candidates) == 1 and result.nuisance_fit is fit
+    assert "not refitting the nuisance model" in caplog.text
 
 
 # --- configuration and bad input --------------------------------------------------------------------------

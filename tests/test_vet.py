@@ -122,6 +122,27 @@ def test_event_dominance_and_depth_consistency_equal_dense(fitted):
     scale = cons.extras["error_scale"]
     assert cons.extras["chi2"] == pytest.approx(chi2 / scale**2, rel=1e-5, abs=1e-6)
     assert cons.value == pytest.approx(stats.chi2.sf(chi2 / scale**2, k - 1), rel=1e-5) and cons.passed and dom.passed
+    info = np.array([dense_fit(model, events[:, [i]])[3][0, 0] for i in range(k)])  # I_i = b_iᵀC⁻¹b_i
+    top = int(np.argmax(single / np.sqrt(info)))
+    rest = np.delete(np.arange(k), top)
+    assert dom.extras["snr_without_strongest"] == pytest.approx(
+        single[rest].sum() / np.sqrt(info[rest].sum()) / scale, rel=1e-5)
+
+
+@pytest.mark.parametrize("n, info, passed", [
+    ([10.0, 5.0, 5.0], [1.0, 1.0, 1.0], True),      # 50 %: at the fraction threshold
+    ([12.0, 5.0, 4.0], [1.0, 1.0, 1.0], True),      # 57 %, but the others alone 6.4 sigma (K2-136 d-like)
+    ([12.0, 1.0, 0.5], [1.0, 1.0, 1.0], False),     # one event and noise: the others alone 1.1 sigma
+    ([9.0, 2.0], [1.0, 1.0], False),                 # two events: 82 % > 0.8 and the other 2 sigma
+])
+def test_single_event_dominance_is_rescued_by_the_other_events(n, info, passed):
+    from halfsib.vet.photometric import _dominance_test
+
+    test = _dominance_test(np.array(n), np.array(info), np.arange(len(n)), 1.0, VetConfig())
+    assert test.passed is passed
+    assert test.value == pytest.approx(max(n) / sum(n))
+    doubled = _dominance_test(np.array(n), np.array(info), np.arange(len(n)), 2.0, VetConfig())  # errors × 2
+    assert doubled.extras["snr_without_strongest"] == pytest.approx(test.extras["snr_without_strongest"] / 2)
 
 
 def test_event_noise_scale_equals_dense_null_events(fitted):

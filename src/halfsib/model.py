@@ -375,17 +375,19 @@ def _new_outliers(problem: _Problem, ml: MarginalLikelihood, jitter: float, clip
     return (z / max(scale, 1e-12) > clip_sigma) & fitted
 
 
-def _preclip(problem: _Problem, config: DetrendConfig) -> NDArray[np.float64] | None:
+def _preclip(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None = None
+             ) -> NDArray[np.float64] | None:
     """Clip outliers with the cheap prior-variance fit (GP at its start), before the full fit.
 
     Each round costs one set of GP solves and O(M³) steps, against a full hyper-parameter
-    refit; the full fit then starts from these prior variances. Returns the start vector
-    (``None`` when the model has no regressor groups: the full fit then clips as before).
+    refit; the full fit then starts from these prior variances. ``start``: the GP and prior
+    variances to begin from (a warm start; default the data-driven start). Returns the start
+    vector (``None`` when the model has no regressor groups: the full fit then clips as before).
     """
     if not problem.design.groups:
         return None
     kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
-    bounds, theta = _bounds_and_start(problem, config, kernel, None)
+    bounds, theta = _bounds_and_start(problem, config, kernel, start)
     for _ in range(config.clip_iterations):
         objective = _Objective(problem, kernel, problem.effective_variance())
         theta = _fit_prior_variances(objective, theta, bounds)
@@ -462,20 +464,37 @@ class SystematicsModel:
     def __init__(self, config: DetrendConfig | None = None):
         self.config = config or DetrendConfig()
 
-    def fit(self, lc: LightCurve, design: DesignMatrix, *, transit_mask: NDArray[np.bool_] | None = None
-            ) -> SystematicsModel:
-        """Fit hyper-parameters and components; the result is in :attr:`result_`."""
+    def fit(self, lc: LightCurve, design: DesignMatrix, *, transit_mask: NDArray[np.bool_] | None = None,
+            start: DetrendResult | None = None) -> SystematicsModel:
+        """Fit hyper-parameters and components; the result is in :attr:`result_`.
+
+        ``start``: a fit of the same light curve, design and kernel (e.g. without the
+        ``transit_mask``) whose hyper-parameters start the optimiser (a warm start: the masked
+        refits of the search). Its clipped outliers are not carried over: a fit through a deep
+        transit bends its model into the dip and clips the high residuals beside it (19
+        cadences around a 1 %-deep injected transit), which would be lost to the transit fit.
+        """
         if self.config.blas_threads is None:
-            return self._fit(lc, design, transit_mask)
+            return self._fit(lc, design, transit_mask, start)
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=self.config.blas_threads, user_api="blas"):
-            return self._fit(lc, design, transit_mask)
+            return self._fit(lc, design, transit_mask, start)
 
-    def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None) -> SystematicsModel:
+    def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,
+             previous: DetrendResult | None) -> SystematicsModel:
         config = self.config
         problem = _prepare(lc, design, transit_mask)
-        start = _preclip(problem, config) if config.clip_sigma and config.clip_iterations else None
+        if previous is not None:
+            objective, gp, lnlam = fitted_objective(lc, design, previous)
+            if (objective.kernel.kind, objective.kernel.fit_jitter) != (config.kernel, config.fit_jitter):
+                raise ConfigurationError(f"start: a fit with kernel {objective.kernel.kind!r} (fit_jitter="
+                                         f"{objective.kernel.fit_jitter}), not {config.kernel!r} ({config.fit_jitter})")
+            start = np.concatenate([gp, lnlam])  # its clipped outliers are not carried over (see fit)
+        else:
+            start = None
+        if config.clip_sigma and config.clip_iterations:
+            start = _preclip(problem, config, start) if problem.design.groups else start
         theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start)
         for _ in range(config.clip_iterations if config.clip_sigma else 0):
             jitter = kernel.jitter(theta[: kernel.n_parameters])
@@ -522,10 +541,12 @@ class SystematicsModel:
 
 
 def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | None = None,
-            transit_mask: NDArray[np.bool_] | None = None, **settings: Any) -> DetrendResult:
+            transit_mask: NDArray[np.bool_] | None = None, start: DetrendResult | None = None,
+            **settings: Any) -> DetrendResult:
     """Fit the systematics model and return the :class:`DetrendResult` (see :class:`DetrendConfig`).
 
-    Keyword ``settings`` override fields of ``config`` (``kernel="none"``, ``holdout_chunks=10``...).
+    Keyword ``settings`` override fields of ``config`` (``kernel="none"``, ``holdout_chunks=10``...);
+    ``start`` warm-starts from a previous fit (:meth:`SystematicsModel.fit`).
     """
     base = config or DetrendConfig()
     if settings:
@@ -534,4 +555,4 @@ def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | Non
             raise ConfigurationError(f"unknown detrend settings {sorted(unknown)}; "
                                      f"valid: {sorted(DetrendConfig.__dataclass_fields__)}")
         base = DetrendConfig(**{**base.__dict__, **settings})
-    return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask).result_
+    return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask, start=start).result_

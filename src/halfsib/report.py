@@ -28,7 +28,8 @@ PathLike = str | os.PathLike[str]
 #: search columns, with units
 SEARCH_COLUMNS: Mapping[str, str] = {
     "period": "d", "period_err": "d", "t0": "d", "t0_err": "d", "duration": "h", "depth": "ppm",
-    "depth_err": "ppm", "delta_loglike": "", "snr": "", "n_transits": "", "dominant_event_fraction": "",
+    "depth_err": "ppm", "delta_loglike": "", "snr": "", "snr_without_strongest": "", "n_transits": "",
+    "dominant_event_fraction": "",
     "odd_even_sigma": "", "variable_depth_delta_loglike": "", "secondary_snr": "", "impact": "", "rp_over_rs": "",
     "box_duration": "h", "box_depth": "ppm", "box_depth_err": "ppm",
 }

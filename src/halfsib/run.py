@@ -272,6 +272,24 @@ def _follow_up(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index
                             errors=state["errors"], seconds=state["seconds"])
 
 
+def without_other_candidates(lc: LightCurve, candidates: Sequence[Any], index: int) -> LightCurve:
+    """The light curve with every candidate's fitted transit but the ``index``-th divided out.
+
+    Each candidate is fitted, laddered and vetted alone: another planet's transits would
+    otherwise be noise to its fit and dips at some orbital phase of its period (a failed
+    secondary-eclipse scan for K2-3 c, from K2-3 b's and d's transits).
+    """
+    from .search.refine import candidate_dip
+
+    others = [c for j, c in enumerate(candidates) if j != index]
+    if not others:
+        return lc
+    cadence = float(np.nanmedian(np.diff(lc.time)))
+    dip = np.sum([candidate_dip(lc.time, c, cadence) for c in others], axis=0)
+    keep = 1.0 / np.clip(1.0 - dip, 1e-3, None)
+    return lc.replace(flux=lc.flux * keep, flux_err=lc.flux_err * keep)
+
+
 def _read(target: Any, flux_column: str | None) -> tuple[LightCurve | PixelSeries, PixelSeries | None]:
     from .pipeline import load_target
 
@@ -338,7 +356,8 @@ def run_target(
     rng = np.random.default_rng(cfg.seed)
     # the physical fit holds the nuisance prior variances: take them from the fit with the candidates masked
     masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
-    outcomes = tuple(_follow_up(lc, design, masked, cand, i + 1, pixels, cfg, rng)
+    outcomes = tuple(_follow_up(without_other_candidates(lc, found.candidates, i), design, masked, cand, i + 1,
+                                pixels, cfg, rng)
                      for i, cand in enumerate(found.candidates[:cfg.max_candidates]))
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)

@@ -51,7 +51,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "rung's depth, within Z sigma (default 1.5; inf: off): a dip only the most flexible "
                         "model makes is not claimed")
     p.add_argument("--min-snr", type=float, default=None, metavar="S",
-                   help="search: robust S/N for a periodogram peak to become a candidate (default: search's)")
+                   help="search: S/N for a periodogram peak to become a candidate (default: search's, 7)")
+    p.add_argument("--min-snr-without-strongest", type=float, default=None, metavar="S",
+                   help="search: S/N the peak's other events must keep without the strongest one (default: "
+                        "search's, 4)")
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
@@ -71,7 +74,10 @@ def _config(args: argparse.Namespace) -> Any:
         fit_settings["n_steps"] = args.steps
     if args.walkers is not None:
         fit_settings["n_walkers"] = args.walkers
-    search = SearchConfig(min_snr=args.min_snr) if args.min_snr is not None else None
+    search_settings = {name: value for name, value in (("min_snr", args.min_snr), ("min_snr_without_strongest",
+                                                                                  args.min_snr_without_strongest))
+                       if value is not None}
+    search = SearchConfig(**search_settings) if search_settings else None
     return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),
                      max_candidates=args.max_candidates, claim_snr=args.claim_snr,
                      ladder_tension_sigma=args.ladder_tension, seed=args.seed)

@@ -17,8 +17,9 @@ search repeated. The light curve is never detrended first.
 
 Writes CANDIDATES.ecsv: one row per candidate with period [d], t0 [d, in the file's time
 system, named in the table metadata], duration (T14) [h], depth (central) and depth_err
-[ppm] of a limb-darkened template fitted around the box peak, delta_loglike, snr,
-n_transits, the vetting statistics (dominant_event_fraction, odd_even_sigma,
+[ppm] of a limb-darkened template fitted around the box peak, delta_loglike, snr (the
+peak against the periodogram with its own transits masked), snr_without_strongest (the
+same for the events left when the strongest is removed), n_transits, the vetting statistics (dominant_event_fraction, odd_even_sigma,
 variable_depth_delta_loglike, secondary_snr), impact, rp_over_rs and the best box
 (box_duration [h], box_depth, box_depth_err [ppm]).
 
@@ -41,7 +42,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="longest trial period [d] (default: what the baseline allows for --min-transits)")
     p.add_argument("--min-transits", type=int, default=2, help="fewest transits with data (default 2)")
     p.add_argument("--max-planets", type=int, default=3, help="signals to search for in turn (default 3)")
-    p.add_argument("--min-snr", type=float, default=7.0, help="stop below this periodogram SNR (default 7)")
+    p.add_argument("--min-snr", type=float, default=7.0,
+                   help="stop below this S/N of the peak against the periodogram without its transits (default 7)")
+    p.add_argument("--min-snr-without-strongest", type=float, default=4.0, metavar="S",
+                   help="... or when the peak's other events alone fall below this S/N: one strong event is not a "
+                        "periodic signal (default 4)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -50,7 +55,8 @@ def _search_config(args: argparse.Namespace) -> Any:
 
     low = args.min_period if args.min_period is not None else 0.5
     return SearchConfig(period_range=(low, args.max_period), min_transits=args.min_transits,
-                        max_planets=args.max_planets, min_snr=args.min_snr)
+                        max_planets=args.max_planets, min_snr=args.min_snr,
+                        min_snr_without_strongest=args.min_snr_without_strongest)
 
 
 def candidate_table(fit: Any, result: Any) -> Any:

@@ -21,7 +21,7 @@ from ..likelihood import MarginalLikelihood
 from ..model import SystematicsModel, detrend, transit_window_mask
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from .periodic import candidate_at_ephemeris, candidate_at_peak, period_grid, periodogram, refine_peak, robust_snr
+from .periodic import candidate_at_ephemeris, candidate_at_peak, null_reference, period_grid, periodogram, refine_peak
 from .refine import fit_transit_shape, shape_checks, transit_template
 from .results import Candidate, Periodogram, SearchConfig, SearchResult, SingleEventGrid
 from .single import epoch_grid, estimate_memory_gb, fitted_likelihood, mask_transits, single_event_grid
@@ -30,6 +30,9 @@ __all__ = ["search", "SearchConfig", "SearchResult", "SingleEventGrid", "Periodo
            "fitted_likelihood"]
 
 log = logging.getLogger(__name__)
+
+MAX_MASKED_FRACTION = 0.5
+"""Most of the cadences the found candidates' windows may cover for the masked refit."""
 
 
 def _config(config: SearchConfig | None, settings: dict[str, Any]) -> SearchConfig:
@@ -93,18 +96,14 @@ def _search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | Systemati
                                  "raise `memory_limit_gb` or `epoch_step`, or use fewer `durations`")
     ml, excluded = fitted_likelihood(lc, design, fit)
     state = _Pass.start(ml, time, excluded, cfg, durations)
-    _iterate(state, cfg, periods, cfg.max_planets, excluded, durations)
-    if state.found and cfg.refit_masked:
-        mask = _candidate_mask(lc, result, state.found)
-        result = detrend(lc, design, config=result.config, transit_mask=mask)
-        log.info("refitted the nuisance model with %d cadences of %d candidate(s) masked", int(mask.sum()),
-                 len(state.found))
-        ml, excluded = fitted_likelihood(lc, design, result)
-        first, state = state, _Pass.start(ml, time, excluded, cfg, durations)
-        for old in first.found:  # same ephemerides, statistics and shapes on the refitted model
-            _add(state, candidate_at_ephemeris(state.working, old), cfg, excluded, durations)
-        state.periodograms = first.periodograms
-        _iterate(state, cfg, periods, cfg.max_planets - len(state.found), excluded, durations)
+    for _ in range(cfg.max_planets):
+        if not _next_candidate(state, cfg, periods, excluded, durations):
+            break
+        refit = _masked_refit(lc, design, result, state.found) if cfg.refit_masked else None
+        if refit is not None:
+            result = refit
+            ml, excluded = fitted_likelihood(lc, design, result)
+            state = _Pass.restart(state, ml, excluded, cfg, durations)
     return SearchResult(single_events=state.grid, periodograms=tuple(state.periodograms),
                         candidates=tuple(state.found), config=cfg, time=time, flux=1.0 + result.residual,
                         nuisance_fit=result)
@@ -129,23 +128,47 @@ class _Pass:
         grid = single_event_grid(ml, time, excluded, cfg, durations)
         return cls(ml, time, grid, grid, float(np.median(np.diff(time))), np.zeros(time.size))
 
+    @classmethod
+    def restart(cls, old: _Pass, ml: MarginalLikelihood, excluded: np.ndarray, cfg: SearchConfig,
+                durations: tuple[float, ...]) -> _Pass:
+        """A pass on a refitted model holding the old pass's candidates (same ephemerides, SNRs)."""
+        new = cls.start(ml, old.time, excluded, cfg, durations)
+        for cand in old.found:  # statistics and shapes on the refitted model
+            _add(new, candidate_at_ephemeris(new.working, cand), cfg, excluded, durations)
+        new.periodograms = old.periodograms
+        return new
 
-def _iterate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, n: int, excluded: np.ndarray,
-             durations: tuple[float, ...]) -> None:
-    """Periodogram → candidate → mask, up to ``n`` times or until the SNR drops below ``min_snr``."""
-    for _ in range(max(n, 0)):
-        pg = periodogram(state.working, periods, cfg.min_transits)
-        state.periodograms.append(pg)
-        if not np.any(pg.n_transits > 0):
-            return
-        best = int(np.argmax(np.where(pg.n_transits > 0, pg.power, -np.inf)))
-        index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
-        cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, snr=robust_snr(pg, best))
-        if cand.snr < cfg.min_snr or cand.depth <= 0:
-            return
-        _add(state, cand, cfg, excluded, durations)
-        log.info("candidate %d: P=%.5f d, depth %.0f ppm (box %.0f), SNR %.1f", len(state.found), cand.period,
-                 cand.depth, cand.box_depth, cand.snr)
+
+def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, excluded: np.ndarray,
+                    durations: tuple[float, ...]) -> bool:
+    """Periodogram → best peak → candidate; keep it (True) if significant, else False.
+
+    The peak is measured against the same periodogram with its own transits masked
+    (:func:`~halfsib.search.periodic.null_reference`): a deep planet folds into every trial
+    period that catches one of its transits and would otherwise raise the median and MAD it
+    is compared with. It must also stay significant without its strongest event.
+    """
+    pg = periodogram(state.working, periods, cfg.min_transits)
+    state.periodograms.append(pg)
+    if not np.any(pg.n_transits > 0):
+        return False
+    best = int(np.argmax(np.where(pg.n_transits > 0, pg.power, -np.inf)))
+    index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
+    grid = state.working
+    t0, period, duration = grid.epochs[0] + grid.epoch_step_days * phase, float(pg.periods[index]), grid.durations[d]
+    times = _all_transit_times(t0, period, grid.epochs)
+    masked = mask_transits(grid, times, 1.5 * duration + 24.0 * state.cadence)
+    reference = null_reference(periodogram(masked, periods, cfg.min_transits))
+    cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, reference=reference)
+    cand = replace(cand, snr=float((pg.power[best] - reference[0]) / reference[1]))
+    log.info("peak: P=%.5f d, box depth %.0f ppm, SNR %.1f (%.1f without the strongest event)", cand.period,
+             cand.box_depth, cand.snr, cand.snr_without_strongest)
+    if cand.snr < cfg.min_snr or cand.snr_without_strongest < cfg.min_snr_without_strongest or cand.depth <= 0:
+        return False
+    _add(state, cand, cfg, excluded, durations)
+    log.info("candidate %d: P=%.5f d, depth %.0f ppm", len(state.found), state.found[-1].period,
+             state.found[-1].depth)
+    return True
 
 
 def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray, durations: tuple[float, ...]
@@ -162,9 +185,9 @@ def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray,
         state.models = state.models - model
         working = single_event_grid(state.ml.with_mean(state.models), state.time, excluded, cfg, durations)
         for old in state.found:
-            working = mask_transits(working, _all_transit_times(old, state.grid.epochs), _mask_width(old, state.cadence))
+            working = mask_transits(working, _all_transit_times(old.t0, old.period, state.grid.epochs), _mask_width(old, state.cadence))
     state.found.append(cand)
-    state.working = mask_transits(working, _all_transit_times(cand, state.grid.epochs), _mask_width(cand, state.cadence))
+    state.working = mask_transits(working, _all_transit_times(cand.t0, cand.period, state.grid.epochs), _mask_width(cand, state.cadence))
 
 
 def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, cadence: float
@@ -191,6 +214,25 @@ def _mask_width(cand: Candidate, cadence: float) -> float:
     return 1.5 * max(cand.duration, cand.box_duration) + 24.0 * cadence
 
 
+def _masked_refit(lc: LightCurve, design: DesignMatrix, result: DetrendResult, found: list[Candidate]
+                  ) -> DetrendResult | None:
+    """The nuisance model refitted with every found candidate's transits masked.
+
+    ``None`` (the search goes on with the model it has, and says so) when the windows would
+    mask more than :data:`MAX_MASKED_FRACTION` of the cadences: a short-period or long-duration
+    "candidate" covering most of the light curve leaves nothing to fit the instrument on.
+    """
+    mask = _candidate_mask(lc, result, found)
+    if mask.mean() > MAX_MASKED_FRACTION:
+        log.warning("not refitting the nuisance model: the candidates' transit windows cover %.0f%% of the "
+                    "cadences (> %.0f%%)", 100 * mask.mean(), 100 * MAX_MASKED_FRACTION)
+        return None
+    refit = detrend(lc, design, config=result.config, transit_mask=mask, start=result)
+    log.info("refitted the nuisance model with the transits of %d candidate(s) masked (%d cadences)", len(found),
+             int(mask.sum()))
+    return refit
+
+
 def _candidate_mask(lc: LightCurve, result: DetrendResult, found: list[Candidate]) -> np.ndarray:
     """Cadences of the light curve inside any candidate's transit windows (for the masked refit)."""
     mask = np.zeros(lc.n_cadences, bool)
@@ -200,10 +242,10 @@ def _candidate_mask(lc: LightCurve, result: DetrendResult, found: list[Candidate
     return mask
 
 
-def _all_transit_times(cand: Candidate, epochs: np.ndarray) -> np.ndarray:
-    """Every predicted transit time inside the epoch grid (with data or not)."""
-    k = np.arange(np.floor((epochs[0] - cand.t0) / cand.period) - 1, np.ceil((epochs[-1] - cand.t0) / cand.period) + 2)
-    return cand.t0 + cand.period * k
+def _all_transit_times(t0: float, period: float, epochs: np.ndarray) -> np.ndarray:
+    """Every predicted transit time [d] inside the epoch grid (with data or not)."""
+    k = np.arange(np.floor((epochs[0] - t0) / period) - 1, np.ceil((epochs[-1] - t0) / period) + 2)
+    return t0 + period * k
 
 
 class _CallableModule(types.ModuleType):

@@ -13,8 +13,7 @@ from ..exceptions import ConfigurationError
 from .results import Candidate, Periodogram, SearchConfig, SingleEventGrid
 
 __all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_peak", "candidate_at_ephemeris",
-           "robust_snr",
-           "transit_indices"]
+           "robust_snr", "null_reference", "z_without_strongest", "transit_indices"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -144,14 +143,35 @@ def refine_peak(grid: SingleEventGrid, pg: Periodogram, index: int, min_transits
 
 def robust_snr(pg: Periodogram, index: int) -> float:
     """(power − median) / (1.4826 MAD) of the periodogram at ``index`` (std if MAD is 0; finite)."""
+    if np.count_nonzero(pg.n_transits > 0) < 3:
+        return 0.0
+    centre, scale = null_reference(pg)
+    return float((pg.power[index] - centre) / scale)
+
+
+def null_reference(pg: Periodogram) -> tuple[float, float]:
+    """(median, 1.4826 MAD) of a periodogram's z over periods with data (std if MAD is 0).
+
+    Computed on the periodogram with a candidate's own transits masked, this is the noise
+    the candidate's peak is measured against (``docs/search.md``).
+    """
     p = pg.power[pg.n_transits > 0]
     if p.size < 3:
-        return 0.0
+        return 0.0, 1.0
     centre = float(np.median(p))
     scale = _MAD_TO_SIGMA * float(np.median(np.abs(p - centre)))
     if not scale > 0:
         scale = float(np.std(p)) or 1.0
-    return float((pg.power[index] - centre) / scale)
+    return centre, scale
+
+
+def z_without_strongest(numerator: NDArray[np.float64], information: NDArray[np.float64]) -> float:
+    """Σn/√ΣI of the events left when the one with the largest n/√I is removed (0 for < 2 events)."""
+    if numerator.size < 2:
+        return 0.0
+    k = int(np.argmax(numerator / np.sqrt(information)))
+    rest_n, rest_i = numerator.sum() - numerator[k], information.sum() - information[k]
+    return float(rest_n / math.sqrt(rest_i)) if rest_i > 0 else 0.0
 
 
 def transit_indices(n_epochs: int, phase: int, step: float) -> NDArray[np.int64]:
@@ -187,11 +207,14 @@ def _phase_profile(grid: SingleEventGrid, d: int, step: float) -> NDArray[np.flo
 
 
 def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int, *, phase: int | None = None,
-                      duration_index: int | None = None, snr: float | None = None) -> Candidate:
+                      duration_index: int | None = None, reference: tuple[float, float] | None = None
+                      ) -> Candidate:
     """The box candidate at periodogram entry ``index``: depth, errors and the vetting statistics.
 
     ``phase`` (epoch index of the first transit) and ``duration_index`` override the
-    periodogram's (from :func:`refine_peak`); ``snr`` the robust SNR at ``index``.
+    periodogram's (from :func:`refine_peak`). ``reference``: the (median, robust std) of z
+    the SNRs are measured against (:func:`null_reference` of the periodogram with the
+    candidate's transits masked); ``None``: ``pg``'s own (:func:`robust_snr`).
     """
     period = float(pg.periods[index])
     step = period / grid.epoch_step_days
@@ -216,9 +239,11 @@ def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int, *, pha
     lo_p, hi_p = _profile_halfwidth(dll_p, index)
     lo_p, hi_p = max(lo_p - 1, 0), min(hi_p + 1, pg.periods.size - 1)
     period_err = 0.5 * float(pg.periods[hi_p] - pg.periods[lo_p])
+    centre, scale = null_reference(pg) if reference is None else reference
     return Candidate(period=period, period_err=period_err, t0=t0, t0_err=t0_err,
                      duration=float(grid.durations[d]), depth=1e6 * depth, depth_err=1e6 / math.sqrt(s_i),
-                     delta_loglike=dll, snr=robust_snr(pg, index) if snr is None else snr, n_transits=int(idx.size),
+                     delta_loglike=dll, snr=float((pg.power[index] - centre) / scale), n_transits=int(idx.size),
+                     snr_without_strongest=float((z_without_strongest(n_i, i_i) - centre) / scale),
                      dominant_event_fraction=dominant, odd_even_sigma=_odd_even(n_i, i_i, k),
                      variable_depth_delta_loglike=float(max(np.sum(0.5 * n_i**2 / i_i) - dll, 0.0)),
                      transit_times=tuple(float(t) for t in times), box_duration=float(grid.durations[d]),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -96,6 +97,29 @@ def transit_template(time: NDArray[np.float64], period: float, t0: float, t14: f
         return None
     sub = None if exposure is None else max(1, int(math.ceil(exposure / _SUBEXPOSURE)))
     return (1.0 - transit_flux(time, params, exposure_time=exposure, supersample=sub)) / central
+
+
+def candidate_dip(time: NDArray[np.float64], candidate: Any, cadence: float) -> NDArray[np.float64]:
+    """A search candidate's fitted transit as a relative dip (≥ 0) at ``time`` [d].
+
+    The limb-darkened template of its period, t0, T14, impact and Rp/R★ scaled to its
+    central ``depth`` [ppm]; a box of ``box_depth`` over ``box_duration`` where it has no
+    template (or the geometry is impossible). Non-finite times give 0. ``cadence`` [d]: the
+    exposure integrated over (none below 3 min).
+    """
+    t = np.asarray(time, dtype=float)
+    finite = np.isfinite(t)
+    out = np.zeros(t.size)
+    tau = None
+    if candidate.rp_over_rs > 0:
+        tau = transit_template(t[finite], candidate.period, candidate.t0, candidate.duration / 24.0,
+                               candidate.impact, candidate.rp_over_rs, cadence if cadence > 3.0 / 1440.0 else None)
+    if tau is not None:
+        out[finite] = 1e-6 * candidate.depth * tau
+        return out
+    phase = np.mod(t[finite] - candidate.t0 + 0.5 * candidate.period, candidate.period) - 0.5 * candidate.period
+    out[finite] = np.where(np.abs(phase) < candidate.box_duration / 48.0, 1e-6 * candidate.box_depth, 0.0)
+    return out
 
 
 class _Profile:

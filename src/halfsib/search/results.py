@@ -44,7 +44,10 @@ class SearchConfig:
     max_planets : int
         Most candidates reported (search → mask → search again).
     min_snr : float
-        Stop the iterative search when the peak's robust SNR falls below this.
+        Stop the iterative search when the peak's SNR (:attr:`Candidate.snr`) falls below this.
+    min_snr_without_strongest : float
+        ... and when its SNR without the strongest event (:attr:`Candidate.snr_without_strongest`)
+        falls below this: a peak one event makes is not a periodic signal.
     min_coverage : float
         A box window needs at least this fraction of its expected cadences (else 'no data').
     memory_limit_gb : float
@@ -52,9 +55,10 @@ class SearchConfig:
     fit_shape : bool
         Refine each box peak with a limb-darkened template (unbiased depth, T14, b).
     refit_masked : bool
-        After the first pass, refit the nuisance hyper-parameters with every candidate's
-        transits masked and search again (so the GP and the regressors fitted without the
-        transits cannot have absorbed them). Needs the light curve and design, as always.
+        After each candidate, refit the nuisance hyper-parameters with every candidate found
+        so far masked and search on (so the GP and the regressors fitted without the transits
+        cannot have absorbed them, nor a deep planet's transits inflate the noise model the
+        next, shallower one is searched in). Needs the light curve and design, as always.
     """
 
     durations: tuple[float, ...] | None = None
@@ -64,6 +68,7 @@ class SearchConfig:
     min_transits: int = 2
     max_planets: int = 3
     min_snr: float = 7.0
+    min_snr_without_strongest: float = 4.0
     min_coverage: float = 0.5
     memory_limit_gb: float = 2.0
     fit_shape: bool = True
@@ -88,6 +93,9 @@ class SearchConfig:
                                      "must be >= 1")
         if not (math.isfinite(self.min_snr) and self.min_snr >= 0):
             raise ConfigurationError(f"min_snr={self.min_snr}: use a finite value >= 0")
+        if not math.isfinite(self.min_snr_without_strongest):
+            raise ConfigurationError(f"min_snr_without_strongest={self.min_snr_without_strongest}: use a finite "
+                                     "value (-inf is not allowed; a large negative value switches it off)")
         if not 0 < self.min_coverage <= 1:
             raise ConfigurationError(f"min_coverage={self.min_coverage}: use a fraction in (0, 1]")
         if not self.memory_limit_gb > 0:
@@ -174,6 +182,11 @@ class Candidate:
     keep the best box. Without a template fit (``SearchConfig.fit_shape`` False, or none
     fits a dip) those fields repeat the box values and impact = rp_over_rs = 0.
     ``t0`` is the transit nearest the middle of the observed ones (least correlated with P).
+    ``snr``: the box peak's z = Σn/√ΣI against the noise of the periodogram it was found in,
+    recomputed with the candidate's own transits masked — (z − median) / (1.4826 MAD) — so a
+    deep signal does not lift the reference it is measured against.
+    ``snr_without_strongest``: the same for the events left when the strongest one is
+    removed (a periodic signal stays significant; a peak made by one event does not).
     ``dominant_event_fraction``: the largest single transit's share of Σ n_i (1/n for equal
     events, → 1 when one event carries the signal). ``odd_even_sigma``: |δ_odd − δ_even| in
     units of its error. ``variable_depth_delta_loglike``: Δln L of one free depth per transit
@@ -201,6 +214,7 @@ class Candidate:
     impact: float = 0.0
     rp_over_rs: float = 0.0
     secondary_snr: float = 0.0
+    snr_without_strongest: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)

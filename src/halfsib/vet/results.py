@@ -90,7 +90,9 @@ class VetConfig:
     phase_curve_sigma : float
         Significance (Gaussian-equivalent of the χ²₃ of three harmonics) of a phase curve.
     dominance_fraction : float
-        Largest share of Σ max(n_i, 0) one event may carry (3 or more events; 0.8 for 2).
+        Largest share of Σ max(n_i, 0) one event may carry (3 or more events; 0.8 for 2)...
+    dominance_rest_sigma : float
+        ... unless the other events alone still show the dip at this S/N.
     depth_consistency_p : float
         Smallest p-value of the χ²_{n−1} of per-event depths about one common depth.
     flag_sigma : float
@@ -120,6 +122,7 @@ class VetConfig:
     secondary_scan_fap: float = 1e-3
     phase_curve_sigma: float = 5.0
     dominance_fraction: float = 0.5
+    dominance_rest_sigma: float = 4.0
     depth_consistency_p: float = 1e-3
     flag_sigma: float = 3.0
     shape_delta_loglike: float = 3.0
@@ -141,6 +144,9 @@ class VetConfig:
                 raise ConfigurationError(f"VetConfig.{name}={getattr(self, name)!r} must be in (0, 1)")
         if not 0 < self.dominance_fraction < 1:
             raise ConfigurationError(f"VetConfig.dominance_fraction={self.dominance_fraction} must be in (0, 1)")
+        if not (math.isfinite(self.dominance_rest_sigma) and self.dominance_rest_sigma > 0):
+            raise ConfigurationError(f"VetConfig.dominance_rest_sigma={self.dominance_rest_sigma} must be a "
+                                     "positive number")
         lo, hi = self.density_range
         if not 0 < lo < hi:
             raise ConfigurationError(f"VetConfig.density_range={self.density_range} must satisfy 0 < low < high")
