@@ -77,7 +77,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     model.add_argument("--min-period", type=float, default=0.5, metavar="DAYS", help="shortest trial period [d]")
     model.add_argument("--max-period", type=float, default=None, metavar="DAYS", help="longest trial period [d]")
     model.add_argument("--max-planets", type=int, default=3, help="signals searched for per target (default 3)")
-    model.add_argument("--min-snr", type=float, default=7.0, help="stop below this periodogram SNR (default 7)")
+    model.add_argument("--min-snr", type=float, default=6.5, help="stop below this periodogram SNR (default 6.5)")
     model.add_argument("--seed", type=int, default=0, help="batch seed; per-target seeds derive from it and the id")
     p.add_argument("--task", choices=("search", "run"), default="search",
                    help="per target: 'search' = detrend + search (default, fast); 'run' = halfsib run "

@@ -76,7 +76,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     pipe.add_argument("--fast", action="store_true",
                       help="detrend + search only; recovered = a search candidate above --min-snr (default: the "
                            "full `halfsib run`, recovered = claimed)")
-    pipe.add_argument("--min-snr", type=float, default=7.0, help="search S/N threshold (default 7)")
+    pipe.add_argument("--min-snr", type=float, default=6.5, help="search S/N threshold (default 6.5)")
     pipe.add_argument("--claim-snr", type=float, default=7.0, help="S/N at the ladder's top rung to claim (default 7)")
     pipe.add_argument("--others", nargs="+", default=[], metavar="PATH",
                       help="regressor-only stars (in the bases, not injected)")

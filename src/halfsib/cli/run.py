@@ -51,7 +51,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "rung's depth, within Z sigma (default 1.5; inf: off): a dip only the most flexible "
                         "model makes is not claimed")
     p.add_argument("--min-snr", type=float, default=None, metavar="S",
-                   help="search: S/N for a periodogram peak to become a candidate (default: search's, 7)")
+                   help="search: S/N for a periodogram peak to become a candidate (default: search's, 6.5)")
     p.add_argument("--min-snr-without-strongest", type=float, default=None, metavar="S",
                    help="search: S/N the peak's other events must keep without the strongest one (default: "
                         "search's, 4)")

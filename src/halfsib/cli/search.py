@@ -42,8 +42,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="longest trial period [d] (default: what the baseline allows for --min-transits)")
     p.add_argument("--min-transits", type=int, default=2, help="fewest transits with data (default 2)")
     p.add_argument("--max-planets", type=int, default=3, help="signals to search for in turn (default 3)")
-    p.add_argument("--min-snr", type=float, default=7.0,
-                   help="stop below this S/N of the peak against the periodogram without its transits (default 7)")
+    p.add_argument("--min-snr", type=float, default=6.5,
+                   help="stop below this S/N of the peak against the periodogram without its transits (default 6.5)")
     p.add_argument("--min-snr-without-strongest", type=float, default=4.0, metavar="S",
                    help="... or when the peak's other events alone fall below this S/N: one strong event is not a "
                         "periodic signal (default 4)")

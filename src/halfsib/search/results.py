@@ -67,7 +67,7 @@ class SearchConfig:
     oversampling: float = 3.0
     min_transits: int = 2
     max_planets: int = 3
-    min_snr: float = 7.0
+    min_snr: float = 6.5
     min_snr_without_strongest: float = 4.0
     min_coverage: float = 0.5
     memory_limit_gb: float = 2.0
