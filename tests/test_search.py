@@ -434,7 +434,9 @@ def test_simulated_three_planets_shallow_and_long_period(quiet_campaign):
         np.nan_to_num(t), p, exposure_time=CADENCE), 1.0) for p in planets], axis=0))
     lc, design = prepare_target(target, others=lcs)
     fit = detrend(lc, design)
-    result = search(lc, design, fit, max_planets=5, min_snr=5.0)
+    # the long-period planet's weaker transit is 2.7 without its stronger one: below the default
+    # guard of 4 against single-event peaks (docs/transit_search.md), which costs such two-transit planets
+    result = search(lc, design, fit, max_planets=5, min_snr=5.0, min_snr_without_strongest=2.0)
     dilution = 1 - float(truth["contamination"][5])
     step = result.single_events.epoch_step_days
     for p in planets:

@@ -25,6 +25,7 @@ import logging
 import os
 import time as _time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,6 +313,7 @@ def run_target(
     config: RunConfig | None = None,
     flux_column: str | None = None,
     show_progress: bool = False,
+    executor: Executor | None = None,
 ) -> TargetRun:
     """Detrend, search, fit, ladder and vet one target.
 
@@ -328,6 +330,11 @@ def run_target(
     config : RunConfig, optional
     flux_column : str, optional
     show_progress : bool
+    executor : concurrent.futures.Executor, optional
+        Where the candidates' follow-ups (fit, ladder, vetting) run: one task per candidate
+        (``halfsib run --workers N`` passes a process pool). ``None``: one after the other
+        here. The results do not depend on it: each candidate has its own random stream
+        (``SeedSequence(config.seed).spawn``).
 
     Returns
     -------
@@ -353,12 +360,16 @@ def run_target(
     clock["detrend"] = _time.perf_counter()
     found = search(lc, design, nuisance, config=cfg.search)
     clock["search"] = _time.perf_counter()
-    rng = np.random.default_rng(cfg.seed)
     # the physical fit holds the nuisance prior variances: take them from the fit with the candidates masked
     masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
-    outcomes = tuple(_follow_up(without_other_candidates(lc, found.candidates, i), design, masked, cand, i + 1,
-                                pixels, cfg, rng)
-                     for i, cand in enumerate(found.candidates[:cfg.max_candidates]))
+    chosen = found.candidates[:cfg.max_candidates]
+    streams = np.random.SeedSequence(cfg.seed).spawn(len(chosen))
+    tasks = [(without_other_candidates(lc, found.candidates, i), design, masked, cand, i + 1, pixels, cfg,
+              np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
+    if executor is None or len(tasks) < 2:
+        outcomes = tuple(_follow_up(*task) for task in tasks)
+    else:
+        outcomes = tuple(future.result() for future in [executor.submit(_follow_up, *task) for task in tasks])
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ._target_args import add_target_arguments
@@ -59,6 +61,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
     p.add_argument("--seed", type=int, default=0, help="seed of the fit's starts and sampler (default 0)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes for the candidates' fits, ladders and vetting, one candidate each "
+                        "(default 1; the results do not depend on it)")
     p.add_argument("--no-figure", action="store_true", help="skip report.png/report.pdf")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in OUTDIR")
 
@@ -87,12 +92,30 @@ def run(args: argparse.Namespace) -> int:
     """Run the pipeline on one target and write its outputs; print a summary."""
     from ..run import run_target
 
-    result = run_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
-                        flux_column=args.flux_column, show_progress=not args.quiet)
+    from ..exceptions import ConfigurationError
+
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers {args.workers}: use 1 or more processes")
+    with _pool(args.workers) as executor:
+        result = run_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
+                            flux_column=args.flux_column, show_progress=not args.quiet, executor=executor)
     paths = result.write(args.out, overwrite=args.overwrite, figure=not args.no_figure)
     if not args.quiet:
         _summary(result, args.out, len(paths))
     return 0
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[Any]:
+    """A spawn-context process pool for ``workers`` > 1 (as the batch runner's), else None."""
+    if workers == 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
 
 
 def _summary(result: Any, outdir: str, n_files: int) -> None:

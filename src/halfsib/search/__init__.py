@@ -31,6 +31,11 @@ __all__ = ["search", "SearchConfig", "SearchResult", "SingleEventGrid", "Periodo
 
 log = logging.getLogger(__name__)
 
+GUARDED_MAX_TRANSITS = 3
+"""Peaks of at most this many transits must pass ``min_snr_without_strongest``: a periodogram
+peak that one strong event makes pairs it with one or two noise boxes (with more, the noise
+boxes dilute it below the threshold)."""
+
 MAX_MASKED_FRACTION = 0.5
 """Most of the cadences the found candidates' windows may cover for the masked refit."""
 
@@ -161,9 +166,12 @@ def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, exclud
     reference = null_reference(periodogram(masked, periods, cfg.min_transits))
     cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, reference=reference)
     cand = replace(cand, snr=float((pg.power[best] - reference[0]) / reference[1]))
-    log.info("peak: P=%.5f d, box depth %.0f ppm, SNR %.1f (%.1f without the strongest event)", cand.period,
-             cand.box_depth, cand.snr, cand.snr_without_strongest)
-    if cand.snr < cfg.min_snr or cand.snr_without_strongest < cfg.min_snr_without_strongest or cand.depth <= 0:
+    log.info("peak: P=%.5f d, box depth %.0f ppm, SNR %.1f (%.1f without the strongest event); z %.2f (%.2f), "
+             "noise median %.2f, scale %.2f", cand.period, cand.box_depth, cand.snr, cand.snr_without_strongest,
+             pg.power[best], reference[0] + reference[1] * cand.snr_without_strongest, *reference)
+    few = cand.n_transits <= GUARDED_MAX_TRANSITS
+    if cand.snr < cfg.min_snr or (few and cand.snr_without_strongest < cfg.min_snr_without_strongest) \
+            or cand.depth <= 0:
         return False
     _add(state, cand, cfg, excluded, durations)
     log.info("candidate %d: P=%.5f d, depth %.0f ppm", len(state.found), state.found[-1].period,

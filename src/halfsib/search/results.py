@@ -46,8 +46,9 @@ class SearchConfig:
     min_snr : float
         Stop the iterative search when the peak's SNR (:attr:`Candidate.snr`) falls below this.
     min_snr_without_strongest : float
-        ... and when its SNR without the strongest event (:attr:`Candidate.snr_without_strongest`)
-        falls below this: a peak one event makes is not a periodic signal.
+        ... and, for a peak of 2–3 transits, when its SNR without the strongest event
+        (:attr:`Candidate.snr_without_strongest`) falls below this: a peak one event makes is
+        not a periodic signal (with 4 or more transits the noise boxes dilute such a peak).
     min_coverage : float
         A box window needs at least this fraction of its expected cadences (else 'no data').
     memory_limit_gb : float

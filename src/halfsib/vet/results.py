@@ -124,7 +124,7 @@ class VetConfig:
     dominance_fraction: float = 0.5
     dominance_rest_sigma: float = 4.0
     depth_consistency_p: float = 1e-3
-    flag_sigma: float = 3.0
+    flag_sigma: float = 2.5
     shape_delta_loglike: float = 3.0
     duration_ratio: float = 1.3
     density_range: tuple[float, float] = (0.25, 20.0)
