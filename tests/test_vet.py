@@ -402,3 +402,14 @@ def test_halfsib_vet_is_callable_whatever_was_imported_first(fitted):
     lc, design, model = fitted
     assert isinstance(halfsib.vet(lc, design, EPH, model=model), VetReport)
     assert halfsib.VetReport is VetReport
+
+
+def test_vet_tests_pickle_for_process_pools():
+    """``halfsib run --workers N`` returns each candidate's outcome from another process."""
+    import pickle
+
+    test = VetTest.judge("odd_even", 1.2, 3.0, "odd 100 ± 10 ppm", unit="sigma", extras={"depth_odd": 100.0})
+    back = pickle.loads(pickle.dumps(test))
+    assert back == test and dict(back.extras) == {"depth_odd": 100.0}
+    with pytest.raises(TypeError):
+        back.extras["x"] = 1.0  # still read-only

@@ -57,6 +57,11 @@ class VetTest:
             raise ValueError(f"vetting test {self.name!r} produced a non-finite value {self.value!r}")
         object.__setattr__(self, "extras", MappingProxyType({k: float(v) for k, v in self.extras.items()}))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle with a plain dict (a mappingproxy does not pickle): outcomes cross process pools."""
+        return (type(self), (self.name, self.value, self.threshold, self.passed, self.detail, self.unit,
+                             self.fails_above, dict(self.extras)))
+
     @property
     def ran(self) -> bool:
         """True when the test produced a value."""
