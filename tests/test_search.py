@@ -86,13 +86,17 @@ def test_single_event_grid_equals_dense_formula(rng):
     _all_finite(grid)
 
 
-def _combine_reference(num, info, valid, steps, min_transits):
-    """Brute-force twin of ``combine_periods`` (plain loops, (n_durations, n_epochs) arrays)."""
+def _combine_reference(num, info, valid, steps, min_transits, allowed=None):
+    """Brute-force twin of ``combine_periods`` (plain loops, (n_durations, n_epochs) arrays).
+
+    ``allowed[p][d]``: whether duration d may be folded at period p (the duty-cycle cap)."""
     n_dur, n_ep = num.shape
     out = []
-    for step in steps:
+    for p, step in enumerate(steps):
         best = (-np.inf, 0, 0, 0)
         for d in range(n_dur):
+            if allowed is not None and not allowed[p][d]:
+                continue
             for j0 in range(min(math.ceil(step), n_ep)):
                 idx = [j0 + math.floor(k * step + 0.5) for k in range(n_ep + 1)]
                 idx = [i for i in idx if i < n_ep and valid[d, i]]
@@ -115,7 +119,11 @@ def test_periodic_combination_matches_brute_force(rng, min_transits):
                            epoch_step_days=step)
     periods = np.sort(rng.uniform(0.35, 5.0, 25))
     pg = periodogram(grid, periods, min_transits, coarsen=False)
-    ref = _combine_reference(num, info, valid, periods / step, min_transits)
+    from halfsib.search.periodic import MAX_DUTY_CYCLE
+
+    allowed = [[dur / 24.0 <= MAX_DUTY_CYCLE * period for dur in grid.durations] for period in periods]
+    assert not all(all(a) for a in allowed)  # the cap is exercised: 3 h at P < 0.625 d
+    ref = _combine_reference(num, info, valid, periods / step, min_transits, allowed)
     np.testing.assert_allclose(pg.power, ref[:, 0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(pg.n_transits, ref[:, 3].astype(int))
     has = pg.n_transits > 0
@@ -271,14 +279,16 @@ def test_no_signal_gives_finite_outputs_with_gaps_and_outliers(rng):
 
 
 def test_masked_refit_skipped_when_the_windows_cover_most_cadences(rng, caplog):
-    """A long box at a short period would mask most of the light curve: no refit, a warning, no error."""
+    """Long boxes at short periods: after a few candidates their windows would mask most of the
+    light curve; no refit then, a warning, no error."""
     lc, design = _simulate(rng, 600)
     fit = detrend(lc, design)
     with caplog.at_level("WARNING", logger="halfsib.search"):
-        result = search(lc, design, fit, durations=(12.0,), period_range=(0.6, 1.0), max_planets=1, min_snr=0,
+        result = search(lc, design, fit, durations=(4.5,), period_range=(0.95, 1.2), max_planets=3, min_snr=0,
                         min_snr_without_strongest=-100)
-    assert len(result.candidates) == 1 and result.nuisance_fit is fit
+    assert len(result.candidates) >= 2
     assert "not refitting the nuisance model" in caplog.text
+    _all_finite(result.single_events)
 
 
 # --- configuration and bad input --------------------------------------------------------------------------

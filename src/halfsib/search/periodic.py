@@ -17,6 +17,10 @@ __all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_pe
 
 _MAD_TO_SIGMA = 1.4826
 
+MAX_DUTY_CYCLE = 0.2
+"""Longest box duration as a fraction of the period: a circular transit lasts
+asin(R★/a)/π of it, 0.17 at a/R★ = 2 (a star's Roche limit for a planet)."""
+
 
 def period_grid(baseline: float, shortest_duration_h: float, config: SearchConfig) -> NDArray[np.float64]:
     """Trial periods [d], ascending, spaced so that no transit is missed.
@@ -49,6 +53,8 @@ def periodogram(grid: SingleEventGrid, periods: NDArray[np.float64], min_transit
                 coarsen: bool = True) -> Periodogram:
     """Best phase and duration per period (numba fold per duration); all outputs finite.
 
+    A duration longer than :data:`MAX_DUTY_CYCLE` of a period is not folded at that period.
+
     With ``coarsen`` (and a geometric ``periods`` grid, as :func:`period_grid` makes), a
     duration D is folded on every s-th epoch (s = ⌊D / D_min⌋, so the epoch step stays
     ≤ ``epoch_step`` × D) and on every m-th trial period (the last transit then moves by at
@@ -65,6 +71,8 @@ def periodogram(grid: SingleEventGrid, periods: NDArray[np.float64], min_transit
             else (1, 1)
         folded = np.arange(0, n, every)
         power, phase, s_n, s_i, ntr = fold(grid, d, periods[folded], min_transits, stride)
+        too_long = duration / 24.0 > MAX_DUTY_CYCLE * periods[folded]  # no transit lasts that long
+        power[too_long], ntr[too_long] = -np.inf, 0
         nearest = np.minimum(np.rint(np.arange(n) / every).astype(np.int64), folded.size - 1)
         power, has = power[nearest], ntr[nearest] > 0
         better = has & (power > best["power"])
