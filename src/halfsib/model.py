@@ -382,10 +382,11 @@ def _preclip(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64
     Each round costs one set of GP solves and O(M³) steps, against a full hyper-parameter
     refit; the full fit then starts from these prior variances. ``start``: the GP and prior
     variances to begin from (a warm start; default the data-driven start). Returns the start
-    vector (``None`` when the model has no regressor groups: the full fit then clips as before).
+    vector (``start`` unchanged when the model has no regressor groups: the full fit then
+    clips as before).
     """
     if not problem.design.groups:
-        return None
+        return start
     kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
     bounds, theta = _bounds_and_start(problem, config, kernel, start)
     for _ in range(config.clip_iterations):
@@ -494,7 +495,7 @@ class SystematicsModel:
         else:
             start = None
         if config.clip_sigma and config.clip_iterations:
-            start = _preclip(problem, config, start) if problem.design.groups else start
+            start = _preclip(problem, config, start)
         theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start)
         for _ in range(config.clip_iterations if config.clip_sigma else 0):
             jitter = kernel.jitter(theta[: kernel.n_parameters])

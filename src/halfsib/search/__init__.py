@@ -161,8 +161,7 @@ def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, exclud
     index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
     grid = state.working
     t0, period, duration = grid.epochs[0] + grid.epoch_step_days * phase, float(pg.periods[index]), grid.durations[d]
-    times = _all_transit_times(t0, period, grid.epochs)
-    masked = mask_transits(grid, times, 1.5 * duration + 24.0 * state.cadence)
+    masked = mask_transits(grid, _all_transit_times(t0, period, grid.epochs), _mask_width(duration, state.cadence))
     reference = null_reference(periodogram(masked, periods, cfg.min_transits))
     cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, reference=reference)
     cand = replace(cand, snr=float((pg.power[best] - reference[0]) / reference[1]))
@@ -193,9 +192,9 @@ def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray,
         state.models = state.models - model
         working = single_event_grid(state.ml.with_mean(state.models), state.time, excluded, cfg, durations)
         for old in state.found:
-            working = mask_transits(working, _all_transit_times(old.t0, old.period, state.grid.epochs), _mask_width(old, state.cadence))
+            working = mask_transits(working, _all_transit_times(old.t0, old.period, state.grid.epochs), _candidate_width(old, state.cadence))
     state.found.append(cand)
-    state.working = mask_transits(working, _all_transit_times(cand.t0, cand.period, state.grid.epochs), _mask_width(cand, state.cadence))
+    state.working = mask_transits(working, _all_transit_times(cand.t0, cand.period, state.grid.epochs), _candidate_width(cand, state.cadence))
 
 
 def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, cadence: float
@@ -217,9 +216,14 @@ def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, caden
                    secondary_snr=secondary), model
 
 
-def _mask_width(cand: Candidate, cadence: float) -> float:
-    """Width [h] masked around each transit: 1.5 × T14 (box or template) plus one cadence."""
-    return 1.5 * max(cand.duration, cand.box_duration) + 24.0 * cadence
+def _mask_width(duration: float, cadence: float) -> float:
+    """Width [h] masked around each transit of a ``duration`` [h] one: 1.5 × it plus one cadence [d]."""
+    return 1.5 * duration + 24.0 * cadence
+
+
+def _candidate_width(cand: Candidate, cadence: float) -> float:
+    """:func:`_mask_width` of a candidate's longer duration (template T14 or best box)."""
+    return _mask_width(max(cand.duration, cand.box_duration), cadence)
 
 
 def _masked_refit(lc: LightCurve, design: DesignMatrix, result: DetrendResult, found: list[Candidate]
@@ -246,7 +250,7 @@ def _candidate_mask(lc: LightCurve, result: DetrendResult, found: list[Candidate
     mask = np.zeros(lc.n_cadences, bool)
     cadence = float(np.median(np.diff(result.time)))
     for cand in found:
-        mask |= transit_window_mask(lc.time, cand.period, cand.t0, _mask_width(cand, cadence), factor=1.0)
+        mask |= transit_window_mask(lc.time, cand.period, cand.t0, _candidate_width(cand, cadence), factor=1.0)
     return mask
 
 

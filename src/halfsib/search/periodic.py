@@ -13,7 +13,7 @@ from ..exceptions import ConfigurationError
 from .results import Candidate, Periodogram, SearchConfig, SingleEventGrid
 
 __all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_peak", "candidate_at_ephemeris",
-           "robust_snr", "null_reference", "z_without_strongest", "transit_indices"]
+           "null_reference", "z_without_strongest", "transit_indices"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -149,14 +149,6 @@ def refine_peak(grid: SingleEventGrid, pg: Periodogram, index: int, min_transits
     return lo + k, int(phase[k]), d
 
 
-def robust_snr(pg: Periodogram, index: int) -> float:
-    """(power − median) / (1.4826 MAD) of the periodogram at ``index`` (std if MAD is 0; finite)."""
-    if np.count_nonzero(pg.n_transits > 0) < 3:
-        return 0.0
-    centre, scale = null_reference(pg)
-    return float((pg.power[index] - centre) / scale)
-
-
 def null_reference(pg: Periodogram) -> tuple[float, float]:
     """(median, 1.4826 MAD) of a periodogram's z over periods with data (std if MAD is 0).
 
@@ -222,7 +214,7 @@ def candidate_at_peak(grid: SingleEventGrid, pg: Periodogram, index: int, *, pha
     ``phase`` (epoch index of the first transit) and ``duration_index`` override the
     periodogram's (from :func:`refine_peak`). ``reference``: the (median, robust std) of z
     the SNRs are measured against (:func:`null_reference` of the periodogram with the
-    candidate's transits masked); ``None``: ``pg``'s own (:func:`robust_snr`).
+    candidate's transits masked); ``None``: ``pg``'s own.
     """
     period = float(pg.periods[index])
     step = period / grid.epoch_step_days
