@@ -165,6 +165,8 @@ def test_written_outputs_round_trip_and_are_not_overwritten(planet_run, tmp_path
     assert table.meta["claim_rule"].startswith("fit ok")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["n_claimed"] == len(run.claimed) and summary["versions"]["halfsib"]
+    lone = [{"time": round(t, 5), "duration_h": d} for t, d in run.search.masked_events]
+    assert summary["masked_lone_events"] == lone and table.meta["masked_lone_events"] == lone
     with pytest.raises(ConfigurationError, match="exists"):
         run.write(tmp_path / "out")
     run.write(tmp_path / "out", overwrite=True, figure=False)

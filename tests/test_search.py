@@ -249,6 +249,38 @@ def test_single_dominant_event_is_flagged(rng):
     assert cand.variable_depth_delta_loglike > 10
 
 
+def test_lone_event_is_masked_and_the_search_goes_on(rng):
+    """A lone deep event makes the top peak at long periods (2-3 transits) but fails the
+    single-event guard: the search masks it and finds the periodic planet behind it."""
+    lone, planet = _box(1e9, 2012.0, 3.0, 3e-3), _box(5.5, 2003.1, 3.0, 8e-4)
+    lc, design = _simulate(rng, 1200, lambda t: lone(t) + planet(t))
+    fit = detrend(lc, design)
+    settings = dict(durations=(3.0,), period_range=(5.0, 12.0), max_planets=1)
+    stopped = search(lc, design, fit, max_masked_events=0, **settings)
+    assert stopped.candidates == () and stopped.masked_events == ()
+    result = search(lc, design, fit, **settings)
+    assert len(result.masked_events) == 1 and abs(result.masked_events[0][0] - 2012.0) < 0.1
+    assert result.masked_events[0][1] == 3.0
+    cand = result.candidates[0]
+    assert abs(cand.period - 5.5) < 0.05 and cand.snr_without_strongest >= result.config.min_snr_without_strongest
+    assert min(abs(np.asarray(cand.transit_times) - 2012.0)) > 0.5  # the lone event is not one of its transits
+    assert len(result.periodograms) == 2  # the peak on the lone event, then the planet's
+    from halfsib.report import search_candidate_table
+    meta = search_candidate_table(fit, result).meta["masked_lone_events"]
+    assert meta == [{"time": round(result.masked_events[0][0], 5), "duration_h": 3.0}]
+
+
+def test_strongest_event_is_the_transit_with_the_largest_single_event_z(rng):
+    lc, design = _simulate(rng, 800, _box(4.0, 2002.0, 3.0, 5e-4))
+    flux = lc.flux.copy()
+    flux[np.abs(lc.time - 2010.0) < 1.5 / 24] *= 1 - 3e-3  # the third transit much deeper
+    lc = lc.replace(flux=flux)
+    result = search(lc, design, detrend(lc, design), durations=(3.0,), period_range=(3.0, 6.0), max_planets=1,
+                    min_snr=0, min_snr_without_strongest=-100)
+    from halfsib.search.periodic import strongest_event
+    assert abs(strongest_event(result.single_events, result.candidates[0]) - 2010.0) < 0.05
+
+
 def test_halfsib_search_is_callable_whatever_was_imported_first(rng, monkeypatch):
     """``from halfsib.search import SearchConfig`` binds the subpackage on ``halfsib``: still a function."""
     import sys
@@ -298,6 +330,7 @@ def test_masked_refit_skipped_when_the_windows_cover_most_cadences(rng, caplog):
     (dict(period_range=(2.0, 1.0)), "period_range"), (dict(oversampling=0.5), "oversampling"),
     (dict(min_transits=0), "min_transits"), (dict(min_coverage=0), "min_coverage"),
     (dict(memory_limit_gb=0), "memory_limit_gb"), (dict(min_snr=float("nan")), "min_snr"),
+    (dict(max_masked_events=-1), "max_masked_events"),
 ])
 def test_config_validation_names_the_setting(settings, word):
     with pytest.raises(ConfigurationError, match=word):

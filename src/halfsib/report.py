@@ -60,13 +60,19 @@ def search_candidate_table(detrend: Any, search: Any) -> Any:
 
     rows = search.candidates
     table = Table(meta={"target": detrend.meta.target_id or "", "mission": detrend.meta.mission,
-                        "time_system": _time_system(detrend.time_format)})
+                        "time_system": _time_system(detrend.time_format),
+                        "masked_lone_events": _masked_events(search)})
     table["target"] = np.array([detrend.meta.target_id or ""] * len(rows), dtype=str)
     for name, unit in SEARCH_COLUMNS.items():
         table[name] = np.array([getattr(c, name) for c in rows], dtype=int if name == "n_transits" else float)
         if unit:
             table[name].unit = unit
     return table
+
+
+def _masked_events(search: Any) -> list[dict[str, float]]:
+    """The search's masked lone events as JSON/ECSV-ready records (mid-time [d], box duration [h])."""
+    return [{"time": round(float(t), 5), "duration_h": float(d)} for t, d in getattr(search, "masked_events", ())]
 
 
 # --------------------------------------------------------------------------- candidate table
@@ -249,7 +255,8 @@ def run_summary(run: Any) -> dict[str, Any]:
         "n_fitted": int((~d.masked & ~d.clipped).sum()), "design_columns": dict(d.design_columns),
         "hyperparameters": {k: _finite(float(v)) for k, v in d.hyperparameters.items()},
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
-        "n_candidates": len(run.search.candidates), "n_followed_up": len(run.outcomes),
+        "n_candidates": len(run.search.candidates), "masked_lone_events": _masked_events(run.search),
+        "n_followed_up": len(run.outcomes),
         "n_claimed": len(run.claimed), "candidates": [_candidate_summary(o) for o in run.outcomes],
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "settings": {"claim_snr": run.config.claim_snr, "max_candidates": run.config.max_candidates,

@@ -57,6 +57,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--min-snr-without-strongest", type=float, default=None, metavar="S",
                    help="search: S/N the peak's other events must keep without the strongest one (default: "
                         "search's, 4)")
+    p.add_argument("--max-masked-events", type=int, default=None, metavar="N",
+                   help="search: lone events masked when a peak stands on one alone, at most N (default: "
+                        "search's, 3)")
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
@@ -80,7 +83,8 @@ def _config(args: argparse.Namespace) -> Any:
     if args.walkers is not None:
         fit_settings["n_walkers"] = args.walkers
     search_settings = {name: value for name, value in (("min_snr", args.min_snr), ("min_snr_without_strongest",
-                                                                                  args.min_snr_without_strongest))
+                                                                                  args.min_snr_without_strongest),
+                                                       ("max_masked_events", args.max_masked_events))
                        if value is not None}
     search = SearchConfig(**search_settings) if search_settings else None
     return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),

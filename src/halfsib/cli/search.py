@@ -47,6 +47,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--min-snr-without-strongest", type=float, default=4.0, metavar="S",
                    help="... or when the peak's other events alone fall below this S/N: one strong event is not a "
                         "periodic signal (default 4)")
+    p.add_argument("--max-masked-events", type=int, default=3, metavar="N",
+                   help="a peak that fails only the test above has its strongest event masked as a lone event "
+                        "and the search goes on, at most N times (default 3; 0: stop there)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -56,7 +59,8 @@ def _search_config(args: argparse.Namespace) -> Any:
     low = args.min_period if args.min_period is not None else 0.5
     return SearchConfig(period_range=(low, args.max_period), min_transits=args.min_transits,
                         max_planets=args.max_planets, min_snr=args.min_snr,
-                        min_snr_without_strongest=args.min_snr_without_strongest)
+                        min_snr_without_strongest=args.min_snr_without_strongest,
+                        max_masked_events=args.max_masked_events)
 
 
 def candidate_table(fit: Any, result: Any) -> Any:

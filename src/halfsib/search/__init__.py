@@ -21,7 +21,8 @@ from ..likelihood import MarginalLikelihood
 from ..model import SystematicsModel, detrend, transit_window_mask
 from ..results import DetrendResult
 from ..timeseries import LightCurve
-from .periodic import candidate_at_ephemeris, candidate_at_peak, null_reference, period_grid, periodogram, refine_peak
+from .periodic import (candidate_at_ephemeris, candidate_at_peak, null_reference, period_grid, periodogram,
+                       refine_peak, strongest_event)
 from .refine import fit_transit_shape, shape_checks, transit_template
 from .results import Candidate, Periodogram, SearchConfig, SearchResult, SingleEventGrid
 from .single import epoch_grid, estimate_memory_gb, fitted_likelihood, mask_transits, single_event_grid
@@ -111,7 +112,7 @@ def _search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | Systemati
             state = _Pass.restart(state, ml, excluded, cfg, durations)
     return SearchResult(single_events=state.grid, periodograms=tuple(state.periodograms),
                         candidates=tuple(state.found), config=cfg, time=time, flux=1.0 + result.residual,
-                        nuisance_fit=result)
+                        nuisance_fit=result, masked_events=tuple(state.masked_events))
 
 
 @dataclass
@@ -126,6 +127,11 @@ class _Pass:
     models: np.ndarray
     found: list[Candidate] = field(default_factory=list)
     periodograms: list[Periodogram] = field(default_factory=list)
+    masked_events: list[tuple[float, float]] = field(default_factory=list)
+
+    def mask_event(self, time: float, duration_h: float) -> None:
+        """Take one lone event (mid-time [d], box duration [h]) out of the working grid."""
+        self.working = mask_transits(self.working, [time], _mask_width(duration_h, self.cadence))
 
     @classmethod
     def start(cls, ml: MarginalLikelihood, time: np.ndarray, excluded: np.ndarray, cfg: SearchConfig,
@@ -141,6 +147,9 @@ class _Pass:
         for cand in old.found:  # statistics and shapes on the refitted model
             _add(new, candidate_at_ephemeris(new.working, cand), cfg, excluded, durations)
         new.periodograms = old.periodograms
+        for time, duration_h in old.masked_events:
+            new.mask_event(time, duration_h)
+        new.masked_events = old.masked_events
         return new
 
 
@@ -151,12 +160,35 @@ def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, exclud
     The peak is measured against the same periodogram with its own transits masked
     (:func:`~halfsib.search.periodic.null_reference`): a deep planet folds into every trial
     period that catches one of its transits and would otherwise raise the median and MAD it
-    is compared with. It must also stay significant without its strongest event.
+    is compared with. A peak of 2–3 transits must also stay significant without its
+    strongest event; when that alone fails, the event is masked as a lone one and the
+    periodogram recomputed (up to ``cfg.max_masked_events`` times per search).
     """
+    while True:
+        cand = _best_peak(state, cfg, periods)
+        if cand is None or cand.snr < cfg.min_snr or cand.depth <= 0:
+            return False
+        if cand.n_transits > GUARDED_MAX_TRANSITS or cand.snr_without_strongest >= cfg.min_snr_without_strongest:
+            break
+        if len(state.masked_events) >= cfg.max_masked_events:
+            return False
+        event = strongest_event(state.working, cand)
+        state.mask_event(event, cand.box_duration)
+        state.masked_events.append((event, cand.box_duration))
+        log.info("masked the lone event at %.4f (%.1f h): the peak at P=%.5f d stands on it alone",
+                 event, cand.box_duration, cand.period)
+    _add(state, cand, cfg, excluded, durations)
+    log.info("candidate %d: P=%.5f d, depth %.0f ppm", len(state.found), state.found[-1].period,
+             state.found[-1].depth)
+    return True
+
+
+def _best_peak(state: _Pass, cfg: SearchConfig, periods: np.ndarray) -> Candidate | None:
+    """The working periodogram's highest peak as a box candidate, its SNRs against the null reference."""
     pg = periodogram(state.working, periods, cfg.min_transits)
     state.periodograms.append(pg)
     if not np.any(pg.n_transits > 0):
-        return False
+        return None
     best = int(np.argmax(np.where(pg.n_transits > 0, pg.power, -np.inf)))
     index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
     grid = state.working
@@ -168,14 +200,7 @@ def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, exclud
     log.info("peak: P=%.5f d, box depth %.0f ppm, SNR %.1f (%.1f without the strongest event); z %.2f (%.2f), "
              "noise median %.2f, scale %.2f", cand.period, cand.box_depth, cand.snr, cand.snr_without_strongest,
              pg.power[best], reference[0] + reference[1] * cand.snr_without_strongest, *reference)
-    few = cand.n_transits <= GUARDED_MAX_TRANSITS
-    if cand.snr < cfg.min_snr or (few and cand.snr_without_strongest < cfg.min_snr_without_strongest) \
-            or cand.depth <= 0:
-        return False
-    _add(state, cand, cfg, excluded, durations)
-    log.info("candidate %d: P=%.5f d, depth %.0f ppm", len(state.found), state.found[-1].period,
-             state.found[-1].depth)
-    return True
+    return cand
 
 
 def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray, durations: tuple[float, ...]
@@ -193,6 +218,8 @@ def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray,
         working = single_event_grid(state.ml.with_mean(state.models), state.time, excluded, cfg, durations)
         for old in state.found:
             working = mask_transits(working, _all_transit_times(old.t0, old.period, state.grid.epochs), _candidate_width(old, state.cadence))
+        for time, duration_h in state.masked_events:
+            working = mask_transits(working, [time], _mask_width(duration_h, state.cadence))
     state.found.append(cand)
     state.working = mask_transits(working, _all_transit_times(cand.t0, cand.period, state.grid.epochs), _candidate_width(cand, state.cadence))
 

@@ -13,7 +13,7 @@ from ..exceptions import ConfigurationError
 from .results import Candidate, Periodogram, SearchConfig, SingleEventGrid
 
 __all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_peak", "candidate_at_ephemeris",
-           "null_reference", "z_without_strongest", "transit_indices"]
+           "null_reference", "z_without_strongest", "strongest_event", "transit_indices"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -172,6 +172,22 @@ def z_without_strongest(numerator: NDArray[np.float64], information: NDArray[np.
     k = int(np.argmax(numerator / np.sqrt(information)))
     rest_n, rest_i = numerator.sum() - numerator[k], information.sum() - information[k]
     return float(rest_n / math.sqrt(rest_i)) if rest_i > 0 else 0.0
+
+
+def strongest_event(grid: SingleEventGrid, cand: Candidate) -> float:
+    """Mid-time [d] of the candidate's transit with the largest single-event z = n/√I on ``grid``.
+
+    Evaluated at the box duration nearest ``cand.box_duration`` and the epoch nearest each
+    of ``cand.transit_times``; transits without a valid box are skipped.
+    """
+    d = int(np.argmin(np.abs(grid.durations - cand.box_duration)))
+    times = np.asarray(cand.transit_times, float)
+    idx = np.clip(np.round((times - grid.epochs[0]) / grid.epoch_step_days).astype(np.int64), 0, grid.epochs.size - 1)
+    ok = grid.valid[d, idx]
+    if not ok.any():
+        raise ValueError("the candidate has no valid transit box on this grid")
+    z = np.where(ok, grid.numerator[d, idx] / np.sqrt(np.where(ok, grid.information[d, idx], 1.0)), -np.inf)
+    return float(times[int(np.argmax(z))])
 
 
 def transit_indices(n_epochs: int, phase: int, step: float) -> NDArray[np.int64]:

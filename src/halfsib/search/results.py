@@ -49,6 +49,11 @@ class SearchConfig:
         ... and, for a peak of 2–3 transits, when its SNR without the strongest event
         (:attr:`Candidate.snr_without_strongest`) falls below this: a peak one event makes is
         not a periodic signal (with 4 or more transits the noise boxes dilute such a peak).
+    max_masked_events : int
+        A peak that fails only that test does not end the search: its strongest event is
+        masked as a lone event (a settling ramp, a cosmic-ray hit, a single eclipse...) and the
+        periodogram recomputed, at most this many times per search (0: the search stops there,
+        as before). The masked events are in :attr:`SearchResult.masked_events`.
     min_coverage : float
         A box window needs at least this fraction of its expected cadences (else 'no data').
     memory_limit_gb : float
@@ -70,6 +75,7 @@ class SearchConfig:
     max_planets: int = 3
     min_snr: float = 6.5
     min_snr_without_strongest: float = 4.0
+    max_masked_events: int = 3
     min_coverage: float = 0.5
     memory_limit_gb: float = 2.0
     fit_shape: bool = True
@@ -97,6 +103,8 @@ class SearchConfig:
         if not math.isfinite(self.min_snr_without_strongest):
             raise ConfigurationError(f"min_snr_without_strongest={self.min_snr_without_strongest}: use a finite "
                                      "value (-inf is not allowed; a large negative value switches it off)")
+        if self.max_masked_events < 0:
+            raise ConfigurationError(f"max_masked_events={self.max_masked_events}: use a count >= 0")
         if not 0 < self.min_coverage <= 1:
             raise ConfigurationError(f"min_coverage={self.min_coverage}: use a fraction in (0, 1]")
         if not self.memory_limit_gb > 0:
@@ -226,7 +234,8 @@ class SearchResult:
     ----------
     single_events : SingleEventGrid
     periodograms : tuple of Periodogram
-        One per iteration (the i-th was computed with candidates 0..i−1 masked).
+        Every periodogram computed, in order: one per iteration (with the candidates found
+        before it masked) and one more after each masked lone event.
     candidates : tuple of Candidate
     config : SearchConfig
     time, flux : ndarray
@@ -235,6 +244,9 @@ class SearchResult:
     nuisance_fit : DetrendResult or None
         The nuisance-model fit the final grid was computed with: the refit with the
         candidates' transits masked (``SearchConfig.refit_masked``), else the given fit.
+    masked_events : tuple of (float, float)
+        (mid-time [d], box duration [h]) of the lone events masked because a peak stood on
+        them alone (``SearchConfig.max_masked_events``), in the order they were masked.
     """
 
     single_events: SingleEventGrid
@@ -244,6 +256,7 @@ class SearchResult:
     time: FloatArray
     flux: FloatArray
     nuisance_fit: Any = None
+    masked_events: tuple[tuple[float, float], ...] = ()
 
     @property
     def periodogram(self) -> Periodogram:
