@@ -64,6 +64,24 @@ def test_quality_flags_build_the_good_mask(zoo):
     assert not tess.good[10]
 
 
+def test_estimated_white_noise_ignores_the_k2_roll_sawtooth(rng):
+    """Second differences cancel a drift that is linear between thruster firings (first
+    differences do not): the estimate is close to the white noise, not the roll (and the
+    model fits the white noise anyway: test_model.py::test_estimated_errors_leave_...)."""
+    from halfsib.io.validate import estimate_white_noise
+
+    n = 3000
+    sawtooth = 2e-3 * (np.arange(n) % 12) / 12.0  # ~6-h roll ramps of 2000 ppm, reset by the thrusters
+    flux = 1.0 + sawtooth + 1e-4 * rng.standard_normal(n)
+    good = np.ones(n, bool)
+    estimate = estimate_white_noise(flux, good, "test")
+    assert estimate == pytest.approx(1e-4, rel=0.3)  # the resets (2 of 12 differences) still widen the MAD
+    first = 1.4826 * np.median(np.abs(np.diff(flux))) / np.sqrt(2)
+    assert first > 1.5 * estimate  # what the first-difference estimate used to give
+    with pytest.raises(halfsib.DataValidationError, match="does not scatter"):
+        estimate_white_noise(np.ones(100), np.ones(100, bool), "test")
+
+
 def test_k2sff_moving_flag_and_estimated_errors(zoo):
     lc = read(zoo["k2sff"])
     assert lc.flux_err_estimated

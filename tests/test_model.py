@@ -62,6 +62,39 @@ def test_log_likelihood_and_masked_predictions_match_dense_conditioning(rng):
     assert result.masked.sum() == mask.sum()
 
 
+def test_estimated_errors_leave_the_white_noise_to_the_fit(rng, monkeypatch):
+    """Errors estimated from the scatter (K2SFF has none) enter at ESTIMATED_ERROR_FLOOR and the
+    jitter fits the rest: a 2.5x overestimate no longer inflates the white noise; with real
+    errors the jitter can only add to them. The likelihood is still the dense one, with
+    variance (floor·σ)² + s²."""
+    from halfsib.model import ESTIMATED_ERROR_FLOOR, white_variance
+
+    lc, design, _ = _light_curve(rng, n=500, noise=3e-4)
+    index = np.flatnonzero(lc.good)
+    over = lc.replace(flux_err=2.5 * lc.flux_err)
+    estimated = over.replace(flux_err_estimated=True)
+    np.testing.assert_allclose(white_variance(estimated, index, 1e5, True), (ESTIMATED_ERROR_FLOOR * 7.5e-4) ** 2)
+    np.testing.assert_allclose(white_variance(estimated, index, 1e5, False), 7.5e-4**2)  # no jitter: as given
+    np.testing.assert_allclose(white_variance(over, index, 1e5, True), 7.5e-4**2)
+    fitted = detrend(estimated, design, clip_sigma=0)
+    assert np.median(fitted.flux_err) == pytest.approx(3e-4, rel=0.1)
+    given = detrend(over, design, clip_sigma=0)
+    assert np.all(given.flux_err >= 7.5e-4)
+    kernel = StellarKernel(fitted.config.kernel, fit_jitter=True)
+    params = kernel.pack(**fitted.hyperparameters)
+    var = (ESTIMATED_ERROR_FLOOR * fitted.raw_flux_err / fitted.normalisation) ** 2 + kernel.jitter(params) ** 2
+    np.testing.assert_allclose(fitted.flux_err**2, var, rtol=1e-12)
+    lam = np.concatenate([np.full(sl.stop - sl.start, fitted.prior_variances[name])
+                          for name, sl in design.groups.items()])
+    y = fitted.raw_flux / fitted.normalisation - 1
+    cov = dense_covariance(fitted.time, var, kernel.term(params), design.matrix, lam)
+    assert fitted.log_likelihood == pytest.approx(dense_log_likelihood(y, cov), rel=1e-8)
+    # the floor only adds freedom, and the jitter starts at the estimate: never below the fixed-estimate fit
+    monkeypatch.setattr(halfsib.model, "ESTIMATED_ERROR_FLOOR", 1.0)
+    fixed = detrend(estimated, design, clip_sigma=0)
+    assert np.all(fixed.flux_err >= 7.5e-4) and fitted.log_likelihood > fixed.log_likelihood
+
+
 def test_fitted_model_is_a_maximum_of_the_marginal_likelihood(rng):
     lc, design, _ = _light_curve(rng, n=300)
     result = detrend(lc, design, clip_sigma=0)
@@ -194,7 +227,7 @@ def test_kernel_gradient_matches_finite_differences_of_the_log_likelihood(rng, k
     from halfsib.model import _Objective, _prepare
 
     lc, design, _ = _light_curve(rng, n=250)
-    problem = _prepare(lc, design, None)
+    problem = _prepare(lc, design, None, True)
     kernel = StellarKernel(kind)
     objective = _Objective(problem, kernel, problem.variance)
     gp = kernel.initial_parameters(problem.time, problem.y, problem.variance)

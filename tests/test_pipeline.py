@@ -29,11 +29,17 @@ def campaign(tmp_path_factory):
 
 
 def _error_vs_truth(result, astro_row, cadences):
+    """Std of the corrected and the raw flux minus the truth, both high-passed (a 1-d running
+    median removed), and the median white noise σ. High-passed: the roll lives on hours; how
+    a slow trend is split between the systematics and the stellar GP is degenerate (docs/detrend.md)."""
+    from scipy.ndimage import median_filter
+
     idx = np.searchsorted(cadences, result.cadenceno)
     true_rel = astro_row[idx] / np.median(astro_row[idx])
     diff = result.flux / np.median(result.flux) - true_rel
     raw = result.raw_flux / result.normalisation - true_rel
-    return np.std(diff - np.median(diff)), np.std(raw - np.median(raw)), float(np.median(result.flux_err))
+    diff, raw = diff - median_filter(diff, 49), raw - median_filter(raw, 49)
+    return np.std(diff), np.std(raw), float(np.median(result.raw_flux_err / result.normalisation))
 
 
 def test_corrected_flux_approaches_the_noise_floor(campaign):
@@ -49,7 +55,7 @@ def test_corrected_flux_approaches_the_noise_floor(campaign):
     # with 9 half-siblings the correction removes most of it; how close to the photon floor a full
     # campaign gets is measured in benchmarks/bench_detrend.py (docs/detrend_benchmark.md)
     assert np.median(gains) > 5, gains
-    assert min(ratios) < 2.5 and np.median(ratios) < 8, ratios
+    assert min(ratios) < 2.5 and np.median(ratios) < 4, ratios
 
 
 def test_pixels_give_pld_terms_and_the_target_is_never_its_own_regressor(campaign):

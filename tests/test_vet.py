@@ -413,3 +413,31 @@ def test_vet_tests_pickle_for_process_pools():
     assert back == test and dict(back.extras) == {"depth_odd": 100.0}
     with pytest.raises(TypeError):
         back.extras["x"] = 1.0  # still read-only
+
+
+def _alias_reference(observed):
+    """Largest m ≤ 50 for which every observed epoch number is congruent modulo m (brute force)."""
+    if len(observed) < 2:
+        return 0
+    return max(m for m in range(1, 51) if all((e - observed[0]) % m == 0 for e in observed))
+
+
+def test_alias_factor_is_the_largest_period_multiple_the_gaps_allow(rng):
+    time = np.arange(0.0, 30.0, CADENCE)
+    gap = np.abs(time - 12.0) < 0.6  # the middle of three transits at P = 10 d falls in a gap
+    eph = Ephemeris(10.0, 2.0, 3.0)
+    assert list(eph.observed_epochs(time[~gap])) == [0, 2] and eph.alias_factor(time[~gap]) == 2
+    assert eph.alias_factor(time) == 1
+    assert Ephemeris(10.0, 2.0, 3.0).alias_factor(time[time < 8.0]) == 0  # one transit: not constrained
+    assert Ephemeris(math.inf, 2.0, 3.0).alias_factor(time) == 0
+    half = time[~(np.abs(time - 12.0) < 0.6) | (time < 12.0)]  # only the first half of the middle transit
+    assert eph.observed_epochs(half, min_fraction=0.4).tolist() == [0, 1, 2]
+    assert eph.observed_epochs(half, min_fraction=0.6).tolist() == [0, 2]
+    long = np.arange(0.0, 80.0, CADENCE)
+    eph = Ephemeris(1.7, 0.3, 2.0)
+    for _ in range(20):  # random gaps against the brute-force twin
+        keep = np.ones(long.size, bool)
+        for start in rng.uniform(0, 80, rng.integers(5, 40)):
+            keep &= ~((long > start) & (long < start + rng.uniform(0.5, 6.0)))
+        observed = eph.observed_epochs(long[keep])
+        assert eph.alias_factor(long[keep]) == _alias_reference(list(observed))

@@ -31,7 +31,8 @@ from .likelihood import MarginalLikelihood
 from .results import DetrendResult, leakage_curves
 from .timeseries import LightCurve
 
-__all__ = ["DetrendConfig", "SystematicsModel", "detrend", "transit_window_mask", "EXCLUDE_INFLATION"]
+__all__ = ["DetrendConfig", "SystematicsModel", "detrend", "transit_window_mask", "white_variance",
+           "EXCLUDE_INFLATION", "ESTIMATED_ERROR_FLOOR"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ LNL_TOLERANCE = 0.1
 REFIT_MAXITER = 15
 #: fewest cadences the model accepts
 MIN_MODEL_CADENCES = 50
+#: When the file had no uncertainties (``LightCurve.flux_err_estimated``, e.g. K2SFF) the
+#: estimated σ only enters at this fraction and the fitted jitter supplies the rest, so the
+#: white noise is fitted, not fixed: the scatter estimate of raw K2 flux is 1.1–1.6× the
+#: white noise and a fixed floor there inflates every depth error by as much (K2-136 b).
+ESTIMATED_ERROR_FLOOR = 0.25
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -154,6 +160,8 @@ class _Problem:
     normalisation: float
     masked: NDArray[np.bool_]
     clipped: NDArray[np.bool_] = field(default=None)  # type: ignore[assignment]
+    #: where the fitted jitter starts [relative flux] (None: the kernel's default, 10 % of the errors)
+    jitter_start: float | None = None
 
     def __post_init__(self) -> None:
         if self.clipped is None:
@@ -169,7 +177,21 @@ class _Problem:
         return np.where(excluded, self.variance + big, self.variance)
 
 
-def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None) -> _Problem:
+def white_variance(lc: LightCurve, index: NDArray[np.int64], normalisation: float, fit_jitter: bool
+                   ) -> NDArray[np.float64]:
+    """The fixed white-noise variance [relative flux²] at ``index``, to which the fitted jitter² is added.
+
+    The file's errors², or — when they were estimated from the scatter and a jitter is fitted —
+    ``(ESTIMATED_ERROR_FLOOR · σ)²``, which leaves the white-noise level to the fit.
+    """
+    err = lc.flux_err[index] / normalisation
+    if lc.flux_err_estimated and fit_jitter:
+        err = ESTIMATED_ERROR_FLOOR * err
+    return err**2
+
+
+def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,
+             fit_jitter: bool) -> _Problem:
     source = lc.meta.source
     if design.matrix.shape[0] != lc.n_cadences:
         raise DataValidationError(f"design has {design.matrix.shape[0]} rows but the light curve has "
@@ -193,7 +215,12 @@ def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool
     if np.count_nonzero(~masked) < MIN_MODEL_CADENCES:
         raise DataValidationError("the transit mask leaves fewer than "
                                   f"{MIN_MODEL_CADENCES} cadences to fit; shorten the masked windows", source)
-    return _Problem(index=index, time=lc.time[index], y=flux / norm - 1.0, variance=(lc.flux_err[index] / norm) ** 2,
+    variance = white_variance(lc, index, norm, fit_jitter)
+    jitter_start = None
+    if lc.flux_err_estimated and fit_jitter:  # start where the estimate puts the white noise
+        jitter_start = math.sqrt(1.0 - ESTIMATED_ERROR_FLOOR**2) * float(np.median(lc.flux_err[index])) / norm
+    return _Problem(index=index, time=lc.time[index], y=flux / norm - 1.0, variance=variance,
+                    jitter_start=jitter_start,
                     design=design, matrix=design.rows(index), normalisation=norm, masked=masked)
 
 
@@ -295,7 +322,10 @@ def _bounds_and_start(problem: _Problem, config: DetrendConfig, kernel: StellarK
     if start is None:
         sizes = [sl.stop - sl.start for sl in problem.design.groups.values()]
         lam0 = [math.log(0.3 * var_y / max(m, 1)) for m in sizes]
-        start = np.concatenate([kernel.initial_parameters(t, y, v), lam0])
+        gp0 = kernel.initial_parameters(t, y, v)
+        if problem.jitter_start and "ln_jitter" in kernel.parameter_names:
+            gp0[kernel.parameter_names.index("ln_jitter")] = math.log(problem.jitter_start)
+        start = np.concatenate([gp0, lam0])
     return bounds, np.clip(start, bounds[:, 0] + 1e-9, bounds[:, 1] - 1e-9)
 
 
@@ -433,7 +463,7 @@ def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any
         When ``fit`` was made on other cadences or another design than ``lc``/``design``.
     """
     result = fit.result if isinstance(fit, SystematicsModel) else fit
-    problem = _prepare(lc, design, None)
+    problem = _prepare(lc, design, None, result.config.fit_jitter)
     if problem.time.shape != result.time.shape or not np.array_equal(problem.time, result.time):
         raise DataValidationError("the fit was made on other cadences than this light curve's good ones; "
                                   "pass the light curve and design that were fitted", lc.meta.source)
@@ -485,7 +515,7 @@ class SystematicsModel:
     def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,
              previous: DetrendResult | None) -> SystematicsModel:
         config = self.config
-        problem = _prepare(lc, design, transit_mask)
+        problem = _prepare(lc, design, transit_mask, config.fit_jitter)
         if previous is not None:
             objective, gp, lnlam = fitted_objective(lc, design, previous)
             if (objective.kernel.kind, objective.kernel.fit_jitter) != (config.kernel, config.fit_jitter):
@@ -526,7 +556,7 @@ class SystematicsModel:
         prior = {name: float(np.exp(v)) for name, v in zip(problem.design.groups, theta[kernel.n_parameters:])}
         return DetrendResult.assemble(
             lc=lc, index=problem.index, normalisation=problem.normalisation, y=problem.y,
-            variance=problem.variance, systematics=systematics, stellar=stellar, groups=groups,
+            variance=problem.variance + jitter**2, systematics=systematics, stellar=stellar, groups=groups,
             masked=problem.masked, clipped=problem.clipped, leakage_systematics=leak_sys, leakage_total=leak_total,
             hyperparameters=hyper, prior_variances=prior, log_likelihood=-objective.value(theta),
             iterations=iterations, config=config, design=problem.design,

@@ -20,7 +20,7 @@ import numpy as np
 
 from .exceptions import ConfigurationError
 
-__all__ = ["search_candidate_table", "candidate_table", "run_summary", "write_run", "report_figure",
+__all__ = ["search_candidate_table", "period_alias_factor", "candidate_table", "run_summary", "write_run", "report_figure",
            "SEARCH_COLUMNS", "FIT_QUANTITIES", "VET_TESTS", "OUTPUT_NAMES"]
 
 PathLike = str | os.PathLike[str]
@@ -67,7 +67,20 @@ def search_candidate_table(detrend: Any, search: Any) -> Any:
         table[name] = np.array([getattr(c, name) for c in rows], dtype=int if name == "n_transits" else float)
         if unit:
             table[name].unit = unit
+    table["period_alias_factor"] = np.array([period_alias_factor(c, detrend.time) for c in rows], dtype=int)
     return table
+
+
+def period_alias_factor(candidate: Any, time: Any) -> int:
+    """:meth:`halfsib.vet.ephemeris.Ephemeris.alias_factor` of a candidate on the cadences ``time``
+    (0 when its ephemeris cannot be read)."""
+    from .exceptions import ConfigurationError
+    from .vet.ephemeris import Ephemeris
+
+    try:
+        return Ephemeris.of(candidate).alias_factor(np.asarray(time, float))
+    except ConfigurationError:
+        return 0
 
 
 def _masked_events(search: Any) -> list[dict[str, float]]:
@@ -218,10 +231,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _candidate_summary(outcome: Any) -> dict[str, Any]:
+def _candidate_summary(outcome: Any, time: Any) -> dict[str, Any]:
     c = outcome.candidate
+    alias = period_alias_factor(c, time)
     out = {"rank": outcome.index, "period_d": c.period, "t0": c.t0, "duration_h": c.duration, "depth_ppm": c.depth,
-           "snr": c.snr, "claimed": outcome.claimed, "claim_reason": _claim_reason(outcome),
+           "snr": c.snr, "period_alias_factor": alias, "claimed": outcome.claimed, "claim_reason": _claim_reason(outcome),
            "errors": dict(outcome.errors), "seconds": dict(outcome.seconds)}
     if outcome.fit is not None:
         out["fit"] = {k: _finite(float(v)) for k, v in outcome.fit.maximum_likelihood.items()}
@@ -257,7 +271,7 @@ def run_summary(run: Any) -> dict[str, Any]:
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
         "n_candidates": len(run.search.candidates), "masked_lone_events": _masked_events(run.search),
         "n_followed_up": len(run.outcomes),
-        "n_claimed": len(run.claimed), "candidates": [_candidate_summary(o) for o in run.outcomes],
+        "n_claimed": len(run.claimed), "candidates": [_candidate_summary(o, d.time) for o in run.outcomes],
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "settings": {"claim_snr": run.config.claim_snr, "max_candidates": run.config.max_candidates,
                      "ladder_widen": run.config.ladder_widen,

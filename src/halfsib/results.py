@@ -68,7 +68,8 @@ class DetrendResult:
     raw_flux, raw_flux_err : ndarray
         The input flux and errors [input units].
     flux, flux_err : ndarray
-        Corrected flux normalised to 1: systematics removed, stellar variability kept.
+        Corrected flux normalised to 1: systematics removed, stellar variability kept; its
+        white-noise σ (the file's errors and the fitted jitter in quadrature).
     systematics, stellar, residual : ndarray
         Posterior means (relative): raw/normalisation − 1 = systematics + stellar + residual.
         With hold-out, systematics and stellar come from fits that did not see the cadence.

@@ -123,12 +123,17 @@ def _pool(workers: int) -> Iterator[Any]:
 
 
 def _summary(result: Any, outdir: str, n_files: int) -> None:
+    from ..report import period_alias_factor
+
     d = result.detrend
     print(f"{d.meta.target_id or d.meta.source}: {d.time.size} cadences, {len(result.search.candidates)} "
           f"candidate(s), {len(result.claimed)} claimed ({result.seconds['total']:.1f} s)", file=sys.stdout)
     for o in result.outcomes:
         c = o.candidate
         verdict = "CLAIMED" if o.claimed else "not claimed: " + "; ".join(o.claim_blockers)
+        alias = period_alias_factor(c, d.time)
+        if alias >= 2:
+            verdict += f"  (or P×{alias} = {alias * c.period:.3f} d: the transits between fall in gaps)"
         print(f"  #{o.index} P={c.period:.5f} d  depth {c.depth:.0f}±{c.depth_err:.0f} ppm  S/N {c.snr:.1f}  "
               f"{verdict}", file=sys.stdout)
     print(f"wrote {n_files} files to {outdir}", file=sys.stdout)

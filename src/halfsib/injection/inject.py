@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import DataValidationError, FileFormatError
+from ..io.validate import second_difference_scatter
 from .config import Injection
 
 __all__ = ["transit_model", "inject_flux", "inject_pixels", "invert_flux", "exposure_time_of", "white_noise",
@@ -102,17 +103,16 @@ def invert_flux(flux: FloatArray) -> FloatArray:
 def white_noise(flux: FloatArray, good: NDArray[np.bool_]) -> float:
     """Per-cadence relative white noise: 1.4826 · MAD of second differences / √6 / median.
 
-    Second differences ``f[i+1] − 2 f[i] + f[i−1]`` (variance 6σ² for white noise) remove
-    every trend that is linear over three cadences — the K2 roll sawtooth between thruster
-    firings, slow drifts, stellar variability — and the median ignores the resets, so this is
-    the star's white noise, not its red noise on transit time scales.
+    Second differences remove every trend that is linear over three cadences — the K2 roll
+    sawtooth between thruster firings, slow drifts, stellar variability — and the median
+    ignores the resets, so this is the star's white noise, not its red noise on transit
+    time scales.
     """
     f = np.asarray(flux, float)[np.asarray(good, bool)]
     f = f[np.isfinite(f)]
     if f.size < 10:
         raise DataValidationError(f"only {f.size} good cadences: the noise level is unknown")
-    d = np.diff(f / np.median(f), n=2)
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(6.0))
+    return second_difference_scatter(f / np.median(f))
 
 
 def flux_error_level(lc: Any) -> float:

@@ -40,8 +40,8 @@ __all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS",
 #: per-mission defaults for the settings a RegressorConfig leaves at None (see docs/regressors.md)
 MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
     "K2": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
-               pld_components=16, motion_modulation="windows", motion_basis="spline", motion_windows=40,
-               motion_degree=3, motion_splines=8, spline_spacing=3.0, gap_days=0.5),
+               pld_components=16, motion_modulation="windows", motion_basis="spline", motion_windows=20,
+               motion_degree=3, motion_splines=12, spline_spacing=3.0, gap_days=0.5),
     "Kepler": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                    pld_components=16, motion_modulation="splines", motion_basis="poly", motion_windows=6,
                    motion_degree=2, motion_splines=8, spline_spacing=5.0, gap_days=1.0),

@@ -113,6 +113,31 @@ class Ephemeris:
         with np.errstate(invalid="ignore"):
             return np.abs(self.offset(time, phase)) < 0.5 * factor * self.duration / 24.0
 
+    def observed_epochs(self, time: FloatArray, min_fraction: float = 0.5) -> NDArray[np.int64]:
+        """Epoch numbers (0 at ``t0``) of the transits with data: at least ``min_fraction`` of
+        the cadences a transit of ``duration`` spans (at the median cadence of ``time``) are in ``time``."""
+        t = np.asarray(time, float)
+        t = t[np.isfinite(t)]
+        inside = self.in_transit(t)
+        if t.size < 2 or not inside.any():
+            return np.zeros(0, np.int64)
+        expected = max(1.0, self.duration / 24.0 / float(np.median(np.diff(np.sort(t)))))
+        epochs, counts = np.unique(self.epoch(t[inside]), return_counts=True)
+        return epochs[counts >= min_fraction * expected]
+
+    def alias_factor(self, time: FloatArray, min_fraction: float = 0.5) -> int:
+        """The largest m for which every transit with data (:meth:`observed_epochs`) also fits a
+        period m·P: the greatest common divisor of their epoch differences.
+
+        1: the period is the only one the data allow; m ≥ 2: the transits between those observed
+        fall in gaps, so P·m (and any P·k with k dividing m) fits as well; 0: fewer than two
+        transits have data (a single event; the period is not constrained by repetition).
+        """
+        epochs = self.observed_epochs(time, min_fraction)
+        if self.single or epochs.size < 2:
+            return 0
+        return int(np.gcd.reduce(np.diff(epochs)))
+
 
 def box_template(time: FloatArray, ephemeris: Ephemeris, duration: float | None = None,
                  phase: float = 0.0, exposure: float | None = None) -> FloatArray:

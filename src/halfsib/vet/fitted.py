@@ -23,7 +23,7 @@ from ..design import DesignMatrix, RegressorGroup
 from ..exceptions import DataValidationError, NotPositiveDefiniteError
 from ..gp import StellarKernel
 from ..likelihood import MarginalLikelihood
-from ..model import EXCLUDE_INFLATION, DetrendConfig, detrend
+from ..model import EXCLUDE_INFLATION, DetrendConfig, detrend, white_variance
 from ..results import DetrendResult
 from ..timeseries import LightCurve
 from .ephemeris import DipShape, Ephemeris, box_template, trapezoid_template
@@ -249,7 +249,7 @@ def fit_candidate_model(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemer
     ml, excluded = fitted_likelihood(lc, design, fit)
     index = np.flatnonzero(lc.good)
     y = lc.flux[index] / fit.normalisation - 1.0
-    variance = (lc.flux_err[index] / fit.normalisation) ** 2
+    variance = white_variance(lc, index, fit.normalisation, fit.config.fit_jitter)
     return FittedModel(fit=fit, design=design, time=lc.time[index], y=y, variance=variance, index=index,
                        excluded=excluded, ml=ml)
 
