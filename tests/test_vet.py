@@ -18,7 +18,7 @@ from halfsib.vet.ephemeris import Ephemeris, box_template
 from halfsib.vet.fitted import fit_candidate_model
 from halfsib.vet.flags import flag_coincidence_test, flagged_neighbours
 from halfsib.vet.photometric import (
-    MIN_NULL_EVENTS, NULL_PHASES, event_noise_scale,
+    MIN_NULL_EVENTS, NULL_PHASES, NULL_Z_CAP, event_noise_scale,
     SOLAR_DENSITY, consistency_chi2, dominance_tests, max_central_duration, odd_even_test, phase_curve_test,
     secondary_scan_test, secondary_test,
 )
@@ -147,7 +147,7 @@ def test_single_event_dominance_is_rescued_by_the_other_events(n, info, passed):
 
 def test_event_noise_scale_equals_dense_null_events(fitted):
     """Null events at phases clear of the transit and the secondary, each set fitted with the
-    transit's dip; the scale is 1.4826 × median |δ/σ| (floored at 1), as the dense twin."""
+    transit's dip; the scale is the r.m.s. of δ/σ, each |δ/σ| capped at 5 (floored at 1), as the dense twin."""
     _, _, model = fitted
     scale, n_null = event_noise_scale(model, EPH)
     half = (0.75 * EPH.duration + 0.5 * EPH.template_duration) / 24.0 / EPH.period
@@ -162,9 +162,9 @@ def test_event_noise_scale_equals_dense_null_events(fitted):
         amp, cov, _, _ = dense_fit(model, np.column_stack([*events, _box(model)]))
         z.extend(amp[:-1] / np.sqrt(np.diag(cov))[:-1])
     assert n_null == len(z) >= MIN_NULL_EVENTS
-    assert scale == pytest.approx(max(1.0, 1.4826 * np.median(np.abs(z))), rel=1e-6)
+    assert scale == pytest.approx(max(1.0, np.sqrt(np.mean(np.minimum(np.abs(z), NULL_Z_CAP) ** 2))), rel=1e-6)
     # the fixture's noise model is the simulated one: N(0, 1) null depths, so the scale is 1 up to the
-    # sampling error of a robust std over this many (correlated, overlapping-phase) events
+    # sampling error of an r.m.s. over this many (correlated, overlapping-phase) events
     assert 1.0 <= scale < 1.0 + 3.0 / math.sqrt(n_null)
 
 

@@ -19,7 +19,7 @@ from .fitted import FittedModel, fit_templates
 from .results import FoldedLightCurve, VetConfig, VetTest
 
 __all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_scan", "PhaseScan", "phase_curve_test", "dominance_tests",
-           "shape_test", "duration_test", "consistency_chi2", "event_noise_scale", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
+           "shape_test", "duration_test", "consistency_chi2", "event_noise_scale", "NULL_Z_CAP", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
            "SOLAR_DENSITY"]
 
 FloatArray = NDArray[np.float64]
@@ -292,6 +292,8 @@ def _dominance_test(n: NDArray[np.float64], information: NDArray[np.float64], ep
 NULL_PHASES = (0.15, 0.2, 0.25, 0.3, 0.35, 0.65, 0.7, 0.75, 0.8, 0.85)
 #: fewest null events for an error scale (fewer: no calibration, scale 1)
 MIN_NULL_EVENTS = 8
+#: a null event's |δ/σ| enters the error scale capped at this (one glitch must not switch the tests off)
+NULL_Z_CAP = 5.0
 
 
 def event_noise_scale(model: FittedModel, ephemeris: Ephemeris) -> tuple[float, int]:
@@ -301,7 +303,10 @@ def event_noise_scale(model: FittedModel, ephemeris: Ephemeris) -> tuple[float, 
     transit (and from the secondary, at 0.5) where nothing should dim the star
     (:data:`NULL_PHASES`, each jointly with the transit's dip so that its wings do not
     leak in). Under a correct noise model the null depths over their errors are N(0, 1);
-    the scale is their robust standard deviation (1.4826 × MAD about zero), floored at 1.
+    the scale is their root mean square about zero (each |δ/σ| capped at
+    :data:`NULL_Z_CAP`), floored at 1. The root mean square, not a robust width: the χ² it
+    calibrates is a sum of squares, so it follows the null depths' variance, heavy tails
+    included (on K2-136 the 99 null events of b have a robust width ≤ 1 and an r.m.s. of 1.20).
     With many events (a short period), residual red noise at the transit timescale that
     the GP does not describe makes a constant-depth planet fail a χ² with 30–50 degrees
     of freedom; the scale calibrates it on the star's own data. A single event or fewer
@@ -330,7 +335,8 @@ def event_noise_scale(model: FittedModel, ephemeris: Ephemeris) -> tuple[float, 
     values = np.concatenate(z)
     if values.size < MIN_NULL_EVENTS:
         return 1.0, int(values.size)
-    return max(1.0, 1.4826 * float(np.median(np.abs(values)))), int(values.size)
+    capped = np.minimum(np.abs(values), NULL_Z_CAP)
+    return max(1.0, float(np.sqrt(np.mean(capped**2)))), int(values.size)
 
 
 def consistency_chi2(depths: FloatArray, covariance: FloatArray, floor: float = 0.0) -> float:
