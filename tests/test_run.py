@@ -13,7 +13,8 @@ from halfsib.cli import main
 from halfsib.exceptions import ConfigurationError
 from halfsib.fit import FitConfig
 from halfsib.report import VET_TESTS, candidate_table
-from halfsib.run import CandidateOutcome, RunConfig, run_target, without_other_candidates
+from halfsib.run import (LONE_EVENT_INFLATION, CandidateOutcome, RunConfig, run_target, without_lone_events,
+                         without_other_candidates)
 from halfsib.simulate import SimulationConfig, simulate_campaign, write_campaign
 
 QUICK_FIT = FitConfig(sample=False, n_starts=2)
@@ -105,6 +106,12 @@ def test_each_candidate_is_followed_up_with_the_others_divided_out():
     np.testing.assert_allclose(alone.flux[finite], 1e4 * (1 - dip[finite]), rtol=1e-12)
     assert np.all(alone.flux_err[finite] >= 3.0)
     assert without_other_candidates(lc, [shaped], 0) is lc
+    lone = without_lone_events(lc, [(2010.0, 4.0), (2020.0, 2.0)])  # half a mask width: 3 h + ½ cadence, 1.5 h + ½
+    near = (np.abs(time - 2010.0) < (1.5 * 4.0 + 24 * cadence) / 48) | (np.abs(time - 2020.0) < (1.5 * 2.0 + 24 * cadence) / 48)
+    assert near.sum() == 21  # 13 around the 4-h event, 8 around the 2-h one
+    np.testing.assert_array_equal(lone.flux_err, np.where(near, 3.0 * LONE_EVENT_INFLATION, 3.0))
+    np.testing.assert_array_equal(lone.flux, lc.flux)
+    assert without_lone_events(lc, []) is lc
 
 
 @pytest.mark.parametrize("field, value", [("max_candidates", -1), ("claim_snr", 0.0), ("claim_snr", float("nan")),

@@ -441,3 +441,37 @@ def test_alias_factor_is_the_largest_period_multiple_the_gaps_allow(rng):
             keep &= ~((long > start) & (long < start + rng.uniform(0.5, 6.0)))
         observed = eph.observed_epochs(long[keep])
         assert eph.alias_factor(long[keep]) == _alias_reference(list(observed))
+
+
+@pytest.mark.parametrize("recurring", [False, True])
+def test_secondary_scan_refuses_only_a_dip_that_recurs(recurring):
+    """A dip at phase 0.3 in one orbit only (a lone event) does not fail the scan; the same
+    dip in every orbit (an eclipse) does. The dip without its strongest event equals the dense sum."""
+    lc, design = _light_curve(np.random.default_rng(5), n=400, groups=(("elc1_10", 3), ("spline", 2)))
+    at_phase = Ephemeris(EPH.period, EPH.t0 + 0.3 * EPH.period, 3.0)
+    dip = box_template(lc.time, at_phase, exposure=CADENCE)
+    if not recurring:
+        dip = dip * (np.abs(lc.time - (EPH.t0 + 2.3 * EPH.period)) < 0.5)
+    lc = lc.replace(flux=lc.flux * (1 - 2.5e-3 * dip))
+    model = fit_candidate_model(lc, design, EPH, config=DetrendConfig(clip_sigma=0))
+    scan = secondary_scan_test(model, EPH, EXACT)
+    assert scan.value > scan.threshold and abs(scan.extras["phase"] - 0.3) < 0.05
+    rest = scan.extras["snr_without_strongest"]
+    assert scan.passed is (not recurring) and (rest < 3) is (not recurring)
+    assert ("rests on one event" in scan.detail) is (not recurring)
+    # dense twin of the rest: per-event boxes at that phase, projected one by one
+    from halfsib.search.periodic import z_without_strongest
+    from halfsib.vet.photometric import dip_without_strongest_event
+
+    phase = scan.extras["phase"]
+    value, strongest = dip_without_strongest_event(model, EPH, phase)
+    box = model.box(EPH, phase=phase)
+    epoch = EPH.epoch(model.time - phase * EPH.period)
+    n, info = [], []
+    for e in np.unique(epoch[box > 0]):
+        _, _, num, f = dense_fit(model, (box * (epoch == e))[:, None])
+        n.append(num[0])
+        info.append(f[0, 0])
+    assert value == pytest.approx(z_without_strongest(np.array(n), np.array(info)), rel=1e-6) and value == rest
+    if not recurring:
+        assert strongest == 2

@@ -291,6 +291,33 @@ def without_other_candidates(lc: LightCurve, candidates: Sequence[Any], index: i
     return lc.replace(flux=lc.flux * keep, flux_err=lc.flux_err * keep)
 
 
+#: flux errors at the search's masked lone events are multiplied by this in the follow-ups: the
+#: model then ignores those cadences (exclusion by variance inflation, as in halfsib.model)
+LONE_EVENT_INFLATION = 1e5
+
+
+def without_lone_events(lc: LightCurve, events: Sequence[tuple[float, float]]) -> LightCurve:
+    """The light curve with the search's masked lone events excluded from the follow-ups.
+
+    ``events``: (mid-time [d], box duration [h]) as in :attr:`SearchResult.masked_events`.
+    The cadences within half the search's mask width (:func:`halfsib.search.mask_width`) of
+    each get their errors multiplied by :data:`LONE_EVENT_INFLATION`, so they carry no weight
+    in the fit, the ladder or the vetting: a lone event (a single transit of another body, a
+    systematic) is not noise to the candidates, nor a dip at one of their orbital phases
+    (K2-3 c failed ``secondary_best_phase`` on K2-3 d's transit, masked as a lone event).
+    """
+    from .search import mask_width
+
+    if not events:
+        return lc
+    cadence = float(np.nanmedian(np.diff(lc.time)))
+    near = np.zeros(lc.n_cadences, bool)
+    for time, duration_h in events:
+        with np.errstate(invalid="ignore"):
+            near |= np.abs(lc.time - time) < 0.5 * mask_width(duration_h, cadence) / 24.0
+    return lc.replace(flux_err=np.where(near, lc.flux_err * LONE_EVENT_INFLATION, lc.flux_err))
+
+
 def _read(target: Any, flux_column: str | None) -> tuple[LightCurve | PixelSeries, PixelSeries | None]:
     from .pipeline import load_target
 
@@ -364,7 +391,8 @@ def run_target(
     masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
     chosen = found.candidates[:cfg.max_candidates]
     streams = np.random.SeedSequence(cfg.seed).spawn(len(chosen))
-    tasks = [(without_other_candidates(lc, found.candidates, i), design, masked, cand, i + 1, pixels, cfg,
+    followed = without_lone_events(lc, found.masked_events)
+    tasks = [(without_other_candidates(followed, found.candidates, i), design, masked, cand, i + 1, pixels, cfg,
               np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
     if executor is None or len(tasks) < 2:
         outcomes = tuple(_follow_up(*task) for task in tasks)

@@ -28,7 +28,7 @@ from .results import Candidate, Periodogram, SearchConfig, SearchResult, SingleE
 from .single import epoch_grid, estimate_memory_gb, fitted_likelihood, mask_transits, single_event_grid
 
 __all__ = ["search", "SearchConfig", "SearchResult", "SingleEventGrid", "Periodogram", "Candidate",
-           "fitted_likelihood"]
+           "fitted_likelihood", "mask_width"]
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class _Pass:
 
     def mask_event(self, time: float, duration_h: float) -> None:
         """Take one lone event (mid-time [d], box duration [h]) out of the working grid."""
-        self.working = mask_transits(self.working, [time], _mask_width(duration_h, self.cadence))
+        self.working = mask_transits(self.working, [time], mask_width(duration_h, self.cadence))
 
     @classmethod
     def start(cls, ml: MarginalLikelihood, time: np.ndarray, excluded: np.ndarray, cfg: SearchConfig,
@@ -193,7 +193,7 @@ def _best_peak(state: _Pass, cfg: SearchConfig, periods: np.ndarray) -> Candidat
     index, phase, d = refine_peak(state.working, pg, best, cfg.min_transits)
     grid = state.working
     t0, period, duration = grid.epochs[0] + grid.epoch_step_days * phase, float(pg.periods[index]), grid.durations[d]
-    masked = mask_transits(grid, _all_transit_times(t0, period, grid.epochs), _mask_width(duration, state.cadence))
+    masked = mask_transits(grid, _all_transit_times(t0, period, grid.epochs), mask_width(duration, state.cadence))
     reference = null_reference(periodogram(masked, periods, cfg.min_transits))
     cand = candidate_at_peak(state.working, pg, index, phase=phase, duration_index=d, reference=reference)
     cand = replace(cand, snr=float((pg.power[best] - reference[0]) / reference[1]))
@@ -219,7 +219,7 @@ def _add(state: _Pass, cand: Candidate, cfg: SearchConfig, excluded: np.ndarray,
         for old in state.found:
             working = mask_transits(working, _all_transit_times(old.t0, old.period, state.grid.epochs), _candidate_width(old, state.cadence))
         for time, duration_h in state.masked_events:
-            working = mask_transits(working, [time], _mask_width(duration_h, state.cadence))
+            working = mask_transits(working, [time], mask_width(duration_h, state.cadence))
     state.found.append(cand)
     state.working = mask_transits(working, _all_transit_times(cand.t0, cand.period, state.grid.epochs), _candidate_width(cand, state.cadence))
 
@@ -243,14 +243,14 @@ def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, caden
                    secondary_snr=secondary), model
 
 
-def _mask_width(duration: float, cadence: float) -> float:
+def mask_width(duration: float, cadence: float) -> float:
     """Width [h] masked around each transit of a ``duration`` [h] one: 1.5 × it plus one cadence [d]."""
     return 1.5 * duration + 24.0 * cadence
 
 
 def _candidate_width(cand: Candidate, cadence: float) -> float:
-    """:func:`_mask_width` of a candidate's longer duration (template T14 or best box)."""
-    return _mask_width(max(cand.duration, cand.box_duration), cadence)
+    """:func:`mask_width` of a candidate's longer duration (template T14 or best box)."""
+    return mask_width(max(cand.duration, cand.box_duration), cadence)
 
 
 def _masked_refit(lc: LightCurve, design: DesignMatrix, result: DetrendResult, found: list[Candidate]

@@ -19,7 +19,7 @@ from .fitted import FittedModel, fit_templates
 from .results import FoldedLightCurve, VetConfig, VetTest
 
 __all__ = ["odd_even_test", "secondary_test", "secondary_scan_test", "phase_scan", "PhaseScan", "phase_curve_test", "dominance_tests",
-           "shape_test", "duration_test", "consistency_chi2", "event_noise_scale", "NULL_Z_CAP", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
+           "shape_test", "duration_test", "dip_without_strongest_event", "consistency_chi2", "event_noise_scale", "NULL_Z_CAP", "transit_depth", "refine_box_duration", "best_dip_shape", "folded_light_curve", "event_templates", "max_central_duration",
            "SOLAR_DENSITY"]
 
 FloatArray = NDArray[np.float64]
@@ -190,11 +190,42 @@ def secondary_scan_test(model: FittedModel, ephemeris: Ephemeris, config: VetCon
     extras = {"phase": float(scan.phase[k]), "depth": 1e6 * float(scan.depth[k]),
               "depth_err": 1e6 * float(scan.error[k]), "n_independent": scan.n_independent,
               "red_noise_factor": red}
-    return VetTest.judge(name, float(snr[k]), threshold,
-                         f"deepest dip at phase {scan.phase[k]:.3f}: {1e6 * scan.depth[k]:.0f} ± "
-                         f"{1e6 * scan.error[k]:.0f} ppm ({scan.n_independent:.0f} independent phases; the boxes' S/N "
-                         f"scatter × {red:.2f})",
+    detail = (f"deepest dip at phase {scan.phase[k]:.3f}: {1e6 * scan.depth[k]:.0f} ± {1e6 * scan.error[k]:.0f} ppm "
+              f"({scan.n_independent:.0f} independent phases; the boxes' S/N scatter × {red:.2f})")
+    if snr[k] <= threshold:
+        return VetTest.judge(name, float(snr[k]), threshold, detail, unit="sigma", extras=extras)
+    rest, strongest = dip_without_strongest_event(model, ephemeris, float(scan.phase[k]))
+    extras["snr_without_strongest"] = rest
+    if rest < config.secondary_sigma:  # one event makes it: an eclipse recurs every orbit
+        detail += (f"; it rests on one event (epoch {strongest}): the others alone {rest:.1f} sigma < "
+                   f"{config.secondary_sigma:g}, not a recurring eclipse")
+        return VetTest(name, float(snr[k]), threshold, True, detail, "sigma", True, extras)
+    return VetTest.judge(name, float(snr[k]), threshold, detail + f"; without its strongest event {rest:.1f} sigma",
                          unit="sigma", extras=extras)
+
+
+def dip_without_strongest_event(model: FittedModel, ephemeris: Ephemeris, phase: float) -> tuple[float, int]:
+    """z = Σn/√ΣI of the box dip at orbital ``phase`` over its events without the strongest one
+    (largest n/√I; 0 with fewer than two events), and the strongest event's epoch number.
+
+    One box per event at that phase, each projected alone (the boxes lie outside the masked
+    transit window, as in :func:`phase_scan`).
+    """
+    from ..search.periodic import z_without_strongest
+
+    box = model.box(ephemeris, phase=phase)
+    epoch = ephemeris.epoch(model.time - phase * ephemeris.period)
+    has = (box > 0) & _usable(model)
+    epochs = np.unique(epoch[has])
+    if epochs.size == 0:
+        return 0.0, 0
+    proj = model.ml.project(np.stack([box * (epoch == e) for e in epochs], axis=1))
+    n, info = -np.asarray(proj.numerator, float), np.asarray(proj.information, float)
+    ok = info > 0
+    if not ok.any():
+        return 0.0, int(epochs[0])
+    strongest = int(epochs[ok][np.argmax(n[ok] / np.sqrt(info[ok]))])
+    return z_without_strongest(n[ok], info[ok]), strongest
 
 
 def phase_curve_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> VetTest:
