@@ -412,3 +412,17 @@ def test_demo_figure_keeps_the_callers_matplotlib_backend(tmp_path):
     finally:
         matplotlib.use(before)
     assert (tmp_path / "recovery.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_catalog_columns_do_not_depend_on_whether_anything_was_found():
+    from halfsib.batch.catalog import catalog_table
+    from halfsib.batch.execute import TargetOutcome
+
+    columns = ("period", "snr", "claim_reason", "claimed")
+    empty = TargetOutcome(name="a", path="a.fits", target_id="EPIC 1", group="g", status="done", columns=columns)
+    found = TargetOutcome(name="b", path="b.fits", target_id="EPIC 2", group="g", status="done", columns=columns,
+                          rows=({"period": 3.0, "snr": 9.0, "claim_reason": "claimed", "claimed": True},))
+    none_found = catalog_table([empty], {})
+    some_found = catalog_table([empty, found], {})
+    assert none_found.colnames == some_found.colnames == [*FRONT_COLUMNS, "period", "snr", "claim_reason", "claimed"]
+    assert len(none_found) == 0 and len(some_found) == 1 and bool(some_found["claimed"][0])

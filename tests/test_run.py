@@ -270,3 +270,16 @@ def test_real_k2_planets_are_claimed_from_raw_flux(shared_data, star, planets):
     claimed = [o.candidate.period for o in run.claimed]
     for name, period in planets.items():
         assert any(abs(p - period) < 0.01 for p in claimed), (name, [o.claim_blockers for o in run.outcomes])
+
+
+def test_report_rows_are_the_strongest_and_every_other_claim():
+    from types import SimpleNamespace
+
+    from halfsib.report import MAX_REPORT_ROWS, report_rows
+
+    outcome = lambda i, claimed: SimpleNamespace(index=i, claimed=claimed)  # noqa: E731
+    assert report_rows(SimpleNamespace(outcomes=())) == [None]
+    run = SimpleNamespace(outcomes=[outcome(1, False), outcome(2, True), outcome(3, False), outcome(4, True)])
+    assert [o.index for o in report_rows(run)] == [1, 2, 4]
+    many = SimpleNamespace(outcomes=[outcome(i, True) for i in range(1, 8)])
+    assert [o.index for o in report_rows(many)] == list(range(1, MAX_REPORT_ROWS + 1))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .exceptions import ConfigurationError
 
-__all__ = ["search_candidate_table", "period_alias_factor", "candidate_table", "run_summary", "write_run", "report_figure",
+__all__ = ["search_candidate_table", "period_alias_factor", "candidate_table", "run_summary", "write_run", "report_figure", "report_rows",
            "SEARCH_COLUMNS", "FIT_QUANTITIES", "VET_TESTS", "OUTPUT_NAMES"]
 
 PathLike = str | os.PathLike[str]
@@ -364,27 +364,44 @@ def _write_figure(run: Any, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the report page
+#: most fold-and-ladder rows on the report page (the strongest candidate, then the other claims)
+MAX_REPORT_ROWS = 4
+
+
+def report_rows(run: Any) -> list[Any]:
+    """The outcomes that get a fold-and-ladder row: the strongest followed-up candidate and
+    every other claimed one, at most :data:`MAX_REPORT_ROWS` (``[None]`` without candidates)."""
+    if not run.outcomes:
+        return [None]
+    return [run.outcomes[0], *(o for o in run.outcomes[1:] if o.claimed)][:MAX_REPORT_ROWS]
+
+
 def report_figure(run: Any, *, fig: Any = None) -> Any:
     """The page to look at before believing a planet.
 
     Rows: raw flux with the systematics + stellar model; the corrected flux; the
-    periodogram; then for the strongest followed-up candidate its folded transit with the
-    fitted model, its flexibility ladder, odd/even transits and the per-pixel depth image.
+    periodogram; then one row per candidate of :func:`report_rows` (the strongest
+    followed-up candidate and every other claimed one) with its folded transit and fitted
+    model beside its flexibility ladder; last, the strongest candidate's odd/even transits
+    and per-pixel depth image.
     """
     import matplotlib.pyplot as plt
 
+    shown = report_rows(run)
     if fig is None:
-        fig = plt.figure(figsize=(12, 13), constrained_layout=True)
-    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.6, 1.0, 1.1])
+        fig = plt.figure(figsize=(12, 10 + 3 * len(shown)), constrained_layout=True)
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.6, 1.0 * len(shown), 1.1])
     _light_curve_panels(top, run)
-    best = run.outcomes[0] if run.outcomes else None
-    left, right = middle.subfigures(1, 2, width_ratios=[1.0, 1.0])
-    _folded_panel(left.subplots(), run, best)
-    ladder_ax = right.subplots()
-    if best is not None and best.ladder is not None:
-        best.ladder.plot(ax=ladder_ax)
-    else:
-        _empty(ladder_ax, "flexibility ladder", "no candidate" if best is None else best.errors.get("ladder", ""))
+    for row, outcome in zip(np.atleast_1d(middle.subfigures(len(shown), 1, squeeze=False)[:, 0]), shown):
+        left, right = row.subfigures(1, 2, width_ratios=[1.0, 1.0])
+        _folded_panel(left.subplots(), run, outcome)
+        ladder_ax = right.subplots()
+        if outcome is not None and outcome.ladder is not None:
+            outcome.ladder.plot(ax=ladder_ax)
+            ladder_ax.set_title(f"candidate #{outcome.index}: " + ladder_ax.get_title(), fontsize=10)
+        else:
+            _empty(ladder_ax, "flexibility ladder", "no candidate" if outcome is None else outcome.errors.get("ladder", ""))
+    best = shown[0]
     if best is not None and best.vetting is not None:
         best.vetting.plot(fig=bottom)
     else:

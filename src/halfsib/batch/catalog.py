@@ -68,7 +68,7 @@ def _column(name: str, values: Sequence[Any]) -> Any:
 def _ordered_columns(outcomes: Sequence[TargetOutcome]) -> list[str]:
     names: dict[str, None] = {}
     for outcome in outcomes:
-        for row in outcome.rows:
+        for row in (*outcome.rows, dict.fromkeys(outcome.columns)):
             names.update((k, None) for k in row if k not in _DUPLICATES and k not in FRONT_COLUMNS)
     if not names:
         names.update((k, None) for k in SEARCH_COLUMNS)

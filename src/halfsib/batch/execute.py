@@ -52,6 +52,8 @@ class TargetOutcome:
     units : dict
     outputs : tuple of str
     info : dict
+    columns : tuple of str
+        The task's candidate columns (also when there are no rows).
     seconds : float
         Wall time of the task [s].
     peak_rss_mb : float
@@ -72,6 +74,7 @@ class TargetOutcome:
     units: dict[str, str] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     pid: int = 0
@@ -179,7 +182,8 @@ def read_marker(folder: Path, settings_hash: str) -> TargetOutcome | None:
     if not all((folder / name).is_file() for name in outputs):
         return None
     record.pop("marker_version")
-    record.update(status="complete", rows=tuple(record.get("rows", ())), outputs=outputs)
+    record.update(status="complete", rows=tuple(record.get("rows", ())), outputs=outputs,
+                  columns=tuple(record.get("columns", ())))
     try:
         return TargetOutcome(**record)
     except TypeError:
@@ -218,6 +222,7 @@ def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, fol
             raise RuntimeError(f"the task reported outputs it did not write: {missing}")
         outcome = TargetOutcome(**base, status="done", rows=tuple(dict(r) for r in products.rows),
                                 units=dict(products.units), outputs=tuple(products.outputs),
+                                columns=tuple(products.columns),
                                 info=dict(products.info), seconds=time.perf_counter() - start,
                                 peak_rss_mb=_peak_rss_mb())
         write_marker(out, outcome)

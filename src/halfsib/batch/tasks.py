@@ -127,12 +127,16 @@ class TaskProducts:
         File names written into the target's folder (all must exist for completeness).
     info : dict
         Extra scalars for the per-target record (e.g. ``n_cadences``, ``rms_ppm``).
+    columns : tuple of str
+        The candidate columns, in order, even when there are no rows (the catalog's schema
+        must not depend on whether anything was found).
     """
 
     rows: tuple[Mapping[str, Any], ...] = ()
     units: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
     info: Mapping[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
 
 
 TaskFunction = Callable[[TargetSpec, TaskContext, Path], TaskProducts]
@@ -172,7 +176,7 @@ def load_stamps(paths: tuple[str, ...], flux_column: str | None = None) -> tuple
 
 
 def candidate_rows(table: Any) -> tuple[tuple[dict[str, Any], ...], dict[str, str]]:
-    """An astropy table's rows as plain dicts, and its column units."""
+    """An astropy table's rows as plain dicts, and its column units (its columns: ``table.colnames``)."""
     units = {name: str(table[name].unit) for name in table.colnames if table[name].unit is not None}
     rows = []
     for row in table:
@@ -223,7 +227,7 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     rms = fit.corrected_rms_ppm
     info = {"n_cadences": int(lc.n_cadences), "n_columns": int(design.n_columns),
             "rms_ppm": float(rms) if math.isfinite(rms) else None}
-    return TaskProducts(rows=rows, units=units, outputs=tuple(outputs), info=info)
+    return TaskProducts(rows=rows, units=units, outputs=tuple(outputs), info=info, columns=tuple(table.colnames))
 
 
 def run_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProducts:
@@ -243,10 +247,12 @@ def run_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProd
                         config=config, flux_column=context.flux_column)
     figure = context.plots == "all" or (context.plots == "candidates" and bool(result.outcomes))
     files = result.write(outdir, overwrite=True, figure=figure)
-    rows, units = candidate_rows(result.candidate_table())
+    table = result.candidate_table()
+    rows, units = candidate_rows(table)
     info = {"n_cadences": int(result.lc.n_cadences), "n_claimed": len(result.claimed),
             "seconds": {k: float(v) for k, v in result.seconds.items()}}
-    return TaskProducts(rows=rows, units=units, outputs=tuple(str(Path(f).relative_to(outdir)) for f in files),
+    return TaskProducts(rows=rows, units=units, columns=tuple(table.colnames),
+                        outputs=tuple(str(Path(f).relative_to(outdir)) for f in files),
                         info=info)
 
 
