@@ -287,3 +287,22 @@ def test_report_rows_are_the_strongest_and_every_other_claim():
     assert [o.index for o in report_rows(run)] == [1, 2, 4]
     many = SimpleNamespace(outcomes=[outcome(i, True) for i in range(1, 8)])
     assert [o.index for o in report_rows(many)] == list(range(1, MAX_REPORT_ROWS + 1))
+
+
+def test_candidates_at_one_period_and_two_phases_are_a_binary_and_not_claimed():
+    from halfsib.run import same_period, shared_period_notes
+    from halfsib.search import Candidate
+
+    common = dict(period_err=1e-4, t0_err=1e-3, depth_err=50.0, delta_loglike=100.0, snr=10.0, n_transits=15,
+                  dominant_event_fraction=0.1, odd_even_sigma=0.0, variable_depth_delta_loglike=1.0)
+    primary = Candidate(period=4.94337, t0=3035.0875, duration=4.5, depth=5190.0, **common)
+    secondary = Candidate(period=4.94356, t0=3032.6125, duration=2.8, depth=1286.0, **common)
+    planet = Candidate(period=7.97546, t0=3016.6574, duration=2.4, depth=240.0, **common)
+    drifting = Candidate(period=4.9600, t0=3033.0, duration=2.8, depth=900.0, **common)  # 0.27 d over 80 d
+    assert same_period(primary, secondary, 80.0) and not same_period(primary, planet, 80.0)
+    assert not same_period(secondary, drifting, 80.0)  # 0.0166 d x 16 cycles > 2.8 h
+    notes = shared_period_notes([primary, secondary, planet], 80.0)
+    assert notes[2] == () and len(notes[0]) == len(notes[1]) == 1
+    assert "candidate #2 at phase 0.50" in notes[0][0] and "candidate #1 at phase 0.50" in notes[1][0]
+    outcome = CandidateOutcome(index=2, candidate=secondary, shared_period=notes[1])
+    assert not outcome.claimed and notes[1][0] in outcome.claim_blockers

@@ -182,7 +182,7 @@ def candidate_table(run: Any) -> Any:
     """
     table = search_candidate_table(run.detrend, run.search)
     table.meta["claim_rule"] = ("fit ok AND ladder top-rung S/N >= claim_snr AND ladder tension <= "
-                                "ladder_tension_sigma AND no vetting test failed")
+                                "ladder_tension_sigma AND no vetting test failed AND no other candidate at the same period")
     table.meta["claim_snr"] = run.config.claim_snr
     table.meta["ladder_tension_sigma"] = run.config.ladder_tension_sigma
     table["rank"] = np.arange(1, len(table) + 1)

@@ -13,7 +13,9 @@ A candidate is **claimed** when all of these hold (``docs/run.md``):
    half that depth within ``ladder_tension_sigma`` (``LadderResult.claimed``: a dip that
    only the most flexible instrument model makes is not the star's);
 3. no vetting test that ran failed (``VetReport.passed``; tests that could not run, e.g.
-   the pixel test without a pixel file, do not fail a candidate, and are listed).
+   the pixel test without a pixel file, do not fail a candidate, and are listed);
+4. no other candidate of the target has the same period at another phase
+   (:func:`shared_period_notes`: a binary's primary and secondary eclipse).
 
 A stage that fails for a candidate (too few in-transit cadences, a numerical failure)
 is recorded with its reason and the run goes on with the next stage and candidate.
@@ -26,7 +28,7 @@ import os
 import time as _time
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,9 @@ class CandidateOutcome:
         Stage name (``"fit"``, ``"ladder"``, ``"vet"``) → why it did not produce a result.
     seconds : dict
         Wall time per stage [s].
+    shared_period : tuple of str
+        The other candidates of the target with the same period at another phase
+        (:func:`shared_period_notes`): a claim blocker.
     """
 
     index: int
@@ -123,6 +128,7 @@ class CandidateOutcome:
     vetting: Any = None
     errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    shared_period: tuple[str, ...] = ()
 
     @property
     def claimed(self) -> bool:
@@ -150,6 +156,7 @@ class CandidateOutcome:
             reasons.append(f"vet: {self.errors.get('vet', 'not run')}")
         elif not self.vetting.passed:
             reasons.append("vet: failed " + ", ".join(self.vetting.failed))
+        reasons.extend(self.shared_period)
         return tuple(reasons)
 
 
@@ -271,6 +278,34 @@ def _follow_up(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index
                      model=model)
     return CandidateOutcome(index=index, candidate=candidate, fit=fitted, ladder=ladder, vetting=vetting,
                             errors=state["errors"], seconds=state["seconds"])
+
+
+def same_period(a: Any, b: Any, baseline: float) -> bool:
+    """Whether two candidates' events keep a fixed phase offset over ``baseline`` [d]: the period
+    difference moves one against the other by less than the shorter duration over the baseline."""
+    drift = abs(a.period - b.period) * baseline / min(a.period, b.period)
+    return drift < min(a.duration, b.duration) / 24.0
+
+
+def shared_period_notes(candidates: Sequence[Any], baseline: float) -> list[tuple[str, ...]]:
+    """Per candidate, a claim blocker for every other candidate at the same period (:func:`same_period`).
+
+    Each candidate is followed up with the others divided out (:func:`without_other_candidates`),
+    so a binary's secondary eclipse, found as a candidate of its own, passes the secondary-eclipse
+    test with the primary removed. Two eclipses at one period and different phases are one
+    binary's primary and secondary (two transiting bodies do not share an orbit), so neither is
+    claimed (the Kepler Robovetter's period-epoch match on one star).
+    """
+    notes: list[tuple[str, ...]] = []
+    for i, a in enumerate(candidates):
+        found = []
+        for j, b in enumerate(candidates):
+            if j != i and same_period(a, b, baseline):
+                offset = ((b.t0 - a.t0) / a.period) % 1.0
+                found.append(f"same period as candidate #{j + 1} at phase {offset:.2f}: two eclipses per orbit, "
+                             "a binary's primary and secondary")
+        notes.append(tuple(found))
+    return notes
 
 
 def without_other_candidates(lc: LightCurve, candidates: Sequence[Any], index: int) -> LightCurve:
@@ -398,6 +433,8 @@ def run_target(
         outcomes = tuple(_follow_up(*task) for task in tasks)
     else:
         outcomes = tuple(future.result() for future in [executor.submit(_follow_up, *task) for task in tasks])
+    notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
+    outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if notes[o.index - 1] else o for o in outcomes)
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),

@@ -25,7 +25,8 @@ transits jointly with it, and take the strongest candidates through
           (pixel files only).
 
 A candidate is CLAIMED when its fit succeeded, its S/N at the top of the ladder is at least
---claim-snr, and no vetting test failed (tests that could not run are listed, not failed).
+--claim-snr, no vetting test failed (tests that could not run are listed, not failed), and no
+other candidate of the target has its period (two eclipses per orbit: a binary).
 
 Writes into OUTDIR: candidates.ecsv (search + fit + ladder + vetting columns, claimed,
 claim_reason), lightcurve.fits (as from halfsib detrend), fit_<n>.ecsv, chains_<n>.npz,
