@@ -217,8 +217,9 @@ def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool
                                   f"{MIN_MODEL_CADENCES} cadences to fit; shorten the masked windows", source)
     variance = white_variance(lc, index, norm, fit_jitter)
     jitter_start = None
-    if lc.flux_err_estimated and fit_jitter:  # start where the estimate puts the white noise
-        jitter_start = math.sqrt(1.0 - ESTIMATED_ERROR_FLOOR**2) * float(np.median(lc.flux_err[index])) / norm
+    if lc.flux_err_estimated and fit_jitter:  # start where the estimate puts the white noise: σ² = floor² + s²
+        floor = ESTIMATED_ERROR_FLOOR
+        jitter_start = math.sqrt((1.0 - floor**2) * float(np.median(variance))) / floor
     return _Problem(index=index, time=lc.time[index], y=flux / norm - 1.0, variance=variance,
                     jitter_start=jitter_start,
                     design=design, matrix=design.rows(index), normalisation=norm, masked=masked)

@@ -130,8 +130,9 @@ class _Pass:
     masked_events: list[tuple[float, float]] = field(default_factory=list)
 
     def mask_event(self, time: float, duration_h: float) -> None:
-        """Take one lone event (mid-time [d], box duration [h]) out of the working grid."""
+        """Take one lone event (mid-time [d], box duration [h]) out of the working grid and record it."""
         self.working = mask_transits(self.working, [time], mask_width(duration_h, self.cadence))
+        self.masked_events.append((time, duration_h))
 
     @classmethod
     def start(cls, ml: MarginalLikelihood, time: np.ndarray, excluded: np.ndarray, cfg: SearchConfig,
@@ -149,7 +150,6 @@ class _Pass:
         new.periodograms = old.periodograms
         for time, duration_h in old.masked_events:
             new.mask_event(time, duration_h)
-        new.masked_events = old.masked_events
         return new
 
 
@@ -174,7 +174,6 @@ def _next_candidate(state: _Pass, cfg: SearchConfig, periods: np.ndarray, exclud
             return False
         event = strongest_event(state.working, cand)
         state.mask_event(event, cand.box_duration)
-        state.masked_events.append((event, cand.box_duration))
         log.info("masked the lone event at %.4f (%.1f h): the peak at P=%.5f d stands on it alone",
                  event, cand.box_duration, cand.period)
     _add(state, cand, cfg, excluded, durations)

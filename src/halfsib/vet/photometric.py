@@ -35,10 +35,13 @@ def _usable(model: FittedModel) -> NDArray[np.bool_]:
     return ~model.excluded
 
 
-def event_templates(model: FittedModel, ephemeris: Ephemeris, phase: float = 0.0
-                    ) -> tuple[FloatArray, NDArray[np.int64]]:
-    """One dip template per event with data: (N, k) and the events' epoch numbers."""
-    box = model.dip(ephemeris, phase=phase)
+def event_templates(model: FittedModel, ephemeris: Ephemeris, phase: float = 0.0,
+                    template: FloatArray | None = None) -> tuple[FloatArray, NDArray[np.int64]]:
+    """One dip template per event with data: (N, k) and the events' epoch numbers.
+
+    ``template``: the periodic profile to split into events (default: the candidate's dip at ``phase``).
+    """
+    box = model.dip(ephemeris, phase=phase) if template is None else template
     epoch = ephemeris.epoch(model.time - phase * (0.0 if ephemeris.single else ephemeris.period))
     has = (box > 0) & _usable(model)
     epochs = np.unique(epoch[has])
@@ -213,13 +216,10 @@ def dip_without_strongest_event(model: FittedModel, ephemeris: Ephemeris, phase:
     """
     from ..search.periodic import z_without_strongest
 
-    box = model.box(ephemeris, phase=phase)
-    epoch = ephemeris.epoch(model.time - phase * ephemeris.period)
-    has = (box > 0) & _usable(model)
-    epochs = np.unique(epoch[has])
+    events, epochs = event_templates(model, ephemeris, phase, template=model.box(ephemeris, phase=phase))
     if epochs.size == 0:
         return 0.0, 0
-    proj = model.ml.project(np.stack([box * (epoch == e) for e in epochs], axis=1))
+    proj = model.ml.project(events)
     n, info = -np.asarray(proj.numerator, float), np.asarray(proj.information, float)
     ok = info > 0
     if not ok.any():
