@@ -168,6 +168,25 @@ def test_eccentric_orbits_equal_the_dense_reference_and_fit(small_problem, rng):
     assert {"ecc", "omega"} <= set(result.maximum_likelihood) and "ecc" in result.to_table().colnames
 
 
+def test_sampling_later_equals_sampling_in_the_fit(small_problem):
+    """fit_transit(sample=True) is fit_transit(sample=False) followed by sample_transit with the same generator."""
+    from halfsib.exceptions import ConfigurationError
+    from halfsib.fit import sample_transit
+
+    lc, design, fit, guess = small_problem
+    settings = dict(n_steps=40, check_every=20, n_starts=2)
+    together = fit_transit(lc, design, fit, guess, rng=np.random.default_rng(5), **settings)
+    rng = np.random.default_rng(5)
+    first = fit_transit(lc, design, fit, guess, rng=rng, sample=False, **settings)
+    assert first.posterior is None and first.chain is None and "sampling" not in first.timings
+    later = sample_transit(first, lc, design, fit, rng=rng, sample=True)
+    np.testing.assert_array_equal(later.chain, together.chain)
+    assert later.posterior["rp_over_rs"] == together.posterior["rp_over_rs"] and later.flags == together.flags
+    assert later.maximum_likelihood == first.maximum_likelihood and later.timings["sampling"] > 0
+    with pytest.raises(ConfigurationError, match="do not belong"):
+        sample_transit(first, lc, design, fit, fit_eccentricity=True)
+
+
 def test_sampling_the_noise_parameters_too(small_problem):
     lc, design, fit, guess = small_problem
     result = fit_transit(lc, design, fit, guess, sample_noise=True, n_steps=20, check_every=10, n_starts=1,
@@ -197,6 +216,61 @@ def test_outside_the_support_is_minus_infinity_never_nan(small_problem):
         value, grad = objective.log_likelihood_and_gradient(t)
         assert value == -math.inf and np.all(grad == 0)
     assert math.isfinite(objective.log_probability(start))
+
+
+@pytest.mark.parametrize("eccentric,density", [(False, None), (True, (3.0, 1.0))])
+def test_vectorised_log_probability_equals_the_scalar_path(small_problem, rng, eccentric, density):
+    """emcee's vectorised ln p (one call per half-ensemble) equals the scalar path row by row,
+    inside and outside the support, inside and outside the fixed-noise window, and at other noise."""
+    lc, design, fit, guess = small_problem
+    config = FitConfig(fit_eccentricity=eccentric, stellar_density=density)
+    objective, space, start = _objective_for(lc, design, fit, guess, config)
+    objective.fixed_noise(space.noise(start))
+    transit = np.arange(start.size) < space.n_transit
+    spread = (space.upper - space.lower) * 0.08 * transit
+    thetas = start + spread * rng.standard_normal((300, start.size))
+    thetas[::7, space.n_transit:] += 0.05  # a different noise: the scalar full path
+    thetas[5] = np.nan
+    thetas[9, 3] = 1.5  # b beyond 1 + k
+    arrays = space.transit_arrays(thetas)
+    for theta, valid, k, a, dur, inc in zip(thetas, arrays.valid, arrays.rp_over_rs, arrays.a_over_rs,
+                                            arrays.duration, arrays.inclination):
+        params = space.transit_params(theta)
+        assert valid == (params is not None)
+        if params is not None:
+            assert (k, a) == pytest.approx((params.rp_over_rs, params.a_over_rs), rel=1e-12)
+            assert dur == pytest.approx(transit_duration(params), rel=1e-10)
+            assert inc == pytest.approx(math.radians(params.inclination), rel=1e-12)
+    assert 50 < arrays.valid.sum() < 300
+    assert objective._fast_rows(thetas, arrays).size > 30  # the vectorised path is exercised
+    many = objective.log_probability_many(thetas)
+    scalar = np.array([objective.log_probability(t) for t in thetas])
+    assert np.array_equal(np.isfinite(many), np.isfinite(scalar)) and not np.any(np.isnan(many))
+    finite = np.isfinite(scalar)
+    np.testing.assert_allclose(many[finite], scalar[finite], rtol=1e-12, atol=1e-9)
+    narrow, _, _ = _objective_for(lc, design, fit, guess, config, half_width=0.01)  # every row falls back
+    narrow.fixed_noise(space.noise(start))
+    fallback = narrow.log_probability_many(thetas[:20])
+    np.testing.assert_allclose(fallback[np.isfinite(fallback)], scalar[:20][np.isfinite(scalar[:20])], rtol=1e-12)
+
+
+def test_fisher_rows_from_the_gradient_equal_the_four_point_formula(small_problem, monkeypatch):
+    """The noise rows of the Fisher matrix by differencing the gradient equal the four-point ln L formula."""
+    from halfsib.fit import optimize
+
+    lc, design, fit, guess = small_problem
+    result = fit_transit(lc, design, fit, guess, sample=False, n_starts=2, rng=3)
+    objective, space, _ = _objective_for(lc, design, fit, guess)
+    fast = optimize.fisher_information(objective, result.theta)
+    monkeypatch.setattr(optimize, "_noise_rows", lambda *args: {})
+    reference = optimize.fisher_information(objective, result.theta)
+    assert fast.ok and reference.ok and np.array_equal(fast.free, reference.free)
+    free = np.flatnonzero(fast.free)
+    assert np.any(free >= space.n_transit)  # noise rows are part of the comparison
+    scale = np.sqrt(np.abs(np.outer(np.diag(reference.hessian), np.diag(reference.hessian))))[np.ix_(free, free)]
+    np.testing.assert_allclose(fast.hessian[np.ix_(free, free)] / scale,
+                               reference.hessian[np.ix_(free, free)] / scale, atol=5e-3)
+    np.testing.assert_allclose(fast.errors[free], reference.errors[free], rtol=1e-2)
 
 
 def test_duration_parameterisation_inverts_the_transit_duration(rng):

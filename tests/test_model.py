@@ -196,6 +196,12 @@ def test_warm_start_reaches_the_same_maximum_and_keeps_the_clipped(rng):
     assert warm.masked.sum() == mask.sum() and np.all(warm.clipped[first.clipped])  # clipped again, by its own fit
     with pytest.raises(halfsib.ConfigurationError, match="start: a fit with kernel 'sho'"):
         detrend(lc, design, start=first, kernel="matern32")
+    # from a fit of fewer groups (the ladder's rung below): shared groups start at its values
+    smaller = detrend(lc, design.subset(["elc"]), transit_mask=mask)
+    grown = detrend(lc, design, transit_mask=mask, start=smaller)
+    assert grown.log_likelihood == pytest.approx(cold.log_likelihood, abs=0.05)
+    with pytest.raises(halfsib.DataValidationError, match="other cadences"):
+        detrend(lc.replace(good=np.arange(lc.n_cadences) > 5), design, start=first)
 
 
 def test_errors_and_settings(rng):

@@ -139,6 +139,28 @@ def test_run_claims_the_injected_planet_with_its_period_and_depth(planet_run):
 
 
 @pytest.mark.slow
+def test_follow_ups_on_an_executor_equal_the_serial_run(patch):
+    """With an executor each candidate's ML fit, sampling and ladder-and-vetting are separate tasks;
+    the results are the same as one after the other (the sampling continues the fit's random stream)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out, truth, planets = patch
+    tpf, others = _files(out, truth, 901100007)
+    config = RunConfig(fit=FitConfig(n_starts=2, n_steps=40, check_every=20), max_candidates=2)
+    serial = run_target(tpf, others=[others], config=config)
+    with ThreadPoolExecutor(2) as pool:
+        pooled = run_target(tpf, others=[others], config=config, executor=pool)
+    assert len(serial.outcomes) == len(pooled.outcomes) >= 1
+    for a, b in zip(serial.outcomes, pooled.outcomes):
+        assert a.fit is not None and a.fit.chain is not None
+        np.testing.assert_array_equal(a.fit.theta, b.fit.theta)
+        np.testing.assert_array_equal(a.fit.chain, b.fit.chain)
+        assert [r.depth for r in a.ladder.rungs] == [r.depth for r in b.ladder.rungs]
+        assert a.vetting.failed == b.vetting.failed and a.claimed == b.claimed
+        assert list(a.seconds) == list(b.seconds) == ["fit", "sampling", "ladder", "vet"]
+
+
+@pytest.mark.slow
 def test_candidate_table_has_every_stage_and_no_nan(planet_run):
     run, _ = planet_run
     table = candidate_table(run)

@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "RegressorConfig": "regressors",
     "fit_transit": "fit",
     "fit_candidates": "fit",
+    "sample_transit": "fit",
     "masked_nuisance_fit": "fit",
     "FitConfig": "fit",
     "TransitGuess": "fit",

@@ -50,7 +50,8 @@ from .exceptions import ConfigurationError, DataValidationError, NotPositiveDefi
 from .model import DetrendConfig
 from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
-from .vet.fitted import FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
+from .results import DetrendResult
+from .vet.fitted import OFFSET_GROUP, FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
 
 __all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR",
            "DEFAULT_TENSION_SIGMA", "TENSION_FRACTION"]
@@ -364,7 +365,8 @@ def _skip(plan: RungPlan, reason: str, design: DesignMatrix | None = None) -> La
 def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
                        template: Any = None, config: DetrendConfig | None = None, widen: float = 10.0,
                        threshold_snr: float = DEFAULT_THRESHOLD_SNR, mask_factor: float = 1.5,
-                       tension_sigma: float = DEFAULT_TENSION_SIGMA) -> LadderResult:
+                       tension_sigma: float = DEFAULT_TENSION_SIGMA, start: DetrendResult | None = None
+                       ) -> LadderResult:
     """Evaluate a candidate's depth and Δln L under nuisance models of growing flexibility.
 
     Parameters
@@ -386,6 +388,12 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
         Largest allowed :attr:`LadderResult.tension` for ``claimed`` (``math.inf``: off).
     mask_factor : float
         Cadences within ``mask_factor`` × duration / 2 of a transit are masked in the fits.
+    start : DetrendResult, optional
+        A nuisance fit of ``lc`` with ``design`` (the search's, candidates masked): the warm start
+        of the rung with the full design (its fit then takes 1.6 s instead of 2.4 on K2-136).
+        The other rungs start cold: warm-starting each from the rung below halved the ladder's
+        time but moved their optima by −80 to +15 in ln L (the hyper-parameter surface of a
+        partial design has several maxima), and the ladder compares rungs.
 
     Returns
     -------
@@ -404,7 +412,7 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
         raise ConfigurationError(f"tension_sigma={tension_sigma} must be > 0 (math.inf: no tension condition)")
     ephemeris = Ephemeris.of(candidate)
     with blas_threads((config or DetrendConfig()).blas_threads):
-        rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor)
+        rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor, start)
     if not any(r.evaluated for r in rungs):
         raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
                                   lc.meta.source)
@@ -412,8 +420,16 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
                         threshold_snr=float(threshold_snr), top_model=top, tension_sigma=float(tension_sigma))
 
 
+def _rung_start(design: DesignMatrix, start: DetrendResult | None) -> DetrendResult | None:
+    """``start`` for the rung with its groups (the full design), None (a cold start) for the others."""
+    if start is not None and set(design.groups) - {OFFSET_GROUP} == set(start.prior_variances) - {OFFSET_GROUP}:
+        return start
+    return None
+
+
 def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template: Any, config: DetrendConfig | None,
-           widen: float, mask_factor: float) -> tuple[list[LadderRung], FittedModel | None]:
+           widen: float, mask_factor: float, start: DetrendResult | None = None
+           ) -> tuple[list[LadderRung], FittedModel | None]:
     rungs: list[LadderRung] = []
     top: FittedModel | None = None
     carried: dict[str, float] = {}
@@ -426,7 +442,8 @@ def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template:
             rungs.append(_skip(plan, plan.skipped))
             continue
         try:
-            model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor)
+            model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor,
+                                        start=_rung_start(plan.design, start))
             model, raised = _carry_priors(model, carried)
             rung = _measure(plan.name, plan.description, model, model.ml, _template(model, ephemeris, template),
                             1.0, started, raised)

@@ -478,6 +478,23 @@ def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any
     return _Objective(problem, kernel, problem.effective_variance()), np.asarray(gp, float), np.asarray(lnlam, float)
 
 
+def _warm_start(problem: _Problem, config: DetrendConfig, previous: DetrendResult) -> NDArray[np.float64]:
+    """The start vector from a previous fit of the same cadences: its GP parameters and jitter,
+    and its prior variance for every group the two designs share (groups new to this design
+    start where a cold fit would). Its clipped outliers are not carried over."""
+    if (previous.config.kernel, previous.config.fit_jitter) != (config.kernel, config.fit_jitter):
+        raise ConfigurationError(f"start: a fit with kernel {previous.config.kernel!r} (fit_jitter="
+                                 f"{previous.config.fit_jitter}), not {config.kernel!r} ({config.fit_jitter})")
+    if previous.time.shape != problem.time.shape or not np.array_equal(previous.time, problem.time):
+        raise DataValidationError("start: the fit was made on other cadences than this light curve's good ones")
+    kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
+    _, cold = _bounds_and_start(problem, config, kernel, None)
+    gp = kernel.pack(**previous.hyperparameters) if kernel.n_parameters else np.zeros(0)
+    lnlam = [math.log(previous.prior_variances[name]) if previous.prior_variances.get(name, 0.0) > 0
+             else cold[kernel.n_parameters + i] for i, name in enumerate(problem.design.groups)]
+    return np.concatenate([np.asarray(gp, float), np.asarray(lnlam, float)])
+
+
 class SystematicsModel:
     """Fit the half-sibling model to one light curve.
 
@@ -500,9 +517,10 @@ class SystematicsModel:
             start: DetrendResult | None = None) -> SystematicsModel:
         """Fit hyper-parameters and components; the result is in :attr:`result_`.
 
-        ``start``: a fit of the same light curve, design and kernel (e.g. without the
-        ``transit_mask``) whose hyper-parameters start the optimiser (a warm start: the masked
-        refits of the search). Its clipped outliers are not carried over: a fit through a deep
+        ``start``: a fit of the same light curve and kernel (e.g. without the ``transit_mask``)
+        whose hyper-parameters start the optimiser (a warm start: the masked refits of the
+        search, each ladder rung from the one below); groups of this design that it lacks start
+        where a cold fit would. Its clipped outliers are not carried over: a fit through a deep
         transit bends its model into the dip and clips the high residuals beside it (19
         cadences around a 1 %-deep injected transit), which would be lost to the transit fit.
         """
@@ -517,14 +535,7 @@ class SystematicsModel:
              previous: DetrendResult | None) -> SystematicsModel:
         config = self.config
         problem = _prepare(lc, design, transit_mask, config.fit_jitter)
-        if previous is not None:
-            objective, gp, lnlam = fitted_objective(lc, design, previous)
-            if (objective.kernel.kind, objective.kernel.fit_jitter) != (config.kernel, config.fit_jitter):
-                raise ConfigurationError(f"start: a fit with kernel {objective.kernel.kind!r} (fit_jitter="
-                                         f"{objective.kernel.fit_jitter}), not {config.kernel!r} ({config.fit_jitter})")
-            start = np.concatenate([gp, lnlam])  # its clipped outliers are not carried over (see fit)
-        else:
-            start = None
+        start = _warm_start(problem, config, previous) if previous is not None else None
         if config.clip_sigma and config.clip_iterations:
             start = _preclip(problem, config, start)
         theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start)

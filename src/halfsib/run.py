@@ -113,7 +113,7 @@ class CandidateOutcome:
     ladder : LadderResult or None
     vetting : VetReport or None
     errors : dict
-        Stage name (``"fit"``, ``"ladder"``, ``"vet"``) → why it did not produce a result.
+        Stage name (``"fit"``, ``"sampling"``, ``"ladder"``, ``"vet"``) → why it did not produce a result.
     seconds : dict
         Wall time per stage [s].
     shared_period : tuple of str
@@ -258,26 +258,136 @@ def _stage(name: str, outcome: dict[str, Any], func: Any, *args: Any, **kwargs: 
         outcome["seconds"][name] = _time.perf_counter() - started
 
 
-def _follow_up(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index: int, pixels: PixelSeries | None,
-               cfg: RunConfig, rng: np.random.Generator) -> CandidateOutcome:
-    """Fit, ladder and vet one candidate."""
+def _fit_stage(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index: int, cfg: RunConfig,
+               rng: np.random.Generator) -> tuple[Any, dict[str, Any], np.random.Generator]:
+    """The maximum-likelihood fit of one candidate (no sampling); returns the generator it advanced."""
     from .fit import fit_transit
+
+    state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
+    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=cfg.fit, rng=rng,
+                    sample=False)
+    return fitted, state, rng
+
+
+def _sample_stage(fitted: Any, lc: LightCurve, design: Any, nuisance: Any, index: int, cfg: RunConfig,
+                  rng: np.random.Generator) -> tuple[Any, dict[str, Any]]:
+    """The emcee posterior of a maximum-likelihood fit (``fit_transit`` would sample the same draws)."""
+    from .fit import sample_transit
+
+    state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
+    sampled = _stage("sampling", state, sample_transit, fitted, lc, design, nuisance, config=cfg.fit, rng=rng)
+    return sampled, state
+
+
+def _check_stage(lc: LightCurve, design: Any, candidate: Any, index: int, pixels: PixelSeries | None,
+                 cfg: RunConfig, template: Any, nuisance: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The flexibility ladder (warm-started from the search's nuisance fit) and the vetting of one
+    candidate, with the fitted transit as template."""
     from .ladder import flexibility_ladder
     from .vet import vet
 
     state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
-    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=cfg.fit, rng=rng)
-    template = _stage("template", state, transit_params_of, fitted) if fitted is not None else None
-    state["seconds"].pop("template", None)
     ladder = _stage("ladder", state, flexibility_ladder, lc, design, candidate, template=template,
                     config=cfg.detrend, widen=cfg.ladder_widen, threshold_snr=cfg.claim_snr,
-                    tension_sigma=cfg.ladder_tension_sigma)
+                    tension_sigma=cfg.ladder_tension_sigma, start=nuisance)
     model = ladder.top_model if ladder is not None else None
     vetting = _stage("vet", state, vet, lc, design, candidate, pixels=pixels, config=cfg.vet,
                      detrend_config=cfg.detrend, stellar_density=cfg.stellar_density, template=template,
                      model=model)
-    return CandidateOutcome(index=index, candidate=candidate, fit=fitted, ladder=ladder, vetting=vetting,
-                            errors=state["errors"], seconds=state["seconds"])
+    return ladder, vetting, state
+
+
+@dataclass
+class _FollowUp:
+    """One candidate's follow-up as its stages finish: the inputs, then fit, ladder, vetting."""
+
+    index: int
+    candidate: Any
+    lc: LightCurve
+    rng: np.random.Generator
+    fit: Any = None
+    ladder: Any = None
+    vetting: Any = None
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def merge(self, state: dict[str, Any]) -> None:
+        self.errors.update(state["errors"])
+        self.seconds.update(state["seconds"])
+
+    @property
+    def template(self) -> Any:
+        return transit_params_of(self.fit) if self.fit is not None else None
+
+    def outcome(self) -> CandidateOutcome:
+        order = ["fit", "sampling", "ladder", "vet"]
+        seconds = {k: self.seconds[k] for k in order if k in self.seconds}
+        return CandidateOutcome(index=self.index, candidate=self.candidate, fit=self.fit, ladder=self.ladder,
+                                vetting=self.vetting, errors=self.errors, seconds=seconds)
+
+
+def _sampling(cfg: RunConfig) -> bool:
+    from .fit import FitConfig
+
+    return bool((cfg.fit or FitConfig()).sample)
+
+
+def _follow_up_serial(work: _FollowUp, design: Any, nuisance: Any, pixels: PixelSeries | None,
+                      cfg: RunConfig) -> None:
+    work.fit, state, work.rng = _fit_stage(work.lc, design, nuisance, work.candidate, work.index, cfg, work.rng)
+    work.merge(state)
+    if work.fit is not None and _sampling(cfg):
+        sampled, state = _sample_stage(work.fit, work.lc, design, nuisance, work.index, cfg, work.rng)
+        work.merge(state)
+        work.fit = sampled if sampled is not None else work.fit
+    work.ladder, work.vetting, state = _check_stage(work.lc, design, work.candidate, work.index, pixels, cfg,
+                                                    work.template, nuisance)
+    work.merge(state)
+
+
+def _follow_up_parallel(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
+                        cfg: RunConfig, executor: Executor) -> None:
+    """Every candidate's stages as separate tasks: the maximum-likelihood fits first, then, as
+    each finishes, its ladder-and-vetting task and its sampling task (the two need only the
+    maximum likelihood), so no worker idles while one candidate samples alone."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    by_index = {w.index: w for w in works}
+    pending = {executor.submit(_fit_stage, w.lc, design, nuisance, w.candidate, w.index, cfg, w.rng):
+               ("fit", w.index) for w in works}
+    while pending:
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for future in done:
+            kind, index = pending.pop(future)
+            work, result = by_index[index], future.result()
+            if kind == "fit":
+                work.fit, state, work.rng = result
+                pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
+                                        work.template, nuisance)] = ("check", index)
+                if work.fit is not None and _sampling(cfg):
+                    pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
+                                            work.rng)] = ("sampling", index)
+            elif kind == "sampling":
+                sampled, state = result
+                work.fit = sampled if sampled is not None else work.fit
+            else:
+                work.ladder, work.vetting, state = result
+            work.merge(state)
+
+
+def warm_up() -> int:
+    """Import what the follow-up stages use (fit, emcee, batman, ladder, vetting); returns the pid.
+
+    ``halfsib run --workers N`` sends this to every pool worker when the pool starts, so the
+    workers import while the main process reads, detrends and searches, instead of when the
+    first candidate arrives.
+    """
+    import emcee  # noqa: F401
+
+    from . import fit, ladder, vet  # noqa: F401
+    from .fit import _model  # noqa: F401  (batman's compiled model)
+
+    return os.getpid()
 
 
 def same_period(a: Any, b: Any, baseline: float) -> bool:
@@ -393,10 +503,11 @@ def run_target(
     flux_column : str, optional
     show_progress : bool
     executor : concurrent.futures.Executor, optional
-        Where the candidates' follow-ups (fit, ladder, vetting) run: one task per candidate
-        (``halfsib run --workers N`` passes a process pool). ``None``: one after the other
-        here. The results do not depend on it: each candidate has its own random stream
-        (``SeedSequence(config.seed).spawn``).
+        Where the candidates' follow-ups run (``halfsib run --workers N`` passes a process
+        pool): each candidate's maximum-likelihood fit is a task, and when it finishes its
+        sampling and its ladder-and-vetting are two more. ``None``: one after the other here.
+        The results do not depend on it: each candidate has its own random stream
+        (``SeedSequence(config.seed).spawn``), which its sampling continues.
 
     Returns
     -------
@@ -427,12 +538,14 @@ def run_target(
     chosen = found.candidates[:cfg.max_candidates]
     streams = np.random.SeedSequence(cfg.seed).spawn(len(chosen))
     followed = without_lone_events(lc, found.masked_events)
-    tasks = [(without_other_candidates(followed, found.candidates, i), design, masked, cand, i + 1, pixels, cfg,
-              np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
-    if executor is None or len(tasks) < 2:
-        outcomes = tuple(_follow_up(*task) for task in tasks)
-    else:
-        outcomes = tuple(future.result() for future in [executor.submit(_follow_up, *task) for task in tasks])
+    works = [_FollowUp(index=i + 1, candidate=cand, lc=without_other_candidates(followed, found.candidates, i),
+                       rng=np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
+    if executor is None:
+        for work in works:
+            _follow_up_serial(work, design, masked, pixels, cfg)
+    elif works:
+        _follow_up_parallel(works, design, masked, pixels, cfg, executor)
+    outcomes = tuple(work.outcome() for work in works)
     notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
     outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if notes[o.index - 1] else o for o in outcomes)
     clock["candidates"] = _time.perf_counter()

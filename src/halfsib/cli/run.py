@@ -66,8 +66,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
     p.add_argument("--seed", type=int, default=0, help="seed of the fit's starts and sampler (default 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes for the candidates' fits, ladders and vetting, one candidate each "
-                        "(default 1; the results do not depend on it)")
+                   help="processes for the candidates' follow-ups: each candidate's fit, then its sampling "
+                        "and its ladder and vetting, as separate tasks (default 1; the results do not depend "
+                        "on it)")
     p.add_argument("--no-figure", action="store_true", help="skip report.png/report.pdf")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in OUTDIR")
 
@@ -119,7 +120,11 @@ def _pool(workers: int) -> Iterator[Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from ..run import warm_up
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in range(workers):  # the workers start and import while this process reads and searches
+            pool.submit(warm_up)
         yield pool
 
 

@@ -15,8 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..transit import TransitParams, _auto_supersample, transit_duration, transit_flux
+from .parameters import TransitArrays
 
-__all__ = ["model_flux"]
+__all__ = ["model_flux", "model_flux_rows"]
 
 try:  # pragma: no cover - exercised whenever batman is the version the tests pin
     from batman import _quadratic_ld, _rsky
@@ -40,27 +41,58 @@ def model_flux(time: NDArray[np.float64], params: TransitParams, exposure_time: 
     """
     if _rsky is None:
         return transit_flux(time, params, exposure_time, supersample)
-    n_sub = _auto_supersample(exposure_time) if supersample is None else int(supersample)
-    out = np.ones(time.size)
     if params.b >= 1 + params.rp_over_rs:
-        return out
+        return np.ones(time.size)
+    u1, u2 = params.u
     half_width = 0.5 * transit_duration(params) + 0.5 * (exposure_time or 0.0) + 1e-3
-    if half_width >= 0.5 * params.period:
-        sel = np.ones(time.size, bool)
+    return _flux(time, _offsets(exposure_time, supersample), params.period, params.t0, params.rp_over_rs,
+                 params.a_over_rs, math.radians(params.inclination), params.ecc, math.radians(params.omega), u1, u2,
+                 half_width)
+
+
+def model_flux_rows(time: NDArray[np.float64], arrays: TransitArrays, rows: NDArray[np.int64],
+                    exposure_time: float | None, supersample: int | None) -> NDArray[np.float64]:
+    """:func:`model_flux` for the ``rows`` of :class:`~halfsib.fit.parameters.TransitArrays`, shape (rows, N).
+
+    The rows must be valid (inside the support); each equals ``model_flux`` of that row's
+    :class:`TransitParams` to rounding.
+    """
+    if _rsky is None:  # pragma: no cover
+        raise ImportError("model_flux_rows needs batman's compiled _rsky and _quadratic_ld")
+    offsets = _offsets(exposure_time, supersample)
+    out = np.empty((rows.size, time.size))
+    a = arrays
+    half_widths = 0.5 * a.duration + 0.5 * (exposure_time or 0.0) + 1e-3
+    for j, i in enumerate(rows):
+        out[j] = _flux(time, offsets, float(a.period[i]), float(a.t0[i]), float(a.rp_over_rs[i]),
+                       float(a.a_over_rs[i]), float(a.inclination[i]), float(a.ecc[i]), float(a.omega[i]),
+                       float(a.u1[i]), float(a.u2[i]), float(half_widths[i]))
+    return out
+
+
+def _offsets(exposure_time: float | None, supersample: int | None) -> NDArray[np.float64] | None:
+    """Sub-exposure offsets from mid-exposure [d] (mid-point rule), or None for one point per cadence."""
+    n_sub = _auto_supersample(exposure_time) if supersample is None else int(supersample)
+    if not (exposure_time and n_sub > 1):
+        return None
+    return ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * exposure_time
+
+
+def _flux(time: NDArray[np.float64], offsets: NDArray[np.float64] | None, period: float, t0: float, k: float,
+          a_over_rs: float, inclination: float, ecc: float, omega: float, u1: float, u2: float,
+          half_width: float) -> NDArray[np.float64]:
+    """The batman model on the cadences within ``half_width`` [d] of a mid-transit (angles in radians)."""
+    out = np.ones(time.size)
+    if half_width >= 0.5 * period:
+        sel = np.arange(time.size)
     else:
-        phase = np.mod(time - params.t0 + 0.5 * params.period, params.period) - 0.5 * params.period
-        sel = np.abs(phase) <= half_width
-    if not np.any(sel):
+        phase = np.mod(time - t0 + 0.5 * period, period) - 0.5 * period
+        sel = np.flatnonzero(np.abs(phase) <= half_width)
+    if sel.size == 0:
         return out
     times = time[sel]
-    if exposure_time and n_sub > 1:
-        offsets = ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * exposure_time
-        sub = np.ascontiguousarray((times[:, None] + offsets[None, :]).ravel())
-    else:
-        sub = np.ascontiguousarray(times)
-    u1, u2 = params.u
-    ds = _rsky._rsky(sub, params.t0, params.period, params.a_over_rs, math.radians(params.inclination),
-                     params.ecc, math.radians(params.omega), 1, 1)
-    flux = _quadratic_ld._quadratic_ld(ds, params.rp_over_rs, u1, u2, 1)
-    out[sel] = flux.reshape(times.size, n_sub).mean(axis=1) if (exposure_time and n_sub > 1) else flux
+    sub = (times[:, None] + offsets[None, :]).ravel() if offsets is not None else np.ascontiguousarray(times)
+    ds = _rsky._rsky(sub, t0, period, a_over_rs, inclination, ecc, omega, 1, 1)
+    flux = _quadratic_ld._quadratic_ld(ds, k, u1, u2, 1)
+    out[sel] = flux.reshape(times.size, offsets.size).mean(axis=1) if offsets is not None else flux
     return out

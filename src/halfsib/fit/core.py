@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time as _time
@@ -23,7 +24,7 @@ from .parameters import ParameterSpace, build_space, initial_vectors
 from .results import FitFailure, PosteriorSummary, SamplerInfo, TransitFit
 from .sampling import SamplerRun, run_sampler, summarise
 
-__all__ = ["fit_transit", "fit_candidates", "count_in_transit", "masked_nuisance_fit", "NUISANCE_MASK_FACTOR"]
+__all__ = ["fit_transit", "sample_transit", "fit_candidates", "count_in_transit", "masked_nuisance_fit", "NUISANCE_MASK_FACTOR"]
 
 #: the nuisance fit made for a transit fit masks cadences within this × T14 / 2 of each guessed transit
 NUISANCE_MASK_FACTOR = 2.0
@@ -141,12 +142,63 @@ def fit_transit(lc: LightCurve, design: DesignMatrix, nuisance_fit: DetrendResul
         Invalid settings or guess.
     """
     cfg = _config(config, settings)
-    if cfg.blas_threads is None:
+    with _blas_limit(cfg.blas_threads):
         return _fit(lc, design, nuisance_fit, _guess(guess), cfg, np.random.default_rng(rng), show_progress)
+
+
+def _blas_limit(threads: int | None) -> Any:
+    """A context limiting BLAS to ``threads`` (None: no limit)."""
+    if threads is None:
+        import contextlib
+
+        return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):
-        return _fit(lc, design, nuisance_fit, _guess(guess), cfg, np.random.default_rng(rng), show_progress)
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def sample_transit(fit: TransitFit, lc: LightCurve, design: DesignMatrix,
+                   nuisance_fit: DetrendResult | SystematicsModel, *, config: FitConfig | None = None,
+                   rng: np.random.Generator | int | None = None, show_progress: bool = False,
+                   **settings: Any) -> TransitFit:
+    """Sample the posterior of a maximum-likelihood fit made with ``fit_transit(..., sample=False)``.
+
+    ``fit_transit(..., sample=True)`` is this function applied to its own maximum-likelihood
+    fit with the same random generator, so the two routes give the same draws; splitting
+    them lets the maximum likelihood, which the ladder and the vetting need, finish before
+    the sampling (``halfsib run`` runs the sampling beside the ladder).
+
+    Parameters
+    ----------
+    fit : TransitFit
+        A fit without posterior, from these ``lc``, ``design`` and ``nuisance_fit``.
+    lc, design, nuisance_fit
+        As given to :func:`fit_transit` (``nuisance_fit`` is required: pass the one it used,
+        or :func:`masked_nuisance_fit`'s result if it was ``None``).
+    config : FitConfig, optional
+        Sampler settings (default: the fit's own); keyword ``settings`` override fields.
+    rng : numpy.random.Generator or int, optional
+    show_progress : bool
+
+    Returns
+    -------
+    TransitFit
+        ``fit`` with ``posterior``, ``posterior_draws``, ``sampler`` and the chains filled in.
+
+    Raises
+    ------
+    ConfigurationError
+        When the fit's parameter vector does not belong to this light curve and configuration.
+    """
+    cfg = _config(config or fit.config, settings)
+    with _blas_limit(cfg.blas_threads):
+        nuisance = nuisance_from_fit(lc, design, nuisance_fit)
+        space = build_space(fit.guess, nuisance.time, cfg, nuisance.kernel.parameter_names, nuisance.noise,
+                            nuisance.noise_bounds, fit.single_transit)
+        if space.names != fit.parameter_names or not np.allclose(space.lower, fit.lower_bounds, rtol=0, atol=1e-12):
+            raise ConfigurationError(f"sample_transit: the fit's parameters {fit.parameter_names} and bounds do not "
+                                     "belong to this light curve, nuisance fit and configuration")
+        return _with_posterior(fit, nuisance, space, cfg, np.random.default_rng(rng), show_progress)
 
 
 def _fit(lc: LightCurve, design: DesignMatrix, nuisance_fit: Any, guess: TransitGuess, cfg: FitConfig,
@@ -172,10 +224,9 @@ def _fit(lc: LightCurve, design: DesignMatrix, nuisance_fit: Any, guess: Transit
     fisher = fisher_information(objective, ml.theta)
     errors = propagate_errors(space, ml.theta, fisher)
     clock["fisher"] = _time.perf_counter()
-    run = _sample(objective, ml.theta, fisher, cfg, rng, show_progress) if cfg.sample else None
-    clock["sampling"] = _time.perf_counter()
-    return _assemble(lc, nuisance, objective, guess, cfg, ml.theta, ml.log_likelihood, fisher, errors, run,
-                     n_transits, exposure, _timings(clock))
+    result = _assemble(lc, nuisance, objective, guess, cfg, ml.theta, ml.log_likelihood, fisher, errors,
+                       n_transits, exposure, _timings(clock))
+    return _with_posterior(result, nuisance, space, cfg, rng, show_progress) if cfg.sample else result
 
 
 def _timings(clock: dict[str, float]) -> dict[str, float]:
@@ -183,20 +234,33 @@ def _timings(clock: dict[str, float]) -> dict[str, float]:
     return {k: round(clock[k] - clock[p], 3) for p, k in zip(keys, keys[1:])}
 
 
-def _sample(objective: JointObjective, theta: FloatArray, fisher: FisherInformation, cfg: FitConfig,
+def _with_posterior(fit: TransitFit, nuisance: Nuisance, space: ParameterSpace, cfg: FitConfig,
+                    rng: np.random.Generator, show_progress: bool) -> TransitFit:
+    """``fit`` with the emcee posterior around its maximum (the fixed-noise window centred there)."""
+    started = _time.perf_counter()
+    objective = _objective(nuisance, space, fit.guess, fit.theta, fit.exposure_time, cfg.supersample)
+    run = _sample(objective, fit.theta, np.sqrt(np.diag(fit.fisher_covariance)), cfg, rng, show_progress)
+    posterior, draws = _posterior(space, run, fit.theta)
+    flags = fit.flags + (() if run.converged else ("sampler_not_converged",))
+    timings = {**fit.timings, "sampling": round(_time.perf_counter() - started, 3)}
+    return dataclasses.replace(fit, posterior=posterior, posterior_draws=draws, sampler=_sampler_info(run),
+                               chain=run.chain, chain_log_prob=run.log_prob, flags=flags, timings=timings, config=cfg)
+
+
+def _sample(objective: JointObjective, theta: FloatArray, fisher_errors: FloatArray, cfg: FitConfig,
             rng: np.random.Generator, show_progress: bool) -> SamplerRun:
     space = objective.space
     n_dim = space.n_parameters if (cfg.sample_noise and space.fits_noise) else space.n_transit
-    errors = np.where(np.isfinite(fisher.errors), fisher.errors, space.scales)
+    errors = np.where(np.isfinite(fisher_errors), fisher_errors, space.scales)
     spread = 0.1 * np.minimum(errors, space.scales * 10.0)[:n_dim]
     if n_dim == space.n_parameters:
-        log_prob = objective.log_probability
+        log_prob = objective.log_probability_many
     else:
         objective.fixed_noise(space.noise(theta))
         rest = theta[n_dim:]
 
-        def log_prob(x: FloatArray) -> float:
-            return objective.log_probability(np.concatenate([x, rest]))
+        def log_prob(x: FloatArray) -> FloatArray:
+            return objective.log_probability_many(np.hstack([x, np.broadcast_to(rest, (x.shape[0], rest.size))]))
     n_walkers = cfg.n_walkers or max(24, 4 * n_dim)
     n_walkers += n_walkers % 2
     return run_sampler(log_prob, space.names[:n_dim], theta[:n_dim].copy(), spread, n_walkers=n_walkers,
@@ -232,8 +296,8 @@ def _sampled_quantities(space: ParameterSpace, run: SamplerRun) -> set[str]:
     return {n for name in run.names for n in _natural_names(name)}
 
 
-def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, run: SamplerRun | None,
-           quantities: dict[str, float]) -> tuple[str, ...]:
+def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, quantities: dict[str, float]
+           ) -> tuple[str, ...]:
     flags = [f"{name}_at_{side}_bound" for name, side in space.at_bounds(theta).items()]
     if not fisher.ok:
         flags.append("fisher_not_positive_definite")
@@ -248,8 +312,6 @@ def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, 
         flags.append("grazing")
     if space.single:
         flags.append("single_transit")
-    if run is not None and not run.converged:
-        flags.append("sampler_not_converged")
     return tuple(flags)
 
 
@@ -263,30 +325,28 @@ def _sampler_info(run: SamplerRun) -> SamplerInfo:
 
 def _assemble(lc: LightCurve, nuisance: Nuisance, objective: JointObjective, guess: TransitGuess, cfg: FitConfig,
               theta: FloatArray, log_like: float, fisher: FisherInformation, errors: dict[str, float],
-              run: SamplerRun | None, n_transits: int, exposure: float, timings: dict[str, float]) -> TransitFit:
+              n_transits: int, exposure: float, timings: dict[str, float]) -> TransitFit:
+    """The maximum-likelihood :class:`TransitFit` (no posterior: :func:`_with_posterior` adds it)."""
     space = objective.space
     quantities = space.quantities(theta)
     parts = objective.components(theta)
     null = nuisance.build(space.noise(theta)).log_likelihood() + nuisance.offset
     params = space.transit_params(theta)
     in_transit = (parts["transit"] != 0) & nuisance.fitted
-    posterior, draws = _posterior(space, run, theta) if run is not None else (None, None)
     supersample = cfg.supersample or max(1, math.ceil(exposure / (2.0 / 1440.0))) if exposure > 0 else 1
     return TransitFit(
         target=lc.meta.target_id or "", mission=lc.meta.mission or "", time_format=lc.time_format,
         source=nuisance.source, single_transit=space.single, parameter_names=space.names, theta=theta.copy(),
         lower_bounds=space.lower.copy(), upper_bounds=space.upper.copy(), maximum_likelihood=quantities,
         fisher_errors=errors, fisher_covariance=fisher.covariance,
-        posterior=posterior, posterior_draws=draws,
-        sampler=_sampler_info(run) if run is not None else None, log_likelihood=float(log_like),
+        posterior=None, posterior_draws=None, sampler=None, log_likelihood=float(log_like),
         delta_loglike=float(log_like - null), n_transits=_transits_with_data(nuisance, params, in_transit),
-        n_in_transit=int(in_transit.sum()), flags=_flags(space, theta, fisher, run, quantities),
+        n_in_transit=int(in_transit.sum()), flags=_flags(space, theta, fisher, quantities),
         prior_variances=nuisance.prior_variances, prior_variance_gradient=objective.prior_variance_gradient(theta),
         kernel=nuisance.kernel.kind, exposure_time=exposure, supersample=int(supersample), config=cfg, guess=guess,
         time=nuisance.time, flux=nuisance.y, transit_model=parts["transit"],
         nuisance_model=parts["systematics"] + parts["stellar"], fitted=nuisance.fitted,
-        chain=run.chain if run is not None else None, chain_log_prob=run.log_prob if run is not None else None,
-        timings=timings)
+        chain=None, chain_log_prob=None, timings=timings)
 
 
 def _transits_with_data(nuisance: Nuisance, params: Any, in_transit: NDArray[np.bool_]) -> int:

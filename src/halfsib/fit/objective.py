@@ -37,8 +37,8 @@ from ..model import SystematicsModel, fitted_objective
 from ..results import DetrendResult
 from ..timeseries import LightCurve
 from ..transit import TransitParams, transit_duration
-from ._model import model_flux
-from .parameters import ParameterSpace
+from ._model import model_flux, model_flux_rows
+from .parameters import ParameterSpace, TransitArrays
 
 __all__ = ["Nuisance", "nuisance_from_fit", "JointObjective", "transit_windows"]
 
@@ -145,6 +145,11 @@ class _FixedNoise:
         quad = float(m @ (self.block[np.ix_(nz, nz)] @ m))
         return self.log_like0 + float(m @ self.alpha0[self.window[nz]]) - 0.5 * quad
 
+    def many(self, m_window: FloatArray) -> FloatArray:
+        """:meth:`__call__` for each row of ``m_window`` (shape (n, |W|)) with one matrix product."""
+        quad = np.einsum("ij,ij->i", m_window @ self.block, m_window)
+        return self.log_like0 + m_window @ self.alpha0[self.window] - 0.5 * quad
+
     def full(self, m: FloatArray) -> float:
         return self.ml.with_mean(m).log_likelihood() + self.offset
 
@@ -249,6 +254,51 @@ class JointObjective:
         if params is None:
             return -math.inf
         return self.space.log_prior_of(params) + self.log_likelihood(theta, params=params)
+
+    def log_probability_many(self, thetas: FloatArray) -> FloatArray:
+        """:meth:`log_probability` of every row of ``thetas`` (shape (n, n_parameters)).
+
+        Rows at the cached fixed noise whose transits stay inside W share one vectorised
+        parameter transform and one matrix product (emcee's ``vectorize=True``); any other
+        row takes the scalar path, so the values equal :meth:`log_probability` row by row.
+        """
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=np.float64))
+        out = np.full(thetas.shape[0], -math.inf)
+        arrays = self.space.transit_arrays(thetas)
+        fast = self._fast_rows(thetas, arrays)
+        if fast.size:
+            fixed = self._fixed
+            models = model_flux_rows(self.nuisance.time[fixed.window], arrays, fast, self.exposure_time or None,
+                                     self.supersample) - 1.0
+            values = fixed.many(models)
+            out[fast] = np.where(np.isfinite(values), values, -math.inf) + self.space.log_prior_arrays(arrays)[fast]
+            self.n_evaluations += int(fast.size)
+        slow = arrays.valid.copy()
+        slow[fast] = False
+        for i in np.flatnonzero(slow):
+            out[i] = self.log_probability(thetas[i])
+        return out
+
+    def _fast_rows(self, thetas: FloatArray, arrays: TransitArrays) -> NDArray[np.int64]:
+        """Valid rows at the cached fixed noise whose every transit stays inside W (:meth:`_fits_window`)."""
+        if self._fixed is None or self._fixed_noise is None:
+            return np.zeros(0, np.int64)
+        ok = arrays.valid.copy()
+        if self.space.fits_noise:
+            ok &= np.all(thetas[:, self.space.n_transit:] == self._fixed_noise, axis=1)
+        rows = np.flatnonzero(ok)
+        if rows.size == 0:
+            return rows
+        period, t0 = arrays.period[rows], arrays.t0[rows]
+        reach = 0.5 * arrays.duration[rows] + 0.5 * self.exposure_time + 2e-3
+        t_first, t_last = float(self.nuisance.time[0]), float(self.nuisance.time[-1])
+        n_lo = np.ceil((t_first - reach - t0) / period)
+        n_hi = np.floor((t_last + reach - t0) / period)
+        ref = self._reference
+        shift = np.maximum(np.abs(t0 - ref.t0 + n_lo * (period - ref.period)),
+                           np.abs(t0 - ref.t0 + n_hi * (period - ref.period)))
+        inside = (n_hi < n_lo) | (shift + reach <= self._window_half_width)
+        return rows[inside]
 
     def log_likelihood_and_gradient(self, theta: FloatArray, *, transit: bool = True) -> tuple[float, FloatArray]:
         """ln L and ∂ln L/∂θ by the full path (for the joint optimiser).

@@ -83,15 +83,18 @@ class SamplerRun:
         return self.n_walkers * max(self.n_steps - self.discard, 0) / max(tau, 1.0)
 
 
-def initial_walkers(log_prob: Callable[[FloatArray], float], centre: FloatArray, spread: FloatArray,
+def initial_walkers(log_prob: Callable[[FloatArray], FloatArray], centre: FloatArray, spread: FloatArray,
                     n_walkers: int, rng: np.random.Generator) -> FloatArray:
-    """``n_walkers`` points around ``centre`` (Gaussian, σ = ``spread``) with finite ln p."""
+    """``n_walkers`` points around ``centre`` (Gaussian, σ = ``spread``) with finite ln p.
+
+    ``log_prob`` maps an (n, n_dim) array of points to their n values.
+    """
     out = np.empty((n_walkers, centre.size))
     for w in range(n_walkers):
         scale = spread.copy()
         for attempt in range(MAX_INITIAL_TRIES):
             trial = centre + scale * rng.standard_normal(centre.size)
-            if math.isfinite(log_prob(trial)):
+            if math.isfinite(float(log_prob(trial[None, :])[0])):
                 break
             if attempt % 20 == 19:
                 scale = scale * 0.5
@@ -101,15 +104,19 @@ def initial_walkers(log_prob: Callable[[FloatArray], float], centre: FloatArray,
     return out
 
 
-def run_sampler(log_prob: Callable[[FloatArray], float], names: tuple[str, ...], centre: FloatArray,
+def run_sampler(log_prob: Callable[[FloatArray], FloatArray], names: tuple[str, ...], centre: FloatArray,
                 spread: FloatArray, *, n_walkers: int, n_steps: int, check_every: int, autocorr_multiple: float,
                 autocorr_tolerance: float, rng: np.random.Generator, show_progress: bool = False) -> SamplerRun:
-    """Run emcee from a ball around ``centre`` until converged or ``n_steps`` (see module docstring)."""
+    """Run emcee from a ball around ``centre`` until converged or ``n_steps`` (see module docstring).
+
+    ``log_prob`` is vectorised: it maps an (n, n_dim) array of walker positions to their n
+    log-probabilities (emcee's ``vectorize=True``), so a half-ensemble is one call.
+    """
     import emcee
 
     p0 = initial_walkers(log_prob, centre, spread, n_walkers, rng)
     moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
-    sampler = emcee.EnsembleSampler(n_walkers, centre.size, log_prob, moves=moves)
+    sampler = emcee.EnsembleSampler(n_walkers, centre.size, log_prob, moves=moves, vectorize=True)
     sampler.random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
     previous = np.full(centre.size, np.inf)
     converged, message = False, f"reached n_steps={n_steps} before convergence"

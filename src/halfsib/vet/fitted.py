@@ -219,7 +219,7 @@ class FittedModel:
 
 def fit_candidate_model(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, *,
                         config: DetrendConfig | None = None, mask_factor: float = MASK_FACTOR,
-                        add_offset: bool = True) -> FittedModel:
+                        add_offset: bool = True, start: DetrendResult | None = None) -> FittedModel:
     """Fit the nuisance model with the candidate's transits masked; return it unmasked.
 
     Parameters
@@ -233,6 +233,9 @@ def fit_candidate_model(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemer
         Settings of the fit (kernel, clipping...).
     add_offset : bool
         Append a constant column (see :func:`with_offset`).
+    start : DetrendResult, optional
+        A fit of the same light curve whose hyper-parameters start the optimiser (the ladder
+        starts each rung from the one below; :meth:`halfsib.model.SystematicsModel.fit`).
 
     Raises
     ------
@@ -245,7 +248,7 @@ def fit_candidate_model(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemer
 
     design = with_offset(design) if add_offset else design
     mask = ephemeris.in_transit(lc.time, mask_factor)
-    fit = detrend(lc, design, config=config or DetrendConfig(), transit_mask=mask)
+    fit = detrend(lc, design, config=config or DetrendConfig(), transit_mask=mask, start=start)
     ml, excluded = fitted_likelihood(lc, design, fit)
     index = np.flatnonzero(lc.good)
     y = lc.flux[index] / fit.normalisation - 1.0
