@@ -58,3 +58,20 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys):
 def test_parser_is_reusable_for_docs():
     parser = build_parser()
     assert parser.prog == "halfsib"
+
+
+def test_stellar_density_option_sets_the_prior_and_the_vetting_density(tmp_path, capsys):
+    from halfsib.cli.run import _config
+    from halfsib.vet.photometric import SOLAR_DENSITY
+
+    args = build_parser().parse_args(["run", "star.fits", "-o", str(tmp_path), "--stellar-density", "3.2", "0.5"])
+    config = _config(args)
+    assert config.fit.stellar_density == (3.2, 0.5)
+    assert config.stellar_density == pytest.approx(2.2 / SOLAR_DENSITY)  # rho - 2 sigma, in solar units
+    plain = _config(build_parser().parse_args(["run", "star.fits", "-o", str(tmp_path)]))
+    assert plain.fit.stellar_density is None and plain.stellar_density is None
+    assert main(["run", "star.fits", "-o", str(tmp_path), "--stellar-density", "3.2", "-1"]) == 1
+    assert "--stellar-density 3.2 -1.0" in capsys.readouterr().err
+    assert main(["fit", "star.fits", "-o", str(tmp_path / "f.ecsv"), "--period", "3", "--t0", "1", "--duration",
+                 "2", "--depth", "500", "--stellar-density", "0", "0.1"]) == 1
+    assert "g/cm3" in capsys.readouterr().err

@@ -360,13 +360,13 @@ def _follow_up_parallel(works: Sequence[_FollowUp], design: Any, nuisance: Any, 
         for future in done:
             kind, index = pending.pop(future)
             work, result = by_index[index], future.result()
-            if kind == "fit":
+            if kind == "fit":  # the sampling first: the longer task, queued before the ladder
                 work.fit, state, work.rng = result
-                pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
-                                        work.template, nuisance)] = ("check", index)
                 if work.fit is not None and _sampling(cfg):
                     pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
                                             work.rng)] = ("sampling", index)
+                pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
+                                        work.template, nuisance)] = ("check", index)
             elif kind == "sampling":
                 sampled, state = result
                 work.fit = sampled if sampled is not None else work.fit

@@ -59,6 +59,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="emcee walkers (default 4 x parameters)")
     p.add_argument("--no-sample", action="store_true", help="maximum likelihood and Fisher errors only")
     p.add_argument("--starts", type=int, default=6, metavar="N", help="maximum-likelihood starts (default 6)")
+    p.add_argument("--stellar-density", type=float, nargs=2, default=None, metavar=("RHO", "SIGMA"),
+                   help="the star's mean density and its 1-sigma error [g/cm3]: a Gaussian prior in the "
+                        "posterior (ties a/R* and so b to the duration; default: none)")
     p.add_argument("--seed", type=int, default=None, help="random seed (starts and sampler)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
@@ -115,8 +118,11 @@ def run(args: argparse.Namespace) -> int:
     if args.chains and args.no_sample:
         raise ConfigurationError("--chains needs sampling; drop --no-sample")
     guess = _guess(args)
+    from .run import stellar_density_arguments
+
     config = FitConfig(sample=not args.no_sample, n_steps=args.steps, n_walkers=args.walkers, n_starts=args.starts,
-                       single=True if args.single else None)
+                       single=True if args.single else None,
+                       stellar_density=stellar_density_arguments(args.stellar_density))
     lc, design = prepare_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
                                 flux_column=args.flux_column, show_progress=not args.quiet)
     nuisance = masked_nuisance_fit(lc, design, guess, config=DetrendConfig(kernel=args.kernel))

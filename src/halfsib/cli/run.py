@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._target_args import add_target_arguments
@@ -64,6 +65,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
+    p.add_argument("--stellar-density", type=float, nargs=2, default=None, metavar=("RHO", "SIGMA"),
+                   help="the star's mean density and its 1-sigma error [g/cm3]: a Gaussian prior in the "
+                        "posterior (ties a/R* and so b to the duration) and, at RHO - 2 SIGMA, the density "
+                        "of the duration vetting test (default: no prior; the vetting's lowest main-sequence "
+                        "density)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fit's starts and sampler (default 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes for the candidates' follow-ups: each candidate's fit, then its sampling "
@@ -80,6 +86,9 @@ def _config(args: argparse.Namespace) -> Any:
     from ..search import SearchConfig
 
     fit_settings: dict[str, Any] = {"sample": not args.no_sample}
+    density = stellar_density_arguments(args.stellar_density)
+    if density is not None:
+        fit_settings["stellar_density"] = density
     if args.steps is not None:
         fit_settings["n_steps"] = args.steps
     if args.walkers is not None:
@@ -91,7 +100,32 @@ def _config(args: argparse.Namespace) -> Any:
     search = SearchConfig(**search_settings) if search_settings else None
     return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),
                      max_candidates=args.max_candidates, claim_snr=args.claim_snr,
-                     ladder_tension_sigma=args.ladder_tension, seed=args.seed)
+                     ladder_tension_sigma=args.ladder_tension, seed=args.seed,
+                     stellar_density=vetting_density(density))
+
+
+def stellar_density_arguments(values: Sequence[float] | None) -> tuple[float, float] | None:
+    """``--stellar-density RHO SIGMA`` [g/cm3] checked: both finite and > 0."""
+    from ..exceptions import ConfigurationError
+
+    if values is None:
+        return None
+    rho, sigma = (float(v) for v in values)
+    if not (math.isfinite(rho) and math.isfinite(sigma) and rho > 0 and sigma > 0):
+        raise ConfigurationError(f"--stellar-density {rho} {sigma}: give the mean density and its error in "
+                                 "g/cm3, both > 0 (the Sun: 1.41 0.01)")
+    return rho, sigma
+
+
+def vetting_density(density: tuple[float, float] | None) -> float | None:
+    """The duration test's density [solar] for a ``(ρ, σ)`` [g/cm3]: ρ − 2σ (its longest plausible
+    transit), at least a tenth of ρ; None without a density."""
+    from ..vet.photometric import SOLAR_DENSITY
+
+    if density is None:
+        return None
+    rho, sigma = density
+    return max(rho - 2.0 * sigma, 0.1 * rho) / SOLAR_DENSITY
 
 
 def run(args: argparse.Namespace) -> int:
