@@ -299,7 +299,7 @@ def _check_stage(lc: LightCurve, design: Any, candidate: Any, index: int, pixels
 
 @dataclass
 class _FollowUp:
-    """One candidate's follow-up as its stages finish: the inputs, then fit, ladder, vetting."""
+    """One candidate's follow-up as its stages finish: the inputs, then fit, sampling, ladder, vetting."""
 
     index: int
     candidate: Any
@@ -315,9 +315,17 @@ class _FollowUp:
         self.errors.update(state["errors"])
         self.seconds.update(state["seconds"])
 
-    @property
     def template(self) -> Any:
-        return transit_params_of(self.fit) if self.fit is not None else None
+        """The fitted transit for the ladder and the vetting (None without a fit, or when its
+        maximum likelihood is not a valid transit: recorded as the ``template`` error, and the
+        ladder and vetting use the box)."""
+        if self.fit is None:
+            return None
+        try:
+            return transit_params_of(self.fit)
+        except STAGE_ERRORS as err:
+            self.errors["template"] = f"{type(err).__name__}: {err}"
+            return None
 
     def outcome(self) -> CandidateOutcome:
         order = ["fit", "sampling", "ladder", "vet"]
@@ -341,14 +349,14 @@ def _follow_up_serial(work: _FollowUp, design: Any, nuisance: Any, pixels: Pixel
         work.merge(state)
         work.fit = sampled if sampled is not None else work.fit
     work.ladder, work.vetting, state = _check_stage(work.lc, design, work.candidate, work.index, pixels, cfg,
-                                                    work.template, nuisance)
+                                                    work.template(), nuisance)
     work.merge(state)
 
 
 def _follow_up_parallel(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
                         cfg: RunConfig, executor: Executor) -> None:
     """Every candidate's stages as separate tasks: the maximum-likelihood fits first, then, as
-    each finishes, its ladder-and-vetting task and its sampling task (the two need only the
+    each finishes, its sampling task and its ladder-and-vetting task (the two need only the
     maximum likelihood), so no worker idles while one candidate samples alone."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -366,7 +374,7 @@ def _follow_up_parallel(works: Sequence[_FollowUp], design: Any, nuisance: Any, 
                     pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
                                             work.rng)] = ("sampling", index)
                 pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
-                                        work.template, nuisance)] = ("check", index)
+                                        work.template(), nuisance)] = ("check", index)
             elif kind == "sampling":
                 sampled, state = result
                 work.fit = sampled if sampled is not None else work.fit
