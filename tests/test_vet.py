@@ -475,3 +475,26 @@ def test_secondary_scan_refuses_only_a_dip_that_recurs(recurring):
     assert value == pytest.approx(z_without_strongest(np.array(n), np.array(info)), rel=1e-6) and value == rest
     if not recurring:
         assert strongest == 2
+
+
+@pytest.mark.parametrize("b, k, v_shaped", [(0.13, 0.085, False), (1.05, 0.3, True)])
+def test_shape_test_compares_the_triangle_with_the_best_flat_bottomed_transit(b, k, v_shaped):
+    """U is the best of the box and the short-ramp trapezoids (never worse than the box alone), so a
+    limb-darkened central transit passes; a grazing eclipse stays V-shaped. (The injected 8.77-d
+    planet of the session-5 study that lost to the triangle by 6.8 against the box now wins by 3.0.)"""
+    from halfsib.transit import transit_flux
+    from halfsib.vet.photometric import _best_duration, shape_test
+
+    params = TransitParams(period=2.0, t0=2000.7, rp_over_rs=k, a_over_rs=8.0, b=b, q1=0.4, q2=0.3)
+    lc, design = _light_curve(np.random.default_rng(8), n=600, depth=0.0, groups=(("elc1_10", 3),))
+    lc = lc.replace(flux=lc.flux * transit_flux(lc.time, params, exposure_time=CADENCE))
+    eph = Ephemeris(2.0, 2000.7, 24.0 * transit_duration(params))
+    model = fit_candidate_model(lc, design, eph, config=DetrendConfig(clip_sigma=0))
+    test = shape_test(model, eph, VetConfig())
+    box, _ = _best_duration(model, eph, "box")
+    triangle, _ = _best_duration(model, eph, "triangle")
+    assert test.extras["u_delta_loglike"] >= box and test.value == pytest.approx(triangle - test.extras["u_delta_loglike"])
+    if v_shaped:
+        assert not test.passed
+    else:
+        assert test.passed and test.extras["u_ingress_fraction"] > 0 and test.value < triangle - box
