@@ -27,7 +27,7 @@ import logging
 import os
 import time as _time
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -340,21 +340,21 @@ def _sampling(cfg: RunConfig) -> bool:
     return bool((cfg.fit or FitConfig()).sample)
 
 
-def _follow_up_serial(work: _FollowUp, design: Any, nuisance: Any, pixels: PixelSeries | None,
-                      cfg: RunConfig) -> None:
-    work.fit, state, work.rng = _fit_stage(work.lc, design, nuisance, work.candidate, work.index, cfg, work.rng)
-    work.merge(state)
-    if work.fit is not None and _sampling(cfg):
-        sampled, state = _sample_stage(work.fit, work.lc, design, nuisance, work.index, cfg, work.rng)
-        work.merge(state)
-        work.fit = sampled if sampled is not None else work.fit
-    work.ladder, work.vetting, state = _check_stage(work.lc, design, work.candidate, work.index, pixels, cfg,
-                                                    work.template(), nuisance)
-    work.merge(state)
+class _InlineExecutor(Executor):
+    """Runs each submitted call at once, here (``run_target`` without an executor): the same task
+    graph as on a pool, one task after the other."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # re-raised by future.result(), as a pool would
+            future.set_exception(err)
+        return future
 
 
-def _follow_up_parallel(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
-                        cfg: RunConfig, executor: Executor) -> None:
+def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
+               cfg: RunConfig, executor: Executor) -> None:
     """Every candidate's stages as separate tasks: the maximum-likelihood fits first, then, as
     each finishes, its sampling task and its ladder-and-vetting task (the two need only the
     maximum likelihood), so no worker idles while one candidate samples alone."""
@@ -548,11 +548,8 @@ def run_target(
     followed = without_lone_events(lc, found.masked_events)
     works = [_FollowUp(index=i + 1, candidate=cand, lc=without_other_candidates(followed, found.candidates, i),
                        rng=np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
-    if executor is None:
-        for work in works:
-            _follow_up_serial(work, design, masked, pixels, cfg)
-    elif works:
-        _follow_up_parallel(works, design, masked, pixels, cfg, executor)
+    if works:
+        _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
     outcomes = tuple(work.outcome() for work in works)
     notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
     outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if notes[o.index - 1] else o for o in outcomes)
