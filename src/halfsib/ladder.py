@@ -51,7 +51,8 @@ from .model import DetrendConfig
 from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
 from .results import DetrendResult
-from .vet.fitted import OFFSET_GROUP, FittedModel, blas_threads, exposure_of, fit_candidate_model, fit_templates
+from ._blas import blas_threads
+from .vet.fitted import OFFSET_GROUP, FittedModel, exposure_of, fit_candidate_model, fit_templates
 
 __all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR",
            "DEFAULT_TENSION_SIGMA", "TENSION_FRACTION"]

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
+from ._blas import blas_threads
 from .design import DesignMatrix
 from .exceptions import ConfigurationError, DataValidationError, NotFittedError, NotPositiveDefiniteError
 from .gp import KERNEL_KINDS, StellarKernel, factorize
@@ -519,16 +520,12 @@ class SystematicsModel:
 
         ``start``: a fit of the same light curve and kernel (e.g. without the ``transit_mask``)
         whose hyper-parameters start the optimiser (a warm start: the masked refits of the
-        search, each ladder rung from the one below); groups of this design that it lacks start
-        where a cold fit would. Its clipped outliers are not carried over: a fit through a deep
+        search, the ladder's full-design rung); groups of this design that it lacks start where
+        a cold fit would. Its clipped outliers are not carried over: a fit through a deep
         transit bends its model into the dip and clips the high residuals beside it (19
         cadences around a 1 %-deep injected transit), which would be lost to the transit fit.
         """
-        if self.config.blas_threads is None:
-            return self._fit(lc, design, transit_mask, start)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=self.config.blas_threads, user_api="blas"):
+        with blas_threads(self.config.blas_threads):
             return self._fit(lc, design, transit_mask, start)
 
     def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._blas import blas_threads
 from ..design import DesignMatrix
 from ..exceptions import ConfigurationError, HalfsibError
 from ..model import SystematicsModel, detrend
@@ -142,19 +143,8 @@ def fit_transit(lc: LightCurve, design: DesignMatrix, nuisance_fit: DetrendResul
         Invalid settings or guess.
     """
     cfg = _config(config, settings)
-    with _blas_limit(cfg.blas_threads):
+    with blas_threads(cfg.blas_threads):
         return _fit(lc, design, nuisance_fit, _guess(guess), cfg, np.random.default_rng(rng), show_progress)
-
-
-def _blas_limit(threads: int | None) -> Any:
-    """A context limiting BLAS to ``threads`` (None: no limit)."""
-    if threads is None:
-        import contextlib
-
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def sample_transit(fit: TransitFit, lc: LightCurve, design: DesignMatrix,
@@ -191,7 +181,7 @@ def sample_transit(fit: TransitFit, lc: LightCurve, design: DesignMatrix,
         When the fit's parameter vector does not belong to this light curve and configuration.
     """
     cfg = _config(config or fit.config, settings)
-    with _blas_limit(cfg.blas_threads):
+    with blas_threads(cfg.blas_threads):
         nuisance = nuisance_from_fit(lc, design, nuisance_fit)
         space = build_space(fit.guess, nuisance.time, cfg, nuisance.kernel.parameter_names, nuisance.noise,
                             nuisance.noise_bounds, fit.single_transit)

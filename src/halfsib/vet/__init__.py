@@ -19,7 +19,8 @@ from ..design import DesignMatrix
 from ..model import DetrendConfig
 from ..timeseries import LightCurve, PixelSeries
 from .ephemeris import DipShape, Ephemeris, box_template, transit_template, trapezoid_template
-from .fitted import FittedModel, TemplateFit, blas_threads, fit_candidate_model, fit_templates
+from .._blas import blas_threads
+from .fitted import FittedModel, TemplateFit, fit_candidate_model, fit_templates
 from .flags import flag_coincidence_test
 from .photometric import (
     dominance_tests, duration_test, folded_light_curve, odd_even_test, phase_curve_test, secondary_scan_test,

@@ -10,10 +10,9 @@ ladder and the vetting tests is a linear fit of a template with this model
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,18 +262,6 @@ def safe_likelihood(model: FittedModel, **changes: object) -> tuple[MarginalLike
         return model.likelihood(**changes), ""  # type: ignore[arg-type]
     except NotPositiveDefiniteError as err:
         return None, f"model not positive definite: {err}"
-
-
-@contextlib.contextmanager
-def blas_threads(threads: int | None = 1) -> Iterator[None]:
-    """Limit BLAS threads (as the model fit does; ``None``: leave the library's setting)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
 
 
 def exposure_of(time: FloatArray) -> float | None:
