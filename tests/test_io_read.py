@@ -166,3 +166,18 @@ def test_lazy_public_api():
     assert "read" in dir(halfsib)
     with pytest.raises(AttributeError):
         halfsib.does_not_exist
+
+
+def test_same_photometry_tells_a_copy_from_a_star_with_the_same_systematics(rng):
+    from halfsib.timeseries import photometry_matches
+
+    t = np.arange(3000) * 0.0204
+    systematics = 0.01 * np.sin(t / 0.25) + 0.02 * np.sin(t / 7.0)  # shared, 100x the noise
+    star = 1 + systematics + 1e-4 * rng.standard_normal(t.size)
+    neighbour = 1 + 1.1 * systematics + 1e-4 * rng.standard_normal(t.size)
+    copy = np.round(star * 5321.7 + 12.0, 2)  # rescaled, offset, rounded (a table export)
+    assert photometry_matches(t, star, t, copy)
+    assert photometry_matches(t[::2], star[::2], t + 1e-6, copy)  # a subset, times written with rounding
+    assert not photometry_matches(t, star, t, neighbour)
+    assert not photometry_matches(t, star, t + 0.5, copy)  # other cadences: nothing pairs
+    assert not photometry_matches(t[:10], star[:10], t[:10], copy[:10])  # too few to decide

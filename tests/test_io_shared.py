@@ -23,7 +23,10 @@ SETS = {
     "k2-c5/ktwo*.fits": (9, "kepler-lc", "K2", "C5", (3663, 3663), "bkjd"),
     "k2-c5/EPIC_*.fits": (1, "k2sc", "K2", "C5", (3612, 3612), "bkjd"),
     "kepler-q12-ch4/*.fits": (10, "kepler-tpf", "Kepler", "Q12", (500, 500), "bkjd"),
-    "tess-s1-cam4-ccd1/*.fits": (2, "tess-lc", "TESS", "S1", (20076, 20076), "btjd"),
+    "tess-s1-cam4-ccd1/*.fits": (3, "tess-lc", "TESS", "S1", (20076, 20076), "btjd"),
+    "tess-s1-cam2-ccd4/*.fits": (2, "tess-lc", "TESS", "S1", (20076, 20076), "btjd"),
+    "kepler-q4-ch31/*_llc.fits": (1, "kepler-lc", "Kepler", "Q4", (4397, 4397), "bkjd"),
+    "kepler-q4-ch31/*_lpd-targ.fits": (1, "kepler-tpf", "Kepler", "Q4", (4397, 4397), "bkjd"),
 }
 
 
@@ -37,9 +40,9 @@ def test_every_real_file_is_read_with_the_right_metadata(shared_data, pattern):
         assert s.meta.file_format == fmt and s.meta.mission == mission and s.meta.season == season
         assert lo <= s.n_cadences <= hi and s.time_format == tformat
         assert 0.8 * s.n_cadences < s.n_good <= s.n_cadences
-        digits = re.findall(r"\d{8,11}", s.meta.source.split("/")[-1])
-        if digits:  # the id in the file name is the id in the header
-            assert int(digits[0]) == int(s.meta.target_id.split()[-1])
+        digits = re.findall(r"\d{8,16}", s.meta.source.split("/")[-1])
+        if digits:  # the id in the file name is the id in the header (TESS names also hold a date)
+            assert int(s.meta.target_id.split()[-1]) in {int(d) for d in digits}
         assert s.meta.ra is not None and s.meta.magnitude is not None
 
 

@@ -144,3 +144,51 @@ def test_cli_search_writes_candidates_with_units(campaign, tmp_path, capsys):
         assert hdul[1].data["PERIOD"].size > 100 and np.all(np.isfinite(hdul[1].data["POWER"]))
     assert main(["search", str(target), "-o", str(cands)]) == 1  # exists, no --overwrite
     assert "--overwrite" in capsys.readouterr().err
+
+
+def _table_copy(lc_path, out, *, scale=1.0, digits=7):
+    """The light curve written as a plain CSV (time, flux; no id, no coordinates), as a user exports it."""
+    lc = halfsib.read(lc_path)
+    good = lc.good
+    with open(out, "w") as fh:
+        fh.write("time,flux\n")
+        for t, f in zip(lc.time[good], lc.flux[good] * scale):
+            fh.write(f"{t:.8f},{f:.{digits}g}\n")
+    return out
+
+
+def test_a_table_target_is_recognised_among_the_others_by_its_data(campaign, tmp_path, caplog):
+    out, truth, astro, cadences = campaign
+    lc_path = out / truth["lc_file"][0]
+    table = _table_copy(lc_path, tmp_path / "target.csv", scale=1 / 1234.5)
+    with caplog.at_level("WARNING", logger="halfsib.pipeline"):
+        result = detrend_target(table, others=[out / "lc"], config=DetrendConfig(clip_sigma=0))
+    assert any("own photometry" in r.getMessage() and lc_path.name in r.getMessage() for r in caplog.records)
+    n_elc = sum(n for name, n in result.design_columns.items() if name.startswith("elc"))
+    assert n_elc <= len(truth) - 1
+    # regressed on its own copy the residual would collapse far below the photon noise: it must
+    # look like the same star's residual read from its mission file
+    from_file = detrend_target(lc_path, others=[out / "lc"], config=DetrendConfig(clip_sigma=0))
+
+    def scatter(r):  # of the corrected flux: the star's variability and noise, systematics removed
+        keep = np.isfinite(r.flux) & ~r.clipped
+        return np.std(r.flux[keep] / np.median(r.flux[keep]))
+
+    assert scatter(result) > 0.3 * scatter(from_file)  # (a copy among the regressors: ~1e-3)
+
+
+def test_a_prebuilt_basis_leaves_out_the_table_targets_own_star(campaign, tmp_path, caplog):
+    from halfsib.regressors import ElcBasis
+
+    out, truth, astro, cadences = campaign
+    stars = [halfsib.read(p) for p in sorted((out / "lc").glob("*.fits"))]
+    basis = ElcBasis.build(stars, n_components=4, n_folds=3)
+    lc_path = out / truth["lc_file"][1]
+    target = halfsib.read(_table_copy(lc_path, tmp_path / "target.csv", digits=6))
+    own = [i for i, s in enumerate(basis.stars.sources) if s is not None and s.endswith(lc_path.name)]
+    assert len(own) == 1
+    copies = basis.same_photometry_rows(target)
+    assert np.flatnonzero(copies).tolist() == own
+    with caplog.at_level("WARNING", logger="halfsib.regressors.elc"):
+        assert basis.excluded(target, exclusion_radius=0.0)[own[0]]
+    assert any("own photometry" in r.getMessage() for r in caplog.records)

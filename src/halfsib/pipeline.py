@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from .exceptions import DataValidationError
 from .model import DetrendConfig, detrend
 from .results import DetrendResult
-from .timeseries import LightCurve, PixelSeries
+from .timeseries import LightCurve, PixelSeries, same_photometry
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,26 @@ def load_others(paths: Sequence[PathLike], target: LightCurve | PixelSeries, *, 
 
 def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | PixelSeries
            ) -> tuple[list[LightCurve], list[PixelSeries]]:
-    """Drop the target; light curves for ELCs, stamps for CPM (and their aperture sums for ELCs)."""
+    """Drop the target; light curves for ELCs, stamps for CPM (and their aperture sums for ELCs).
+
+    The target is recognised by its file or catalogue id and, for inputs that carry neither
+    (a table), by its data: a regressor with the target's own photometry would predict the
+    target perfectly, its transits included.
+    """
     curves: list[LightCurve] = []
     stamps: list[PixelSeries] = []
+    target_lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     for s in series:
         if _same_star(s, target):
             continue
+        lc = s.to_lightcurve() if isinstance(s, PixelSeries) else s
+        if same_photometry(lc, target_lc):
+            log.warning("%s among the other stars holds the target's own photometry (%s): dropped from the "
+                        "regressors", s.meta.source or s.meta.target_id, target.meta.source or target.meta.target_id)
+            continue
         if isinstance(s, PixelSeries):
             stamps.append(s)
-            curves.append(s.to_lightcurve())
-        else:
-            curves.append(s)
+        curves.append(lc)
     return curves, stamps
 
 

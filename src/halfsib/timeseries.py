@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.time import Time
 
-__all__ = ["TargetInfo", "LightCurve", "PixelSeries", "TIME_FORMATS"]
+__all__ = ["TargetInfo", "LightCurve", "PixelSeries", "TIME_FORMATS", "same_photometry", "photometry_matches"]
 
 #: Known time systems: name -> (offset in days to add to get BJD_TDB, description).
 TIME_FORMATS: dict[str, tuple[float, str]] = {
@@ -125,6 +125,89 @@ def _time_of(time: NDArray[np.float64], time_format: str) -> Time:
     if time_format == "unknown":
         raise ValueError("the time system of this series is unknown; pass time_format= when reading it")
     return Time(time + offset, format="jd", scale="tdb")
+
+
+#: residual scatter of a linear fit of one series on another, as a fraction of the first's
+#: white noise, below which the two are the same photometry (another star cannot predict
+#: a target's own photon noise, so two different stars sit near 1; rounding in a text
+#: export leaves a few per cent at most)
+SAME_PHOTOMETRY_FRACTION = 0.1
+#: fewest cadences in common for :func:`photometry_matches` to decide
+SAME_PHOTOMETRY_MIN_CADENCES = 20
+
+
+def _robust_std(values: NDArray[np.float64], axis: int | None = None) -> Any:
+    centred = values - np.median(values, axis=axis, keepdims=axis is not None)
+    return 1.482602218505602 * np.median(np.abs(centred), axis=axis)
+
+
+def photometry_matches(time: NDArray[np.float64], flux: NDArray[np.float64], other_time: NDArray[np.float64],
+                       other_flux: NDArray[np.float64], *, tolerance: float | None = None) -> Any:
+    """Whether flux series are the same measurement as ``flux``, up to a scale and an offset.
+
+    Cadences are paired by time (within ``tolerance``); each other series is scaled by the
+    median ratio of successive differences (exact for a copy, unmoved by a minority of
+    clipped or gap-filled cadences), and it is the same photometry
+    when the robust scatter of the difference is below :data:`SAME_PHOTOMETRY_FRACTION` of
+    ``flux``'s point-to-point white noise. A different star cannot predict the target's own
+    photon noise, whatever systematics the two share, so that fraction separates a copy (a
+    table written from the same file, normalised or rounded) from a neighbour.
+
+    Parameters
+    ----------
+    time, flux : ndarray, shape (N,)
+        The first series (days; any flux units; non-finite values are ignored).
+    other_time : ndarray, shape (M,)
+        Times of the other series, days in the same system, finite.
+    other_flux : ndarray, shape (M,) or (K, M)
+        One other series, or K of them on the same times (finite values).
+    tolerance : float, optional
+        Largest time difference of a pair, days; default a tenth of the first series'
+        median cadence.
+
+    Returns
+    -------
+    bool, or ndarray of bool with shape (K,)
+        False where fewer than :data:`SAME_PHOTOMETRY_MIN_CADENCES` cadences pair up.
+    """
+    t = np.asarray(time, float)
+    f = np.asarray(flux, float)
+    ot = np.asarray(other_time, float)
+    of = np.atleast_2d(np.asarray(other_flux, float))
+    single = np.ndim(other_flux) == 1
+    keep = np.isfinite(t) & np.isfinite(f)
+    t, f = t[keep], f[keep]
+    result = np.zeros(of.shape[0], dtype=bool)
+    if t.size >= SAME_PHOTOMETRY_MIN_CADENCES and ot.size >= SAME_PHOTOMETRY_MIN_CADENCES:
+        order = np.argsort(ot)
+        ot, of = ot[order], of[:, order]
+        tol = 0.1 * float(np.median(np.diff(np.sort(t)))) if tolerance is None else float(tolerance)
+        pos = np.clip(np.searchsorted(ot, t), 1, ot.size - 1)
+        nearest = np.where(np.abs(t - ot[pos - 1]) <= np.abs(ot[pos] - t), pos - 1, pos)
+        paired = np.abs(ot[nearest] - t) <= tol
+        if np.count_nonzero(paired) >= SAME_PHOTOMETRY_MIN_CADENCES:
+            y = f[paired]
+            white = float(_robust_std(np.diff(y))) / np.sqrt(2.0)
+            for lo in range(0, of.shape[0], 256):
+                x = of[lo:lo + 256][:, nearest[paired]]
+                result[lo:lo + 256] = _copy_scatter(y, x) < SAME_PHOTOMETRY_FRACTION * white
+    return bool(result[0]) if single else result
+
+
+def _copy_scatter(y: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Robust scatter of ``y - a·x`` for each row of ``x``, ``a`` the median ratio of successive differences.
+
+    For a copy (``y = a·x + b`` at most cadences) nearly every ratio ``Δy/Δx`` is ``a``
+    exactly, so their median is too, whatever a minority of clipped or filled cadences do.
+    """
+    dy, dx = np.diff(y), np.diff(x, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = np.where(dx != 0, dy / dx, np.nan)
+    has_ratio = np.isfinite(ratios).any(axis=1)
+    slope = np.zeros(x.shape[0])
+    if has_ratio.any():
+        slope[has_ratio] = np.nanmedian(ratios[has_ratio], axis=1)
+    return np.where(has_ratio, _robust_std(y - slope[:, None] * x, axis=1), np.inf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,3 +383,22 @@ class PixelSeries(_Series):
             time_format=self.time_format, meta=meta, columns=dict(self.columns),
             flux=flux, flux_err=err, flux_unit=self.flux_unit,
         )
+
+
+def same_photometry(a: LightCurve | PixelSeries, b: LightCurve | PixelSeries) -> bool:
+    """Whether two series hold the same star's same measurement, judged by the data alone.
+
+    For inputs that carry no catalogue id or coordinates (plain tables): a table written
+    from a mission file, normalised or rounded, is recognised as that file. Times are
+    compared in BJD where both systems are known; a series of unknown time system is tried
+    both as given and in the other's system. Pixel series are compared by their aperture
+    sums. See :func:`photometry_matches` for the criterion.
+    """
+    la = a.to_lightcurve() if isinstance(a, PixelSeries) else a
+    lb = b.to_lightcurve() if isinstance(b, PixelSeries) else b
+    ta, fa = la.time[la.good], la.flux[la.good]
+    tb, fb = lb.time[lb.good], lb.flux[lb.good]
+    shifts = {la.time_offset - lb.time_offset}
+    if "unknown" in (la.time_format, lb.time_format):
+        shifts |= {0.0, la.time_offset, -lb.time_offset}
+    return any(photometry_matches(ta + shift, fa, tb, fb) for shift in sorted(shifts))

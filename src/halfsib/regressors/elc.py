@@ -28,13 +28,15 @@ from scipy import linalg as sla
 
 from ..design import RegressorGroup
 from ..exceptions import ConfigurationError, DataValidationError
-from ..timeseries import LightCurve, PixelSeries
+from ..timeseries import TIME_FORMATS, LightCurve, PixelSeries, photometry_matches
 from . import _sky
 from ._grid import Grid, build_grid, coverage, locate
 from ._stars import StarCatalogue, as_lightcurve, catalogue, check_set, normalise_star, stack, star_weights
 from ._util import FloatArray, make_group, sign_convention
 
 log = logging.getLogger(__name__)
+
+_TIME_OFFSETS = {name: offset for name, (offset, _) in TIME_FORMATS.items()}
 
 __all__ = ["ElcBasis", "StarCatalogue", "normalise_star", "WEIGHTINGS"]
 
@@ -213,7 +215,31 @@ class ElcBasis:
         if not (np.isfinite(radius) and radius >= 0):
             raise ConfigurationError(f"exclusion_radius must be >= 0 arcsec, got {exclusion_radius}")
         s = self.stars
-        return _sky.neighbours_of(target.meta, s.keys, s.sources, s.ra, s.dec, radius)
+        near = _sky.neighbours_of(target.meta, s.keys, s.sources, s.ra, s.dec, radius)
+        if target.meta.ra is None or target.meta.dec is None:
+            copies = self.same_photometry_rows(target) & ~near
+            for i in np.flatnonzero(copies):
+                log.warning("basis star %s holds the target's own photometry (%s): left out of its ELCs",
+                            s.labels[i], target.meta.source or target.meta.target_id)
+            near = near | copies
+        return near
+
+    def same_photometry_rows(self, target: LightCurve | PixelSeries) -> NDArray[np.bool_]:
+        """Stars of the basis whose light curve is the target's own photometry, by the data alone.
+
+        A target without coordinates (a plain table) can only be recognised among the basis
+        stars by its data (:func:`halfsib.timeseries.photometry_matches`). A target of
+        unknown time system is tried both in the basis's system and in BJD.
+        """
+        lc = as_lightcurve(target)
+        flagged = np.zeros(self.stars.n_stars, dtype=bool)
+        if self.stars.n_stars == 0:
+            return flagged
+        shift = lc.time_offset - _TIME_OFFSETS.get(self.time_format, 0.0)
+        shifts = {shift, 0.0, -_TIME_OFFSETS.get(self.time_format, 0.0)} if lc.time_format == "unknown" else {shift}
+        for dt in sorted(shifts):
+            flagged |= photometry_matches(lc.time[lc.good] + dt, lc.flux[lc.good], self.grid.time, self.matrix)
+        return flagged
 
     def for_target(self, target: LightCurve | PixelSeries, *, exclusion_radius: float | None = None,
                    n_components: int | None = None, prior_scale: float | None = None,
