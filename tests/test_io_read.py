@@ -181,3 +181,42 @@ def test_same_photometry_tells_a_copy_from_a_star_with_the_same_systematics(rng)
     assert not photometry_matches(t, star, t, neighbour)
     assert not photometry_matches(t, star, t + 0.5, copy)  # other cadences: nothing pairs
     assert not photometry_matches(t[:10], star[:10], t[:10], copy[:10])  # too few to decide
+
+
+def _everest_file(path, rng, n=300):
+    mask = np.zeros((4, 5), int)
+    mask[1:3, 1:4] = 1
+    pixels = 100 + rng.random((n, 6)) * 10
+    raw = pixels.sum(axis=1)
+    primary = fits.PrimaryHDU()
+    primary.header.update(TELESCOP="Kepler", MISSION="k2", OBJECT="EPIC 200000001", KEPLERID=200000001,
+                          CAMPAIGN=5, CHANNEL=74, RA_OBJ=124.0, DEC_OBJ=13.0, KEPMAG=12.0)
+    arrays = fits.BinTableHDU.from_columns([
+        fits.Column("CADN", "D", array=np.arange(n) + 1000.0),
+        fits.Column("FLUX", "D", array=np.full(n, raw.mean())),  # the peer's answer: flat
+        fits.Column("FRAW", "D", array=raw), fits.Column("FRAW_ERR", "D", array=np.sqrt(raw)),
+        fits.Column("QUALITY", "J", array=np.zeros(n, np.int32)),
+        fits.Column("TIME", "D", array=2300 + 0.0204 * np.arange(n), unit="BJD - 2454833"),
+    ], name="ARRAYS")
+    pix = fits.BinTableHDU.from_columns([fits.Column("FPIX", "6D", array=pixels)], name="PIXELS")
+    ap = fits.ImageHDU(mask, name="APERTURE MASK")
+    ap.header.update(CRVAL1P=231, CRVAL2P=531)
+    fits.HDUList([primary, arrays, pix, ap]).writeto(path)
+    return pixels, raw
+
+
+def test_everest_files_give_their_raw_pixels(tmp_path, rng):
+    pixels, raw = _everest_file(tmp_path / "hlsp_everest_k2_llc_200000001-c05_kepler_v2.0_lc.fits", rng)
+    series = read(tmp_path / "hlsp_everest_k2_llc_200000001-c05_kepler_v2.0_lc.fits")
+    assert isinstance(series, PixelSeries) and series.meta.file_format == "everest"
+    assert series.meta.target_id == "EPIC 200000001" and series.time_format == "bkjd"
+    assert series.corner == (231, 531) and series.aperture.sum() == 6
+    np.testing.assert_allclose(series.flux[:, series.aperture], pixels)  # row-major aperture order
+    assert np.isnan(series.flux[:, ~series.aperture]).all()
+    lc = series.to_lightcurve()
+    np.testing.assert_allclose(lc.flux, raw)
+    np.testing.assert_allclose(lc.flux_err, np.sqrt(raw))
+    assert np.ptp(series.columns["everest_flux"]) == 0  # kept, never used as the flux
+    from halfsib.io.identify import identify
+
+    assert identify(tmp_path / "hlsp_everest_k2_llc_200000001-c05_kepler_v2.0_lc.fits") == "pixels"

@@ -6,6 +6,7 @@ import re
 import warnings
 
 import numpy as np
+import halfsib
 import pytest
 
 from halfsib.cli import main
@@ -23,6 +24,7 @@ SETS = {
     "k2-c5/ktwo*.fits": (9, "kepler-lc", "K2", "C5", (3663, 3663), "bkjd"),
     "k2-c5/EPIC_*.fits": (1, "k2sc", "K2", "C5", (3612, 3612), "bkjd"),
     "kepler-q12-ch4/*.fits": (10, "kepler-tpf", "Kepler", "Q12", (500, 500), "bkjd"),
+    "k2-c5/everest/*.fits": (7, "everest", "K2", "C5", (3663, 3663), "bkjd"),
     "tess-s1-cam4-ccd1/*.fits": (3, "tess-lc", "TESS", "S1", (20076, 20076), "btjd"),
     "tess-s1-cam2-ccd4/*.fits": (2, "tess-lc", "TESS", "S1", (20076, 20076), "btjd"),
     "kepler-q4-ch31/*_llc.fits": (1, "kepler-lc", "Kepler", "Q4", (4397, 4397), "bkjd"),
@@ -100,3 +102,23 @@ def test_halfsib_info_reads_every_real_file(shared_data, capsys):
     out = capsys.readouterr().out
     assert out.count("format ") == len(files)
     assert "TIC 55652896" in out and "BTJD" in out and "EPIC 247589423" in out
+
+
+def test_everest_products_are_read_as_their_raw_pixels_never_their_corrected_flux(shared_data):
+    from astropy.io import fits
+
+    path = sorted((shared_data / "k2-c5" / "everest").glob("*.fits"))[0]
+    series = read(path)
+    assert isinstance(series, halfsib.PixelSeries) and series.meta.file_format == "everest"
+    with fits.open(path) as hdul:
+        raw = np.asarray(hdul["ARRAYS"].data["FRAW"], float)
+        corrected = np.asarray(hdul["ARRAYS"].data["FLUX"], float)
+        n_pixels = hdul["PIXELS"].data["FPIX"].shape[1]
+    assert int(series.aperture.sum()) == n_pixels
+    lc = series.to_lightcurve()
+    good = lc.good
+    np.testing.assert_allclose(lc.flux[good], raw[good], rtol=1e-12)
+    assert not np.allclose(lc.flux[good], corrected[good], rtol=1e-3)
+    np.testing.assert_array_equal(series.columns["everest_flux"], corrected)
+    # the per-pixel errors add up to FRAW_ERR in quadrature
+    np.testing.assert_allclose(lc.flux_err[good], series.columns["fraw_err"][good], rtol=1e-9)

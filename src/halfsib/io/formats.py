@@ -2,7 +2,7 @@
 
 Products are recognised by structure and keywords, as the missions and HLSP teams write
 them: the official target pixel files and light-curve files, the K2SFF and K2SC
-high-level science products, and any FITS binary table with TIME and FLUX columns
+and EVEREST high-level science products, and any FITS binary table with TIME and FLUX columns
 (halfsib's own outputs and lightkurve's ``to_fits`` among them).
 """
 
@@ -22,6 +22,7 @@ FORMATS: dict[str, str] = {
     "tess-lc": "TESS light-curve file (SAP/PDCSAP)",
     "k2sff": "K2SFF high-level science product",
     "k2sc": "K2SC high-level science product",
+    "everest": "EVEREST 2.0 high-level science product (read as its raw aperture pixels FPIX)",
     "fits-table": "FITS table with TIME and FLUX columns",
     "table": "plain-text table (CSV/ECSV/whitespace)",
 }
@@ -49,6 +50,8 @@ def detect_format(hdul: Any, source: str) -> str:
     telescope = str(header_value(primary, "TELESCOP", "MISSION", default="")).strip().upper()
     if extname == "BESTAPER" or {"T", "FRAW"} <= set(names):
         return "k2sff"
+    if extname == "ARRAYS" and "FRAW" in names and "PIXELS" in [str(h.name).upper() for h in hdul]:
+        return "everest"
     if extname == "K2SC" or "K2SC" in str(primary.get("PROGRAM", "")).upper() or {"TRTIME", "TRPOSI"} <= set(names):
         return "k2sc"
     if ("FLUX" in names and bool(ext.columns["FLUX"].dim)) or extname in ("TARGETTABLES", "PIXELS"):

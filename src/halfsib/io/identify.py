@@ -25,7 +25,8 @@ def identify(path: str | os.PathLike[str]) -> str:
                 hdul[1], "columns") else []
             if any(n.startswith("VECTOR_") for n in names) and "FLUX" not in names:
                 return "basis"
-            return "pixels" if detect_format(hdul, str(p)).endswith("-tpf") else "lightcurve"
+            fmt = detect_format(hdul, str(p))
+            return "pixels" if fmt.endswith("-tpf") or fmt == "everest" else "lightcurve"
         finally:
             hdul.close()
     if p.suffix.lower() in TABLE_SUFFIXES:

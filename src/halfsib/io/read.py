@@ -13,6 +13,7 @@ from ..exceptions import FileFormatError, HalfsibError
 from ..timeseries import LightCurve, PixelSeries, TargetInfo
 from ._fits import TABLE_SUFFIXES, check_path, looks_like_fits, open_fits
 from .formats import FORMATS, detect_format, time_format_of
+from .everest import read_everest
 from .lightcurves import read_fits_lightcurve
 from .pixels import import_lightkurve, read_tpf
 from .quality import resolve_bitmask
@@ -85,6 +86,8 @@ def read(
         file_format = detect_format(hdul, str(path))
         if file_format.endswith("-tpf"):
             return read_tpf(hdul, file_format, str(path), **options)
+        if file_format == "everest":
+            return read_everest(hdul, str(path), **options)
         return read_fits_lightcurve(hdul, file_format, str(path), flux_column=flux_column,
                                     flux_err_column=flux_err_column, extra_columns=extra_columns, **options)
     except HalfsibError:
