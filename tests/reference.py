@@ -97,3 +97,14 @@ def finite_difference_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray
         dx[i] = step
         grad[i] = (fun(x + dx) - fun(x - dx)) / (2 * step)
     return grad
+
+
+def dense_heldout_residuals(r: np.ndarray, cov: np.ndarray, blocks) -> list[np.ndarray]:
+    """r_s minus its Gaussian conditional mean given every other cadence, C_{s,-s} C_{-s,-s}⁻¹ r_{-s}."""
+    out = []
+    for block in blocks:
+        held = np.zeros(r.size, bool)
+        held[np.asarray(block)] = True
+        cond = cov[np.ix_(held, ~held)] @ np.linalg.solve(cov[np.ix_(~held, ~held)], r[~held])
+        out.append(r[held] - cond)
+    return out

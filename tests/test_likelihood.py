@@ -107,6 +107,17 @@ def test_apply_inverse_matches_dense(rng):
     np.testing.assert_allclose(ml.apply_inverse(v[:, 0]), np.linalg.solve(cov, v[:, 0]), rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("kernel", ["none", "sho", "matern32"])
+@pytest.mark.parametrize("m", [0, 4])
+def test_heldout_residuals_match_the_dense_conditional(rng, kernel, m):
+    p = problem(rng, m=m, kernel=kernel)
+    ml, cov = build(p), dense_cov(p)
+    n = p["time"].size
+    blocks = [np.arange(0, 7), np.arange(40, 53), np.array([3 * n // 4]), np.arange(n - 5, n)]
+    for fast, dense in zip(ml.heldout_residuals(blocks), ref.dense_heldout_residuals(p["y"], cov, blocks)):
+        np.testing.assert_allclose(fast, dense, rtol=1e-7, atol=1e-9)
+
+
 @pytest.mark.parametrize("kernel", ["none", "sho", "rotation"])
 def test_template_and_window_statistics_match_dense(rng, kernel):
     p = problem(rng, n=160, m=12, kernel=kernel)

@@ -192,3 +192,51 @@ def test_a_prebuilt_basis_leaves_out_the_table_targets_own_star(campaign, tmp_pa
     with caplog.at_level("WARNING", logger="halfsib.regressors.elc"):
         assert basis.excluded(target, exclusion_radius=0.0)[own[0]]
     assert any("own photometry" in r.getMessage() for r in caplog.records)
+
+
+def _half_siblings(rng, n=1500, n_others=12):
+    """A TESS-like target whose fast systematics (sawtooths of 5-9 h) its half-siblings share."""
+    from halfsib.timeseries import LightCurve, TargetInfo
+
+    time = 1325.0 + np.arange(n) / 48.0
+    instrument = np.column_stack([((time / p) % 1.0) - 0.5 for p in (0.21, 0.29, 0.37)])
+
+    def star(i, coefficients, noise=2e-4):
+        rel = instrument @ coefficients + noise * rng.standard_normal(n)
+        rel += 1e-3 * np.sin(2 * np.pi * time / (3 + i))  # the star's own slow variability
+        meta = TargetInfo(mission="TESS", target_id=f"TIC {100 + i}", sector=1, camera=1, ccd=1,
+                          ra=10.0 + i, dec=-30.0)
+        return LightCurve(time=time, quality=np.zeros(n, np.int64), good=np.ones(n, bool),
+                          cadenceno=np.arange(n), time_format="btjd", meta=meta, flux=1e4 * (1 + rel),
+                          flux_err=np.full(n, 1e4 * noise))
+
+    target = star(0, np.array([2e-3, -1e-3, 1.5e-3]))
+    others = [star(i, 1e-3 * rng.standard_normal(3)) for i in range(1, n_others + 1)]
+    return target, others
+
+
+def test_choose_design_keeps_the_smallest_design_that_predicts_as_well():
+    from halfsib.pipeline import choose_design
+
+    assert choose_design([100.0, 90.0, 95.0], [300, 400, 200]) == 1
+    assert choose_design([100.0, 90.0, 91.0], [300, 400, 200]) == 2  # within 2 % of the best, fewer columns
+    assert choose_design([100.0, 90.0, 91.0], [300, 400, 200], tolerance=0.0) == 1
+    assert choose_design([90.0, 90.0], [200, 200]) == 0  # ties: the first
+    assert choose_design([float("inf"), 120.0], [10, 400]) == 1  # a design that could not be fitted
+    assert choose_design([float("nan")], [10]) == 0
+
+
+def test_the_other_stars_are_used_where_they_predict_the_target(rng):
+    from halfsib.model import heldout_scatter
+    from halfsib.pipeline import fit_target
+
+    target, others = _half_siblings(rng)
+    lc, design, fit, choices = fit_target(target, others=others)
+    assert [bool(c.settings) for c in choices] == [False, True]  # the TESS defaults, then without ELCs
+    with_elcs, without = choices
+    assert with_elcs.chosen and not without.chosen
+    assert any(name.startswith("elc") for name in with_elcs.groups)
+    assert not any(name.startswith("elc") for name in without.groups)
+    assert without.heldout_ppm > 3 * with_elcs.heldout_ppm  # the others carry the target's sawtooth
+    assert dict(fit.design_columns) == with_elcs.groups
+    assert heldout_scatter(lc, design, fit) == pytest.approx(with_elcs.heldout_ppm, rel=1e-9)

@@ -33,7 +33,7 @@ from .results import DetrendResult, leakage_curves
 from .timeseries import LightCurve
 
 __all__ = ["DetrendConfig", "SystematicsModel", "detrend", "transit_window_mask", "white_variance",
-           "EXCLUDE_INFLATION", "ESTIMATED_ERROR_FLOOR"]
+           "heldout_scatter", "EXCLUDE_INFLATION", "ESTIMATED_ERROR_FLOOR", "HELDOUT_DURATION"]
 
 log = logging.getLogger(__name__)
 
@@ -596,3 +596,54 @@ def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | Non
                                      f"valid: {sorted(DetrendConfig.__dataclass_fields__)}")
         base = DetrendConfig(**{**base.__dict__, **settings})
     return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask, start=start).result_
+
+
+#: hours: the length of the held-out blocks of :func:`heldout_scatter` (the CDPP's 6.5 h)
+HELDOUT_DURATION = 6.5
+#: a held-out block counts when it holds at least this fraction of its expected cadences
+HELDOUT_MIN_FILL = 0.6
+
+
+def heldout_blocks(time: NDArray[np.float64], fitted: NDArray[np.bool_], duration: float = HELDOUT_DURATION
+                   ) -> list[NDArray[np.int64]]:
+    """Consecutive blocks of ``duration`` hours of fitted cadences (indices), each at least
+    :data:`HELDOUT_MIN_FILL` full; blocks start at the first fitted cadence."""
+    idx = np.flatnonzero(fitted)
+    if idx.size < 2:
+        return []
+    t = time[idx]
+    cadence = float(np.median(np.diff(t)))
+    width = duration / 24.0
+    label = np.floor((t - t[0]) / width).astype(np.int64)
+    bounds = np.flatnonzero(np.diff(label)) + 1
+    expected = width / cadence
+    return [block for block in np.split(idx, bounds) if block.size >= HELDOUT_MIN_FILL * expected]
+
+
+def heldout_scatter(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,
+                    duration: float = HELDOUT_DURATION) -> float:
+    """How well the fitted model predicts data it has not seen, on a transit's time scale [ppm].
+
+    The fitted cadences are cut into consecutive blocks of ``duration`` hours; each block is
+    predicted from all the other cadences by the fitted model (systematics weights and GP
+    integrated out, hyper-parameters held: :meth:`MarginalLikelihood.heldout_residuals`),
+    and the mean held-out residual of each block is taken. Returned: the robust standard
+    deviation (1.4826 × MAD) of those block means, in ppm of the median flux — the noise a
+    transit of that duration meets in the joint search, where the model predicts the
+    transit's cadences from the rest. Robust, so that real transits and flares in a few
+    blocks do not decide it. This is the statistic by which :func:`halfsib.pipeline.prepare_target`
+    chooses among candidate designs (``docs/detrend.md``).
+
+    Raises
+    ------
+    DataValidationError
+        Fewer than 10 usable blocks, or a fit of other cadences or another design.
+    """
+    objective, gp, lnlam = fitted_objective(lc, design, fit)
+    ml = objective.build(np.concatenate([gp, lnlam]))
+    blocks = heldout_blocks(objective.problem.time, ~objective.problem.excluded, duration)
+    if len(blocks) < 10:
+        raise DataValidationError(f"only {len(blocks)} blocks of {duration:g} h to predict; the held-out "
+                                  "scatter needs at least 10", lc.meta.source)
+    means = np.array([float(np.mean(e)) for e in ml.heldout_residuals(blocks)])
+    return 1e6 * 1.482602218505602 * float(np.median(np.abs(means - np.median(means))))

@@ -5,8 +5,11 @@ io → regressors → model; no argument parsing, no printing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .exceptions import DataValidationError
+from .exceptions import DataValidationError, HalfsibError
 from .model import DetrendConfig, detrend
 from .results import DetrendResult
 from .timeseries import LightCurve, PixelSeries, same_photometry
@@ -23,7 +26,7 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
-__all__ = ["load_target", "load_others", "prepare_target", "detrend_target", "search_target"]
+__all__ = ["load_target", "load_others", "prepare_target", "fit_target", "choose_design", "DesignChoice", "detrend_target", "search_target"]
 
 
 def load_target(source: PathLike | Any, *, flux_column: str | None = None) -> LightCurve | PixelSeries:
@@ -80,23 +83,49 @@ def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | Pixe
     return curves, stamps
 
 
-def prepare_target(
-    target: PathLike | LightCurve | PixelSeries | Any,
-    *,
-    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
-    basis: PathLike | Any = None,
-    cbv: PathLike | Any = None,
-    regressors: Any = None,
-    flux_column: str | None = None,
-    show_progress: bool = False,
-) -> tuple[LightCurve, Any]:
-    """Read the target and the regressor stars and build its design matrix.
+#: a design is kept only if no design with fewer columns predicts held-out 6.5-h blocks within
+#: this fraction of it: a regressor source must earn its place by more than the noise of the test
+SELECTION_TOLERANCE = 0.02
 
-    Returns the target's light curve (the aperture sum for a pixel file) and its
-    :class:`~halfsib.design.DesignMatrix`; arguments as in :func:`detrend_target`.
+
+@dataclass(frozen=True)
+class DesignChoice:
+    """One candidate design tried by :func:`fit_target`, and how well it predicted held-out data.
+
+    Attributes
+    ----------
+    settings : dict
+        The :class:`~halfsib.regressors.RegressorConfig` settings over the mission defaults.
+    groups : dict of str to int
+        Its regressor groups and their columns.
+    heldout_ppm : float
+        :func:`halfsib.model.heldout_scatter` of its fit [ppm]; inf when it could not be fitted.
+    log_likelihood : float
+        The fit's marginal ln L (NaN when it could not be fitted).
+    chosen : bool
     """
+
+    settings: dict[str, Any]
+    groups: dict[str, int]
+    heldout_ppm: float
+    log_likelihood: float
+    chosen: bool = False
+
+
+def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
+                  tolerance: float = SELECTION_TOLERANCE) -> int:
+    """Index of the design to keep: the fewest columns among those whose held-out scatter is
+    within ``tolerance`` (a fraction) of the lowest; the first such on ties. A NaN score (a
+    single candidate, not scored) counts as the lowest."""
+    scores = np.nan_to_num(np.asarray(heldout_ppm, float), nan=0.0)
+    near = np.flatnonzero(scores <= (1 + tolerance) * scores.min())
+    return int(min(near, key=lambda i: (n_columns[i], i)))
+
+
+def _read_inputs(target: Any, others: Any, basis: Any, cbv: Any, flux_column: str | None, show_progress: bool
+                 ) -> tuple[LightCurve | PixelSeries, list[LightCurve], list[PixelSeries], Any, Any]:
     from .io import read_basis
-    from .regressors import ElcBasis, RegressorConfig, build_design
+    from .regressors import ElcBasis
 
     star = target if isinstance(target, (LightCurve, PixelSeries)) else load_target(target, flux_column=flux_column)
     curves: list[LightCurve] = []
@@ -115,10 +144,135 @@ def prepare_target(
     if not curves and basis is None and cbv is None and not isinstance(star, PixelSeries):
         log.warning("%s: no other stars, basis or CBVs given: only the target's own motion and smooth "
                     "terms model the systematics", star.meta.source)
-    design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
-                          config=regressors or RegressorConfig())
+    return star, curves, stamps, basis, cbv
+
+
+def _candidate_settings(star: LightCurve | PixelSeries, has_elcs: bool) -> list[dict[str, Any]]:
+    from .regressors import DESIGN_CANDIDATES
+
+    variants = DESIGN_CANDIDATES.get(star.meta.mission, DESIGN_CANDIDATES["unknown"])
+    chosen: list[dict[str, Any]] = []
+    for v in variants:
+        settings = {k: val for k, val in v.items() if has_elcs or k != "n_elc"}
+        if settings not in chosen:
+            chosen.append(settings)
+    return chosen
+
+
+def fit_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    config: DetrendConfig | None = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+) -> tuple[LightCurve, Any, DetrendResult, tuple[DesignChoice, ...]]:
+    """Read the target and its regressor stars, choose its design and fit the nuisance model.
+
+    With ``regressors=None`` (the default) every design of
+    :data:`halfsib.regressors.DESIGN_CANDIDATES` for the target's mission is built and fitted
+    by maximum marginal likelihood, and the one that best predicts held-out 6.5-h blocks
+    (:func:`halfsib.model.heldout_scatter`) is kept — the one with the fewest columns among
+    those within :data:`SELECTION_TOLERANCE` of the best: a regressor source enters a
+    target's model only where it makes the model predict unseen data at transit time
+    scales better.
+    The marginal likelihood alone would not do: it rewards whatever explains the data at all
+    time scales, and on real K2 stars it takes the other stars' light for slow trends at the
+    cost of the 6.5-h precision (``docs/detrend.md``). With a ``RegressorConfig`` given, that
+    design is fitted as is.
+
+    Returns
+    -------
+    lc : LightCurve
+        The target's light curve (the aperture sum for a pixel file).
+    design : DesignMatrix
+        The chosen design.
+    fit : DetrendResult
+        Its fit (no transit mask).
+    choices : tuple of DesignChoice
+        Every design tried, with its held-out scatter (one entry, not scored, when
+        ``regressors`` was given).
+    """
+    from .model import heldout_scatter
+    from .regressors import RegressorConfig, build_design
+
+    star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
     lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
-    return lc, design
+    if regressors is not None:
+        design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
+                              config=regressors)
+        fit = detrend(lc, design, config=config)
+        only = DesignChoice(settings={}, groups=_columns(design), heldout_ppm=float("nan"),
+                            log_likelihood=fit.log_likelihood, chosen=True)
+        return lc, design, fit, (only,)
+    tried: list[tuple[DesignChoice, Any, DetrendResult | None]] = []
+    errors: list[HalfsibError] = []
+    variants = _candidate_settings(star, bool(curves) or basis is not None)
+    for settings in variants:
+        design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
+                              config=RegressorConfig(**settings))
+        if any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d, _ in tried):
+            continue  # e.g. two motion settings for a target without motion variables
+        try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
+            fit = detrend(lc, design, config=config)
+            score = heldout_scatter(lc, design, fit) if len(variants) > 1 else math.nan
+        except HalfsibError as err:
+            if len(variants) == 1:
+                raise
+            errors.append(err)
+            log.info("%s: design %s not usable (%s)", star.meta.target_id or star.meta.source, settings, err)
+            tried.append((DesignChoice(settings, _columns(design), math.inf, math.nan), design, None))
+            continue
+        tried.append((DesignChoice(settings, _columns(design), score, fit.log_likelihood), design, fit))
+    usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]
+    if not usable:
+        raise errors[0]
+    best = usable[choose_design([tried[i][0].heldout_ppm for i in usable], [tried[i][1].n_columns for i in usable])]
+    choices = tuple(dataclasses.replace(c, chosen=i == best) for i, (c, _, _) in enumerate(tried))
+    for c in choices:
+        log.info("%s: design %s held-out 6.5-h scatter %.1f ppm, ln L %.1f%s", star.meta.target_id or
+                 star.meta.source, c.settings or "mission defaults", c.heldout_ppm, c.log_likelihood,
+                 "  <- chosen" if c.chosen else "")
+    _, design, fit = tried[best]
+    assert fit is not None
+    return lc, design, fit, choices
+
+
+def prepare_target(
+    target: PathLike | LightCurve | PixelSeries | Any,
+    *,
+    others: Sequence[PathLike] | Sequence[LightCurve | PixelSeries] = (),
+    basis: PathLike | Any = None,
+    cbv: PathLike | Any = None,
+    regressors: Any = None,
+    flux_column: str | None = None,
+    show_progress: bool = False,
+    config: DetrendConfig | None = None,
+) -> tuple[LightCurve, Any]:
+    """Read the target and the regressor stars and build its design matrix.
+
+    Returns the target's light curve (the aperture sum for a pixel file) and its
+    :class:`~halfsib.design.DesignMatrix`; with ``regressors=None`` the design is the one
+    :func:`fit_target` chooses (which fits each candidate: use :func:`fit_target` to keep
+    that fit). Arguments as in :func:`detrend_target`.
+    """
+    if regressors is None:
+        lc, design, _, _ = fit_target(target, others=others, basis=basis, cbv=cbv, config=config,
+                                      flux_column=flux_column, show_progress=show_progress)
+        return lc, design
+    from .regressors import build_design
+
+    star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
+    design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
+                          config=regressors)
+    return (star if isinstance(star, LightCurve) else star.to_lightcurve()), design
+
+
+def _columns(design: Any) -> dict[str, int]:
+    return {name: sl.stop - sl.start for name, sl in design.groups.items()}
 
 
 def detrend_target(
@@ -151,9 +305,11 @@ def detrend_target(
     flux_column : str, optional
         Flux column of the target and the others (default: the raw flux).
     """
-    lc, design = prepare_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
-                                flux_column=flux_column, show_progress=show_progress)
-    if transit_mask is not None and np.asarray(transit_mask).shape != (lc.n_cadences,):
+    lc, design, fit, _ = fit_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                    config=config, flux_column=flux_column, show_progress=show_progress)
+    if transit_mask is None:
+        return fit
+    if np.asarray(transit_mask).shape != (lc.n_cadences,):
         raise DataValidationError(f"transit_mask has shape {np.shape(transit_mask)}; the target has "
                                   f"{lc.n_cadences} cadences", lc.meta.source)
     return detrend(lc, design, config=config, transit_mask=transit_mask)
@@ -177,7 +333,6 @@ def search_target(
     """
     from .search import search
 
-    lc, design = prepare_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
-                                flux_column=flux_column, show_progress=show_progress)
-    fit = detrend(lc, design, config=config)
+    lc, design, fit, _ = fit_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                    config=config, flux_column=flux_column, show_progress=show_progress)
     return fit, search(lc, design, fit, config=search_config)

@@ -527,17 +527,15 @@ def run_target(
         When the target itself cannot be read, modelled or searched (candidate-level
         failures are recorded in the outcomes instead).
     """
-    from .model import detrend
-    from .pipeline import prepare_target
+    from .pipeline import fit_target
     from .search import search
 
     cfg = config or RunConfig()
     clock = {"start": _time.perf_counter()}
     star, pixels = _read(target, flux_column)
-    lc, design = prepare_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
-                                flux_column=flux_column, show_progress=show_progress)
     clock["read"] = _time.perf_counter()
-    nuisance = detrend(lc, design, config=cfg.detrend)
+    lc, design, nuisance, _ = fit_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
+                                         config=cfg.detrend, flux_column=flux_column, show_progress=show_progress)
     clock["detrend"] = _time.perf_counter()
     found = search(lc, design, nuisance, config=cfg.search)
     clock["search"] = _time.perf_counter()

@@ -204,15 +204,14 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     """
     from ..report import search_candidate_table as candidate_table
     from ..io import provenance, write_table
-    from ..model import detrend
-    from ..pipeline import prepare_target
+    from ..pipeline import fit_target
     from ..search import search
 
     basis = load_basis(context.basis_path) if context.basis_path else None
     others = load_stamps(context.stamp_paths, context.flux_column) if context.stamp_paths else ()
-    lc, design = prepare_target(target.path, others=others, basis=basis, cbv=context.cbv_path,
-                                regressors=context.regressors, flux_column=context.flux_column)
-    fit = detrend(lc, design, config=context.detrend)
+    lc, design, fit, _ = fit_target(target.path, others=others, basis=basis, cbv=context.cbv_path,
+                                    regressors=context.regressors, config=context.detrend,
+                                    flux_column=context.flux_column)
     result = search(lc, design, fit, config=context.search)
     inputs = [target.path] + [p for p in (context.basis_path, context.cbv_path) if p]
     settings = {"search": repr(result.config), "group": context.group, "settings_hash": context.settings_hash}

@@ -15,7 +15,7 @@ fits the mean separately); :func:`build_design` stacks them into a
 - :func:`build_design`, :class:`RegressorConfig` — all of the above in one call.
 """
 
-from .build import MISSION_DEFAULTS, RegressorConfig, build_design, split_tiers
+from .build import DESIGN_CANDIDATES, MISSION_DEFAULTS, RegressorConfig, build_design, split_tiers
 from .cbv import cbv_regressors
 from .elc import ElcBasis, StarCatalogue, normalise_star
 from .motion import arclength_from_centroids, centroid_track, elc_motion_products, motion_regressors
@@ -25,5 +25,5 @@ from .smooth import spline_regressors
 __all__ = [
     "ElcBasis", "StarCatalogue", "normalise_star", "cpm_regressors", "pld_regressors", "motion_regressors",
     "elc_motion_products", "centroid_track", "arclength_from_centroids", "cbv_regressors", "spline_regressors",
-    "build_design", "split_tiers", "RegressorConfig", "MISSION_DEFAULTS",
+    "build_design", "split_tiers", "RegressorConfig", "MISSION_DEFAULTS", "DESIGN_CANDIDATES",
 ]

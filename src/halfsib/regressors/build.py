@@ -35,7 +35,8 @@ from .smooth import spline_regressors
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS", "CENTROID_MOTION_DEFAULTS"]
+__all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS", "CENTROID_MOTION_DEFAULTS",
+           "DESIGN_CANDIDATES"]
 
 #: per-mission defaults for the settings a RegressorConfig leaves at None (see docs/regressors.md)
 MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -50,6 +51,19 @@ MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
                  motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5),
 }
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
+#: per mission, the designs among which :func:`halfsib.pipeline.prepare_target` chooses for each
+#: target by held-out scatter on transit time scales when the user gives no RegressorConfig
+#: (settings over the mission defaults; a variant without other stars' ELCs is tried only when
+#: other stars are given). K2: the roll response in 20 time windows, or modulated by 40 cubic
+#: B-splines in time (no steps at window edges), each with and without the other stars' ELCs.
+#: Measured in docs/detrend.md.
+DESIGN_CANDIDATES: dict[str, tuple[dict[str, Any], ...]] = {
+    "K2": ({}, dict(motion_modulation="splines", motion_windows=40), dict(n_elc=0),
+           dict(motion_modulation="splines", motion_windows=40, n_elc=0)),
+    "Kepler": ({}, dict(n_elc=0)),
+    "TESS": ({}, dict(n_elc=0)),
+    "unknown": ({}, dict(n_elc=0)),
+}
 #: motion settings that replace the mission's defaults (those the user left at None) when the
 #: motion variables are the 2-D centroids (``motion_variables="centroids"``): for K2 one smooth
 #: response to the position over the campaign (cubic monomials of x, y times 4 B-splines in time,
