@@ -28,14 +28,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _cdpp(time_: np.ndarray, flux: np.ndarray) -> float:
-    import lightkurve as lk
-
-    ok = np.isfinite(flux) & np.isfinite(time_)
-    lc = lk.LightCurve(time=time_[ok], flux=flux[ok] / np.nanmedian(flux[ok]))
-    return float(lc.estimate_cdpp(transit_duration=13, savgol_window=101, sigma=5).value)
-
-
 def _label(settings: dict) -> str:
     motion = "splines40" if settings.get("motion_modulation") == "splines" else "windows20"
     return f"{motion}{'' if settings.get('n_elc') == 0 else '+elc'}"
@@ -43,29 +35,32 @@ def _label(settings: dict) -> str:
 
 def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
     from halfsib.model import detrend
-    from halfsib.pipeline import fit_target
+    from halfsib.pipeline import choose_design, fit_target, prepare_target
+    from halfsib.precision import cdpp
     from halfsib.regressors import RegressorConfig
 
     t0 = time.process_time()
     lc, design, fit, choices = fit_target(target, others=others)
     seconds = time.process_time() - t0
     good = np.isin(np.round(peer_time, 6), np.round(fit.time, 6))
-    peer = _cdpp(peer_time[good], peer_flux[good])
+    peer = cdpp(peer_time[good], peer_flux[good])
     cells = {}
     for c in choices:
         if c.chosen:
-            cells[_label(c.settings)] = (_cdpp(fit.time, fit.flux), c.heldout_ppm)
+            cells[_label(c.settings)] = (cdpp(fit.time, fit.flux), c.heldout.scatter, c.heldout.cdpp, c)
         else:  # refit the candidate to measure its CDPP (fit_target keeps only the chosen fit)
-            from halfsib.pipeline import prepare_target
-
             lc_c, design_c = prepare_target(target, others=others, regressors=RegressorConfig(**c.settings))
             other = detrend(lc_c, design_c)
-            cells[_label(c.settings)] = (_cdpp(other.time, other.flux), c.heldout_ppm)
+            cells[_label(c.settings)] = (cdpp(other.time, other.flux), c.heldout.scatter, c.heldout.cdpp, c)
+    labels = list(cells)
+    columns = [sum(cells[k][3].groups.values()) for k in labels]
+    picks = {stat: labels[choose_design([cells[k][i] for k in labels], columns)]
+             for stat, i in (("scatter", 1), ("cdpp", 2))}
     chosen = next(_label(c.settings) for c in choices if c.chosen)
-    rows.append((name, peer, cells, chosen, seconds))
-    text = "  ".join(f"{k} {v[0]:7.1f} ({v[1]:6.1f})" for k, v in cells.items())
-    print(f"{name:16s} peer {peer:7.1f}  {text}  chosen {chosen:16s} ratio {cells[chosen][0] / peer:5.2f}  "
-          f"{seconds:5.1f} s CPU", flush=True)
+    rows.append((name, peer, cells, chosen, seconds, picks))
+    text = "  ".join(f"{k} {v[0]:7.1f} ({v[1]:6.1f}, {v[2]:6.1f})" for k, v in cells.items())
+    print(f"{name:16s} peer {peer:7.1f}  {text}  chosen {chosen} (by cdpp: {picks['cdpp']})  ratio "
+          f"{cells[chosen][0] / peer:5.2f}  {seconds:5.1f} s CPU", flush=True)
 
 
 def _summary(title: str, rows: list) -> None:
@@ -75,14 +70,21 @@ def _summary(title: str, rows: list) -> None:
     keys = sorted({k for r in rows for k in r[2]})
     print(f"\n{title}: {len(rows)} stars; chosen/peer CDPP median {np.median(ratios):.2f}, "
           f"lower than the peer on {int((ratios < 1).sum())}; median {np.median([r[4] for r in rows]):.1f} s CPU")
+    for stat in ("scatter", "cdpp"):
+        picked = np.array([r[2][r[5][stat]][0] / r[1] for r in rows])
+        print(f"  chosen by held-out {stat:7s}: median CDPP/peer {np.median(picked):.2f}, lower than the peer on "
+              f"{int((picked < 1).sum())}")
+    best = np.array([min(v[0] for v in r[2].values()) / r[1] for r in rows])
+    print(f"  best candidate in hindsight: median CDPP/peer {np.median(best):.2f}")
     for k in keys:
         vals = [r[2][k][0] / r[1] for r in rows if k in r[2]]
         print(f"  {k:16s} median CDPP/peer {np.median(vals):.2f} ({len(vals)} stars), chosen for "
               f"{sum(r[3] == k for r in rows)}")
-    with_elc = [r for r in rows if "windows20+elc" in r[2] and "windows20" in r[2]]
-    if with_elc:
-        better = sum(r[2]["windows20+elc"][0] < r[2]["windows20"][0] for r in with_elc)
-        print(f"  other stars lower the CDPP (windows20+elc vs windows20) on {better} of {len(with_elc)}")
+    for motion in ("windows20", "splines40"):
+        pairs = [r for r in rows if motion + "+elc" in r[2] and motion in r[2]]
+        if pairs:
+            better = sum(r[2][motion + "+elc"][0] < r[2][motion][0] for r in pairs)
+            print(f"  other stars lower the CDPP ({motion}+elc vs {motion}) on {better} of {len(pairs)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         step = max(1, len(files) // args.c13_stars)
         chosen = (k2136 + [f for f in files[::step] if f not in k2136])[:args.c13_stars]
         stars = {f: halfsib.read(f) for f in files}
-        print("C13 (K2SFF FRAW; peer = K2SFF FCOR); per design: CDPP [ppm] (held-out 6.5-h scatter [ppm])")
+        print("C13 (K2SFF FRAW; peer = K2SFF FCOR); per design: CDPP [ppm] (held-out scatter, held-out CDPP [ppm])")
         for f in chosen:
             d = fits.getdata(f, "BESTAPER")
             others = [s for g, s in stars.items() if g != f]

@@ -108,3 +108,14 @@ def dense_heldout_residuals(r: np.ndarray, cov: np.ndarray, blocks) -> list[np.n
         cond = cov[np.ix_(held, ~held)] @ np.linalg.solve(cov[np.ix_(~held, ~held)], r[~held])
         out.append(r[held] - cond)
     return out
+
+
+def dense_heldout_systematics(r, cov, design, prior_variance, blocks) -> list[np.ndarray]:
+    """E[(A w)_s | r_{-s}] = (A Λ Aᵀ)_{s,-s} C_{-s,-s}⁻¹ r_{-s}."""
+    sys_cov = (design * prior_variance) @ design.T
+    out = []
+    for block in blocks:
+        held = np.zeros(r.size, bool)
+        held[np.asarray(block)] = True
+        out.append(sys_cov[np.ix_(held, ~held)] @ np.linalg.solve(cov[np.ix_(~held, ~held)], r[~held]))
+    return out

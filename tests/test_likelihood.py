@@ -116,6 +116,12 @@ def test_heldout_residuals_match_the_dense_conditional(rng, kernel, m):
     blocks = [np.arange(0, 7), np.arange(40, 53), np.array([3 * n // 4]), np.arange(n - 5, n)]
     for fast, dense in zip(ml.heldout_residuals(blocks), ref.dense_heldout_residuals(p["y"], cov, blocks)):
         np.testing.assert_allclose(fast, dense, rtol=1e-7, atol=1e-9)
+    residuals, systematics = ml.heldout_residuals(blocks, systematics=True)
+    for fast, dense in zip(residuals, ref.dense_heldout_residuals(p["y"], cov, blocks)):
+        np.testing.assert_allclose(fast, dense, rtol=1e-7, atol=1e-9)
+    dense_sys = ref.dense_heldout_systematics(p["y"], cov, p["design"], p["lam"], blocks)
+    for fast, dense in zip(systematics, dense_sys):
+        np.testing.assert_allclose(fast, dense, rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.parametrize("kernel", ["none", "sho", "rotation"])

@@ -373,40 +373,64 @@ class MarginalLikelihood:
         return Components(mean=self._data.mean.copy(), systematics=systematics, groups=MappingProxyType(groups),
                           stellar=stellar, residual=residual)
 
-    def heldout_residuals(self, blocks: Sequence[ArrayLike]) -> list[FloatArray]:
+    def heldout_residuals(self, blocks: Sequence[ArrayLike], systematics: bool = False) -> Any:
         """Each block of cadences predicted from all the others: ``r_s − E[r_s | r_{−s}]``.
 
         Exact for the Gaussian model (systematics weights and GP integrated out, the
         hyper-parameters held): ``e_s = [(C⁻¹)_ss]⁻¹ (C⁻¹ r)_s``, the block form of the
         leave-one-out identity for Gaussian processes (Rasmussen & Williams 2006, §5.4.2).
-        ``(C⁻¹)_ss = (K⁻¹)_ss − Z_s S⁻¹ Z_sᵀ`` with ``Z = K⁻¹A``; ``(K⁻¹)_ss`` from a
+        ``(C⁻¹)_ss = (K⁻¹)_ss − Z_s S⁻¹ Z_sᵀ`` with ``Z = K⁻¹A``; ``(K⁻¹)_{:,s}`` from a
         celerite2 solve against the block's unit vectors. Cost O(N J² b) per block of b
-        cadences (O(N² J²) for blocks covering every cadence), plus O(b² M) for the design.
+        cadences (O(N² J²) for blocks covering every cadence), plus O(b M²) for the design.
+
+        With ``systematics=True`` also the systematics alone predicted at the block from the
+        other cadences, ``E[(Aw)_s | r_{−s}] = A_s Λ Aᵀ α'`` with ``α' = C_{−s,−s}⁻¹ r_{−s}``
+        (zero on the block): ``α' = α − (C⁻¹)_{:,s} e_s``, so ``Aᵀα' = Aᵀα − Z_sᵀ e_s +
+        G c S'⁻¹ c Z_sᵀ e_s`` (``G = AᵀK⁻¹A``), O(M²) per block once ``Aᵀα`` is known.
 
         Parameters
         ----------
         blocks : sequence of integer arrays
-            Cadence indices of each held-out block (any blocks; they may not repeat an index
-            within a block).
+            Cadence indices of each held-out block (no index twice within a block).
+        systematics : bool
+            Also return the held-out systematics prediction of each block.
 
         Returns
         -------
-        list of ndarray
-            The held-out residual of each block, in the units of y.
+        list of ndarray, or (list, list) with ``systematics``
+            The held-out residual of each block (and its held-out systematics), units of y.
+
+        Raises
+        ------
+        ConfigurationError
+            ``systematics=True`` with a flat-prior column (its prediction needs finite λ).
         """
         alpha = self._alpha
         p = self._prior
-        out = []
+        if systematics and p.flat.any():
+            raise ConfigurationError("held-out systematics need finite prior variances (a column has a flat prior)")
+        a_active = self._solves.design[:, p.active]
+        gram = self._solves.gram[np.ix_(p.active, p.active)]
+        proj_alpha = a_active.T @ alpha if systematics else None
+        residuals, predicted = [], []
         for block in blocks:
             idx = np.asarray(block, dtype=np.int64)
             unit = np.zeros((self.n_cadences, idx.size))
             unit[idx, np.arange(idx.size)] = 1.0
             inverse_block = self._solves.factor.solve(unit)[idx]
+            z = self._kinv_active[idx] * p.scale if p.active.size else np.zeros((idx.size, 0))
             if p.active.size:
-                z = self._kinv_active[idx] * p.scale
                 inverse_block = inverse_block - z @ p.solve(z.T)
-            out.append(sla.solve(inverse_block, alpha[idx], assume_a="pos", check_finite=False))
-        return out
+            e = sla.solve(inverse_block, alpha[idx], assume_a="pos", check_finite=False)
+            residuals.append(e)
+            if systematics:
+                if not p.active.size:
+                    predicted.append(np.zeros(idx.size))
+                    continue
+                ze = self._kinv_active[idx].T @ e  # Z_sᵀ e
+                proj = proj_alpha - ze + gram @ (p.scale * p.solve(p.scale * ze))
+                predicted.append(a_active[idx] @ (p.scale**2 * proj))
+        return (residuals, predicted) if systematics else residuals
 
     def systematics_variance(self) -> FloatArray:
         """Posterior variance of (A w)_i per cadence, diag(A S⁻¹ Aᵀ), shape (N,); O(N M²)."""

@@ -33,7 +33,7 @@ from .results import DetrendResult, leakage_curves
 from .timeseries import LightCurve
 
 __all__ = ["DetrendConfig", "SystematicsModel", "detrend", "transit_window_mask", "white_variance",
-           "heldout_scatter", "EXCLUDE_INFLATION", "ESTIMATED_ERROR_FLOOR", "HELDOUT_DURATION"]
+           "heldout_precision", "HeldoutPrecision", "heldout_scatter", "heldout_cdpp", "EXCLUDE_INFLATION", "ESTIMATED_ERROR_FLOOR", "HELDOUT_DURATION"]
 
 log = logging.getLogger(__name__)
 
@@ -604,10 +604,11 @@ HELDOUT_DURATION = 6.5
 HELDOUT_MIN_FILL = 0.6
 
 
-def heldout_blocks(time: NDArray[np.float64], fitted: NDArray[np.bool_], duration: float = HELDOUT_DURATION
-                   ) -> list[NDArray[np.int64]]:
+def heldout_blocks(time: NDArray[np.float64], fitted: NDArray[np.bool_], duration: float = HELDOUT_DURATION,
+                   min_fill: float = HELDOUT_MIN_FILL) -> list[NDArray[np.int64]]:
     """Consecutive blocks of ``duration`` hours of fitted cadences (indices), each at least
-    :data:`HELDOUT_MIN_FILL` full; blocks start at the first fitted cadence."""
+    ``min_fill`` full (0: every block, so that they tile the fitted cadences); blocks start
+    at the first fitted cadence."""
     idx = np.flatnonzero(fitted)
     if idx.size < 2:
         return []
@@ -617,33 +618,77 @@ def heldout_blocks(time: NDArray[np.float64], fitted: NDArray[np.bool_], duratio
     label = np.floor((t - t[0]) / width).astype(np.int64)
     bounds = np.flatnonzero(np.diff(label)) + 1
     expected = width / cadence
-    return [block for block in np.split(idx, bounds) if block.size >= HELDOUT_MIN_FILL * expected]
+    return [block for block in np.split(idx, bounds) if block.size >= min_fill * expected and block.size]
 
 
-def heldout_scatter(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,
-                    duration: float = HELDOUT_DURATION) -> float:
-    """How well the fitted model predicts data it has not seen, on a transit's time scale [ppm].
+@dataclass(frozen=True)
+class HeldoutPrecision:
+    """How well a fitted model predicts data it has not seen (:func:`heldout_precision`).
+
+    Attributes
+    ----------
+    scatter : float
+        Robust standard deviation of the blocks' mean held-out residual [ppm]: the noise a
+        transit of the block duration meets when the model (systematics and stellar GP)
+        predicts its cadences from the rest, as the joint search does.
+    cdpp : float
+        The 6.5-h CDPP [ppm] (:func:`halfsib.precision.cdpp`) of the flux corrected by
+        systematics predicted from the other blocks, the star's variability kept.
+    n_blocks : int
+    """
+
+    scatter: float
+    cdpp: float
+    n_blocks: int
+
+
+def heldout_precision(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,
+                      duration: float = HELDOUT_DURATION) -> HeldoutPrecision:
+    """The fitted model's precision on data it was not fitted to, on a transit's time scale.
 
     The fitted cadences are cut into consecutive blocks of ``duration`` hours; each block is
-    predicted from all the other cadences by the fitted model (systematics weights and GP
-    integrated out, hyper-parameters held: :meth:`MarginalLikelihood.heldout_residuals`),
-    and the mean held-out residual of each block is taken. Returned: the robust standard
-    deviation (1.4826 × MAD) of those block means, in ppm of the median flux — the noise a
-    transit of that duration meets in the joint search, where the model predicts the
-    transit's cadences from the rest. Robust, so that real transits and flares in a few
-    blocks do not decide it. This is the statistic by which :func:`halfsib.pipeline.prepare_target`
-    chooses among candidate designs (``docs/detrend.md``).
+    predicted by the fitted model from all the *other* cadences, exactly, the weights
+    integrated out and the hyper-parameters held (:meth:`MarginalLikelihood.heldout_residuals`).
+    Two statistics follow (:class:`HeldoutPrecision`): the scatter of the blocks' held-out
+    residuals (systematics and stellar GP predicted) and the CDPP of the flux corrected by
+    held-out systematics alone (the star's variability kept) — the figure of merit
+    astronomers compare, made honest: a design flexible enough to fit the noise of the data
+    it corrects gains nothing here. :func:`halfsib.pipeline.fit_target` chooses among
+    candidate designs by :data:`SELECTION_STATISTIC` of the two.
 
     Raises
     ------
     DataValidationError
-        Fewer than 10 usable blocks, or a fit of other cadences or another design.
+        Fewer than 10 blocks at least :data:`HELDOUT_MIN_FILL` full, or a fit of other
+        cadences or another design.
     """
+    from .precision import cdpp
+
     objective, gp, lnlam = fitted_objective(lc, design, fit)
     ml = objective.build(np.concatenate([gp, lnlam]))
-    blocks = heldout_blocks(objective.problem.time, ~objective.problem.excluded, duration)
-    if len(blocks) < 10:
-        raise DataValidationError(f"only {len(blocks)} blocks of {duration:g} h to predict; the held-out "
-                                  "scatter needs at least 10", lc.meta.source)
-    means = np.array([float(np.mean(e)) for e in ml.heldout_residuals(blocks)])
-    return 1e6 * 1.482602218505602 * float(np.median(np.abs(means - np.median(means))))
+    problem = objective.problem
+    blocks = heldout_blocks(problem.time, ~problem.excluded, duration, min_fill=0.0)
+    expected = duration / 24.0 / float(np.median(np.diff(problem.time)))
+    full = [i for i, b in enumerate(blocks) if b.size >= HELDOUT_MIN_FILL * expected]
+    if len(full) < 10:
+        raise DataValidationError(f"only {len(full)} blocks of {duration:g} h to predict; the held-out "
+                                  "precision needs at least 10", lc.meta.source)
+    residuals, predicted = ml.heldout_residuals(blocks, systematics=True)
+    means = np.array([float(np.mean(residuals[i])) for i in full])
+    scatter = 1e6 * 1.482602218505602 * float(np.median(np.abs(means - np.median(means))))
+    corrected = np.full(problem.y.size, np.nan)
+    for block, systematics in zip(blocks, predicted):
+        corrected[block] = 1.0 + problem.y[block] - systematics
+    return HeldoutPrecision(scatter=scatter, cdpp=cdpp(problem.time, corrected), n_blocks=len(full))
+
+
+def heldout_scatter(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,
+                    duration: float = HELDOUT_DURATION) -> float:
+    """:attr:`HeldoutPrecision.scatter` of :func:`heldout_precision` [ppm]."""
+    return heldout_precision(lc, design, fit, duration=duration).scatter
+
+
+def heldout_cdpp(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,
+                 duration: float = HELDOUT_DURATION) -> float:
+    """:attr:`HeldoutPrecision.cdpp` of :func:`heldout_precision` [ppm]."""
+    return heldout_precision(lc, design, fit, duration=duration).cdpp

@@ -83,6 +83,10 @@ def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | Pixe
     return curves, stamps
 
 
+#: which :class:`~halfsib.model.HeldoutPrecision` statistic chooses the design: ``"cdpp"`` (the
+#: 6.5-h CDPP of the flux corrected by held-out systematics) or ``"scatter"`` (held-out residual
+#: scatter, stellar GP included); measured in docs/detrend.md
+SELECTION_STATISTIC = "cdpp"
 #: a design is kept only if no design with fewer columns predicts held-out 6.5-h blocks within
 #: this fraction of it: a regressor source must earn its place by more than the noise of the test
 SELECTION_TOLERANCE = 0.02
@@ -99,7 +103,10 @@ class DesignChoice:
     groups : dict of str to int
         Its regressor groups and their columns.
     heldout_ppm : float
-        :func:`halfsib.model.heldout_scatter` of its fit [ppm]; inf when it could not be fitted.
+        Its selection statistic [ppm] (:data:`SELECTION_STATISTIC` of
+        :func:`halfsib.model.heldout_precision`); inf when it could not be fitted.
+    heldout : HeldoutPrecision or None
+        Both held-out statistics (None when not fitted or not scored).
     log_likelihood : float
         The fit's marginal ln L (NaN when it could not be fitted).
     chosen : bool
@@ -110,6 +117,7 @@ class DesignChoice:
     heldout_ppm: float
     log_likelihood: float
     chosen: bool = False
+    heldout: Any = None
 
 
 def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
@@ -196,7 +204,7 @@ def fit_target(
         Every design tried, with its held-out scatter (one entry, not scored, when
         ``regressors`` was given).
     """
-    from .model import heldout_scatter
+    from .model import heldout_precision
     from .regressors import RegressorConfig, build_design
 
     star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
@@ -218,7 +226,8 @@ def fit_target(
             continue  # e.g. two motion settings for a target without motion variables
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
             fit = detrend(lc, design, config=config)
-            score = heldout_scatter(lc, design, fit) if len(variants) > 1 else math.nan
+            precision = heldout_precision(lc, design, fit) if len(variants) > 1 else None
+            score = getattr(precision, SELECTION_STATISTIC) if precision is not None else math.nan
         except HalfsibError as err:
             if len(variants) == 1:
                 raise
@@ -226,16 +235,17 @@ def fit_target(
             log.info("%s: design %s not usable (%s)", star.meta.target_id or star.meta.source, settings, err)
             tried.append((DesignChoice(settings, _columns(design), math.inf, math.nan), design, None))
             continue
-        tried.append((DesignChoice(settings, _columns(design), score, fit.log_likelihood), design, fit))
+        tried.append((DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision),
+                      design, fit))
     usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]
     if not usable:
         raise errors[0]
     best = usable[choose_design([tried[i][0].heldout_ppm for i in usable], [tried[i][1].n_columns for i in usable])]
     choices = tuple(dataclasses.replace(c, chosen=i == best) for i, (c, _, _) in enumerate(tried))
     for c in choices:
-        log.info("%s: design %s held-out 6.5-h scatter %.1f ppm, ln L %.1f%s", star.meta.target_id or
-                 star.meta.source, c.settings or "mission defaults", c.heldout_ppm, c.log_likelihood,
-                 "  <- chosen" if c.chosen else "")
+        log.info("%s: design %s held-out %s %.1f ppm, ln L %.1f%s", star.meta.target_id or
+                 star.meta.source, c.settings or "mission defaults", SELECTION_STATISTIC, c.heldout_ppm,
+                 c.log_likelihood, "  <- chosen" if c.chosen else "")
     _, design, fit = tried[best]
     assert fit is not None
     return lc, design, fit, choices
