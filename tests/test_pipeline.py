@@ -224,6 +224,16 @@ def test_choose_design_keeps_the_smallest_design_that_predicts_as_well():
     assert choose_design([90.0, 90.0], [200, 200]) == 0  # ties: the first
     assert choose_design([float("inf"), 120.0], [10, 400]) == 1  # a design that could not be fitted
     assert choose_design([float("nan")], [10]) == 0
+    assert choose_design([float("inf"), float("inf")], [400, 10]) == 1  # none scored: the smallest
+
+
+def test_a_light_curve_too_short_to_score_still_gets_a_design(rng):
+    from halfsib.pipeline import fit_target
+
+    target, others = _half_siblings(rng, n=100)  # 2 days: fewer than ten 6.5-h blocks
+    lc, design, fit, choices = fit_target(target, others=others)
+    assert all(c.heldout is None and c.heldout_ppm == float("inf") for c in choices)
+    assert sum(c.chosen for c in choices) == 1 and np.isfinite(fit.log_likelihood)
 
 
 def test_the_other_stars_are_used_where_they_predict_the_target(rng):

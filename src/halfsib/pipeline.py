@@ -122,11 +122,13 @@ class DesignChoice:
 
 def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
                   tolerance: float = SELECTION_TOLERANCE) -> int:
-    """Index of the design to keep: the fewest columns among those whose held-out scatter is
+    """Index of the design to keep: the fewest columns among those whose held-out statistic is
     within ``tolerance`` (a fraction) of the lowest; the first such on ties. A NaN score (a
-    single candidate, not scored) counts as the lowest."""
-    scores = np.nan_to_num(np.asarray(heldout_ppm, float), nan=0.0)
-    near = np.flatnonzero(scores <= (1 + tolerance) * scores.min())
+    single candidate, not scored) counts as the lowest; when none could be scored (inf) the
+    fewest columns win."""
+    scores = np.nan_to_num(np.asarray(heldout_ppm, float), nan=0.0, posinf=np.inf)
+    lowest = scores.min()
+    near = np.flatnonzero(scores <= (1 + tolerance) * lowest) if np.isfinite(lowest) else np.arange(scores.size)
     return int(min(near, key=lambda i: (n_columns[i], i)))
 
 
@@ -226,8 +228,6 @@ def fit_target(
             continue  # e.g. two motion settings for a target without motion variables
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
             fit = detrend(lc, design, config=config)
-            precision = heldout_precision(lc, design, fit) if len(variants) > 1 else None
-            score = getattr(precision, SELECTION_STATISTIC) if precision is not None else math.nan
         except HalfsibError as err:
             if len(variants) == 1:
                 raise
@@ -235,9 +235,21 @@ def fit_target(
             log.info("%s: design %s not usable (%s)", star.meta.target_id or star.meta.source, settings, err)
             tried.append((DesignChoice(settings, _columns(design), math.inf, math.nan), design, None))
             continue
+        precision, score = None, math.nan
+        if len(variants) > 1:
+            try:
+                precision = heldout_precision(lc, design, fit)
+                score = getattr(precision, SELECTION_STATISTIC)
+            except HalfsibError as err:  # e.g. under 10 blocks of 6.5 h: not scored
+                log.info("%s: design %s not scored (%s)", star.meta.target_id or star.meta.source, settings, err)
+                score = math.inf
         tried.append((DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision),
                       design, fit))
     usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]
+    if len(usable) > 1 and not all(math.isfinite(tried[i][0].heldout_ppm) for i in usable):
+        # a light curve too short for the CDPP's 2-d flattening: the held-out scatter decides
+        tried = [(dataclasses.replace(c, heldout_ppm=c.heldout.scatter) if c.heldout is not None else c, d, f)
+                 for c, d, f in tried]
     if not usable:
         raise errors[0]
     best = usable[choose_design([tried[i][0].heldout_ppm for i in usable], [tried[i][1].n_columns for i in usable])]
