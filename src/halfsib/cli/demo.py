@@ -22,7 +22,8 @@ OUTDIR/
                      then every candidate that matches nothing
   recovery.png       injected and found signals, period vs depth
 
-A few minutes on a laptop (36 stars x 3,500 cadences; about 5-20 s per star and core).
+About 10-17 minutes on 2 cores (36 stars x 3,500 cadences; 30-60 s per star and core, most of it
+fitting the four candidate nuisance designs of each star).
 Rerunning resumes: finished stars are skipped.
 
 examples:
