@@ -54,7 +54,7 @@ myst_heading_anchors = 3
 
 # -- notebooks (examples/*.ipynb, copied to docs/tutorials/ by halfsib_docs) ---
 nb_execution_mode = "cache"  # re-run a notebook when its code changes; cache in the build dir
-nb_execution_timeout = 300
+nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
