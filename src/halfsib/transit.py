@@ -176,7 +176,7 @@ def transit_duration(params: TransitParams) -> float:
     return params.period / math.pi * math.asin(min(arg, 1.0)) * ecc_term
 
 
-def _auto_supersample(exposure_time: float | None) -> int:
+def auto_supersample(exposure_time: float | None) -> int:
     if exposure_time is None or exposure_time <= 0:
         return 1
     return max(1, int(math.ceil(exposure_time / _SUPERSAMPLE_STEP_D)))
@@ -224,7 +224,7 @@ def transit_flux(
     t = np.asarray(time, dtype=np.float64)
     if exposure_time is not None and not (math.isfinite(exposure_time) and exposure_time >= 0):
         raise ConfigurationError(f"exposure_time must be >= 0 days, got {exposure_time!r}")
-    n_sub = _auto_supersample(exposure_time) if supersample is None else int(supersample)
+    n_sub = auto_supersample(exposure_time) if supersample is None else int(supersample)
     if n_sub < 1:
         raise ConfigurationError(f"supersample must be >= 1, got {supersample!r}")
     flat = t.ravel()

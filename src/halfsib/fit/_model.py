@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from ..transit import TransitParams, _auto_supersample, transit_duration, transit_flux
+from ..transit import TransitParams, auto_supersample, transit_duration, transit_flux
 from .parameters import TransitArrays
 
 __all__ = ["model_flux", "model_flux_rows"]
@@ -72,7 +72,7 @@ def model_flux_rows(time: NDArray[np.float64], arrays: TransitArrays, rows: NDAr
 
 def _offsets(exposure_time: float | None, supersample: int | None) -> NDArray[np.float64] | None:
     """Sub-exposure offsets from mid-exposure [d] (mid-point rule), or None for one point per cadence."""
-    n_sub = _auto_supersample(exposure_time) if supersample is None else int(supersample)
+    n_sub = auto_supersample(exposure_time) if supersample is None else int(supersample)
     if not (exposure_time and n_sub > 1):
         return None
     return ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * exposure_time
