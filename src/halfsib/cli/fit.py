@@ -123,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
     config = FitConfig(sample=not args.no_sample, n_steps=args.steps, n_walkers=args.walkers, n_starts=args.starts,
                        single=True if args.single else None,
                        stellar_density=stellar_density_arguments(args.stellar_density))
+    detrend_config = DetrendConfig(kernel=args.kernel)  # the design is chosen with the kernel that is fitted
     lc, design = prepare_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
-                                flux_column=args.flux_column, show_progress=not args.quiet)
-    nuisance = masked_nuisance_fit(lc, design, guess, config=DetrendConfig(kernel=args.kernel))
+                                flux_column=args.flux_column, show_progress=not args.quiet, config=detrend_config)
+    nuisance = masked_nuisance_fit(lc, design, guess, config=detrend_config)
     fit = fit_transit(lc, design, nuisance, guess, config=config, rng=args.seed, show_progress=not args.quiet)
     inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv, args.candidates) if p]
     fit.write(args.out, inputs=inputs, settings={"kernel": args.kernel, "seed": args.seed})
