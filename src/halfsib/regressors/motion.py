@@ -12,9 +12,12 @@ motion enters the design matrix:
   B-splines of each variable over its range (local flexibility along the arc, like
   K2SFF's binned flux-arclength relation; one spline dropped, so no constant);
 - the *modulation*: each term multiplied by the indicator of one of ``n_windows`` time
-  windows and centred within it (K2SFF-like piecewise fits, without step functions), by
-  one of ``n_windows`` cubic B-splines in time (a response that changes smoothly), or by
-  nothing.
+  windows (K2SFF-like piecewise fits), by one of ``n_windows`` cubic B-splines in time (a
+  response that changes smoothly), or by nothing.
+
+Every term is *anchored*: it is zero at the reference position (each variable's median over
+the good cadences), in every window and for every time spline. The star is then the flux
+the target would have at that one position, and it stays continuous across window edges.
 
 Variables are centred on their median and scaled by their robust scatter (per window with
 window modulation) and clipped at ±``CLIP`` robust sigmas, so that thruster-firing
@@ -37,7 +40,7 @@ from .smooth import spline_basis, window_edges
 log = logging.getLogger(__name__)
 
 __all__ = ["motion_regressors", "centroid_track", "arclength_from_centroids", "motion_variables",
-           "elc_motion_products", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
+           "elc_motion_products", "reference_position", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
 
 MOTION_VARIABLES = ("auto", "arclength", "centroids")
 MODULATIONS = ("windows", "splines", "none")
@@ -177,20 +180,43 @@ def _check(degree: int, n_windows: int, modulation: str, basis: str, n_splines: 
         raise ConfigurationError(f"motion n_splines must be an integer >= 4, got {n_splines}")
 
 
+def _anchored_terms(values: dict[str, FloatArray], rows: BoolArray, reference: dict[str, float], basis: str,
+                    degree: int, n_splines: int) -> tuple[FloatArray, list[str]]:
+    """Terms of the variables minus their value at the reference position (zero there).
+
+    Scaling and spline ranges come from ``rows``, as in :func:`_terms`; the reference
+    position is evaluated with the same scaling, so that every window's (or time spline's)
+    response is zero at one physical position.
+    """
+    extended = {k: np.append(v, reference[k]) for k, v in values.items()}
+    terms, labels = _terms(extended, np.append(rows, False), basis, degree, n_splines)
+    return terms[:-1] - terms[-1], labels
+
+
 def _windowed(values: dict[str, FloatArray], time: FloatArray, good: BoolArray, n_windows: int, basis: str,
               degree: int, n_splines: int, name: str) -> tuple[list[FloatArray], list[str]]:
-    """Terms computed and centred within each window, zero outside it (no step functions)."""
+    """Terms computed within each window, anchored at the reference position, zero outside it."""
     edges = window_edges(time, good, n_windows)
     window = np.clip(np.searchsorted(edges, np.nan_to_num(time, nan=-np.inf), side="right") - 1, 0, n_windows - 1)
+    reference = reference_position(values, good)
     cols, names = [], []
     for w in range(n_windows):
         inside = window == w
-        rows = good & inside
-        terms, labels = _terms(values, rows, basis, degree, n_splines)
-        terms = (terms - terms[rows].mean(axis=0)) * inside[:, None]
-        cols.append(terms)
+        terms, labels = _anchored_terms(values, good & inside, reference, basis, degree, n_splines)
+        cols.append(terms * inside[:, None])
         names += [f"{name}_w{w:02d}_{lab}" for lab in labels]
     return cols, names
+
+
+def reference_position(values: dict[str, FloatArray], good: BoolArray) -> dict[str, float]:
+    """The position at which the motion response is zero: each variable's median over ``good``.
+
+    The model's star is the flux the target would have at this position. Anchoring every
+    time window's response there keeps the star continuous across window edges; centring
+    each window's terms on their own mean (the earlier choice) left each window's mean loss
+    in the star, as steps of up to several per cent on strongly moving K2 stars.
+    """
+    return {k: float(np.median(v[good])) for k, v in values.items()}
 
 
 def motion_regressors(
@@ -233,7 +259,8 @@ def motion_regressors(
     RegressorGroup
         ``n_terms × n_windows`` columns (fewer when a window has no motion), named like
         ``motion_w03_arclength*arclength`` or ``motion_w03_B2(arclength)``. With window
-        modulation each column is centred within its window and zero outside it.
+        modulation each column is zero outside its window; every column is zero at the
+        reference position (:func:`reference_position`).
     """
     _check(degree, n_windows, modulation, basis, n_splines)
     values = motion_variables(target, variables)
@@ -243,7 +270,7 @@ def motion_regressors(
     if modulation == "windows":
         cols, names = _windowed(values, time, good, n_windows, basis, degree, n_splines, name)
     else:
-        terms, labels = _terms(values, good, basis, degree, n_splines)
+        terms, labels = _anchored_terms(values, good, reference_position(values, good), basis, degree, n_splines)
         if modulation == "none":
             cols, names = [terms], [f"{name}_{lab}" for lab in labels]
         else:
@@ -253,8 +280,9 @@ def motion_regressors(
             names = [f"{name}_b{j:02d}_{lab}" for j in range(splines.shape[1]) for lab in labels]
     what = f"degree-{degree} polynomials" if basis == "poly" else f"{n_splines - 1} cubic B-splines"
     desc = (f"{what} of {'/'.join(values)}"
-            + {"windows": f" in {n_windows} time windows (centred per window)",
+            + {"windows": f" in {n_windows} time windows",
                "splines": f" x {max(n_windows, 4)} B-splines in time", "none": ""}[modulation])
+    desc += ", zero at the campaign-median position"
     return make_group(name, np.hstack(cols), names, good, flux, prior_scale=prior_scale, description=desc,
                       source=target.meta.source)
 
