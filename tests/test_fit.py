@@ -122,6 +122,31 @@ def test_fast_model_equals_the_shared_transit_model(rng, exposure):
             assert np.any(ref < 1) or params.b > 1
 
 
+def test_fixed_noise_without_a_window_block_is_exact_and_never_rebuilds(small_problem, rng, monkeypatch):
+    """A window too large for its dense block (a long TESS light curve with many transits)
+    still evaluates at fixed noise from one factorisation: the full path, not a rebuild."""
+    from halfsib.fit import objective as objective_module
+
+    lc, design, fit, guess = small_problem
+    monkeypatch.setattr(objective_module, "MAX_WINDOW", 10)
+    objective, space, start = _objective_for(lc, design, fit, guess)
+    assert objective.window.size > 10
+    fixed = objective.fixed_noise(space.noise(start))
+    assert fixed is not None and not fixed.windowed
+    builds = []
+    original = objective.nuisance.objective.build
+    monkeypatch.setattr(objective.nuisance.objective, "build", lambda theta: builds.append(1) or original(theta))
+    for _ in range(4):
+        theta = start.copy()
+        theta[: space.n_transit] += 0.3 * space.scales[: space.n_transit] * rng.standard_normal(space.n_transit)
+        theta = space.clip_inside(theta, 1e-3)
+        dense = _dense_log_likelihood(fit, design, objective, theta)
+        assert abs(objective.log_likelihood(theta) - dense) <= 1e-8 * abs(dense)
+        many = objective.log_probability_many(theta[None, :])[0]
+        assert many == pytest.approx(objective.log_probability(theta), rel=1e-12)
+    assert not builds
+
+
 def test_fixed_noise_path_falls_back_outside_its_window(small_problem, rng):
     lc, design, fit, guess = small_problem
     objective, space, start = _objective_for(lc, design, fit, guess, half_width=0.01)  # W narrower than the transit

@@ -45,7 +45,7 @@ __all__ = ["Nuisance", "nuisance_from_fit", "JointObjective", "transit_windows"]
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
-#: largest transit window (cadences) for which (C⁻¹)_WW is formed; beyond it the full path is used
+#: largest transit window (cadences) for which (C⁻¹)_WW is formed; beyond it each call solves once
 MAX_WINDOW = 4000
 #: relative step of the transit-model central differences in the gradient (× the parameter scale)
 MODEL_STEP = 1e-3
@@ -124,18 +124,30 @@ def transit_windows(time: FloatArray, params: TransitParams, half_width: float) 
 
 
 class _FixedNoise:
-    """Exact ln L(m) at fixed noise parameters: ln L₀ + mᵀα₀ − ½ m_Wᵀ (C⁻¹)_WW m_W."""
+    """Exact ln L(m) at fixed noise parameters: ln L₀ + mᵀα₀ − ½ m_Wᵀ (C⁻¹)_WW m_W.
 
-    def __init__(self, ml: MarginalLikelihood, offset: float, window: NDArray[np.int64]):
+    With ``window`` None (W too large for the dense block (C⁻¹)_WW) only :meth:`full` is
+    available: the factorisation and the design solves are still built once, so each call
+    costs one GP solve and O(N M) instead of a rebuild.
+    """
+
+    def __init__(self, ml: MarginalLikelihood, offset: float, window: NDArray[np.int64] | None):
         self.ml = ml
-        self.log_like0 = ml.log_likelihood() + offset
         self.offset = offset
-        self.alpha0 = ml.residual_inverse()
         self.window = window
+        if window is None:
+            return
+        self.log_like0 = ml.log_likelihood() + offset
+        self.alpha0 = ml.residual_inverse()
         unit = np.zeros((ml.n_cadences, window.size))
         unit[window, np.arange(window.size)] = 1.0
         block = ml.apply_inverse(unit)[window]
         self.block = 0.5 * (block + block.T)
+
+    @property
+    def windowed(self) -> bool:
+        """True when the dense window block exists (the O(|W|²) paths are available)."""
+        return self.window is not None
 
     def __call__(self, m_window: FloatArray) -> float:
         nz = np.flatnonzero(m_window)
@@ -214,13 +226,16 @@ class JointObjective:
 
     # ------------------------------------------------------------ likelihood
     def fixed_noise(self, noise: FloatArray) -> _FixedNoise | None:
-        """The fixed-noise evaluator at ``noise`` (cached for the last one; None if K fails or W is too big)."""
+        """The fixed-noise evaluator at ``noise`` (cached for the last one; None if K fails).
+
+        When W holds more than :data:`MAX_WINDOW` cadences the evaluator has no window block
+        and every call takes its full path (one GP solve, no rebuild).
+        """
         if self._fixed_noise is not None and np.array_equal(noise, self._fixed_noise):
             return self._fixed
-        if self.window.size > MAX_WINDOW:
-            return None
         try:
-            fixed = _FixedNoise(self.nuisance.build(noise), self.nuisance.offset, self.window)
+            window = self.window if self.window.size <= MAX_WINDOW else None
+            fixed = _FixedNoise(self.nuisance.build(noise), self.nuisance.offset, window)
         except NotPositiveDefiniteError:
             return None
         self._fixed, self._fixed_noise = fixed, np.array(noise, copy=True)
@@ -240,7 +255,7 @@ class JointObjective:
         fixed = self._fixed if (self._fixed_noise is not None and np.array_equal(noise, self._fixed_noise)) else None
         try:
             if use_fixed and fixed is not None:
-                if self._fits_window(params):
+                if fixed.windowed and self._fits_window(params):
                     return _finite_or_neg_inf(fixed(self.model(params, self.nuisance.time[fixed.window])))
                 return _finite_or_neg_inf(fixed.full(self.model(params)))
             ml = self.nuisance.build(noise).with_mean(self.model(params))
@@ -281,7 +296,7 @@ class JointObjective:
 
     def _fast_rows(self, thetas: FloatArray, arrays: TransitArrays) -> NDArray[np.int64]:
         """Valid rows at the cached fixed noise whose every transit stays inside W (:meth:`_fits_window`)."""
-        if self._fixed is None or self._fixed_noise is None:
+        if self._fixed is None or self._fixed_noise is None or not self._fixed.windowed:
             return np.zeros(0, np.int64)
         ok = arrays.valid.copy()
         if self.space.fits_noise:
