@@ -29,6 +29,8 @@ __all__ = ["fit_transit", "sample_transit", "fit_candidates", "count_in_transit"
 
 #: the nuisance fit made for a transit fit masks cadences within this × T14 / 2 of each guessed transit
 NUISANCE_MASK_FACTOR = 2.0
+#: the sampler's fixed-noise window reaches this many Fisher errors of t0 and P from the maximum
+WINDOW_SIGMAS = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +98,25 @@ def masked_nuisance_fit(lc: LightCurve, design: DesignMatrix, guess: TransitGues
 
 
 def _objective(nuisance: Nuisance, space: ParameterSpace, guess: TransitGuess, start: FloatArray,
-               exposure: float, supersample: int | None) -> JointObjective:
+               exposure: float, supersample: int | None, errors: FloatArray | None = None) -> JointObjective:
+    """The joint objective, its fixed-noise window W reaching as far as t0 and P may move.
+
+    Without ``errors`` that is the whole support of t0 and P (the maximisation); with the
+    Fisher errors of a maximum, ``WINDOW_SIGMAS`` of them (the sampler: W stays small enough
+    for its dense block on long light curves with many transits; a walker that leaves W takes
+    the exact full path).
+    """
     duration = guess.duration / 24.0
-    dt0 = 0.5 * (space.upper[1] - space.lower[1])
+    half_range = 0.5 * (space.upper[:2] - space.lower[:2])
+    if errors is not None:
+        spread = WINDOW_SIGMAS * np.asarray(errors[:2], float)
+        half_range = np.where(np.isfinite(spread) & (spread > 0), np.minimum(spread, half_range), half_range)
+    d_period, dt0 = float(half_range[0]), float(half_range[1])
     if space.single:
         reach = dt0
     else:
         far = max(float(nuisance.time[-1]) - guess.t0, guess.t0 - float(nuisance.time[0]))
-        reach = dt0 + far / guess.period * 0.5 * (space.upper[0] - space.lower[0])
+        reach = dt0 + far / guess.period * d_period
     return JointObjective(nuisance, space, exposure, supersample, duration + reach + exposure, start)
 
 
@@ -228,8 +241,9 @@ def _with_posterior(fit: TransitFit, nuisance: Nuisance, space: ParameterSpace, 
                     rng: np.random.Generator, show_progress: bool) -> TransitFit:
     """``fit`` with the emcee posterior around its maximum (the fixed-noise window centred there)."""
     started = _time.perf_counter()
-    objective = _objective(nuisance, space, fit.guess, fit.theta, fit.exposure_time, cfg.supersample)
-    run = _sample(objective, fit.theta, np.sqrt(np.diag(fit.fisher_covariance)), cfg, rng, show_progress)
+    errors = np.sqrt(np.diag(fit.fisher_covariance))
+    objective = _objective(nuisance, space, fit.guess, fit.theta, fit.exposure_time, cfg.supersample, errors)
+    run = _sample(objective, fit.theta, errors, cfg, rng, show_progress)
     posterior, draws = _posterior(space, run, fit.theta)
     flags = fit.flags + (() if run.converged else ("sampler_not_converged",))
     timings = {**fit.timings, "sampling": round(_time.perf_counter() - started, 3)}

@@ -143,6 +143,9 @@ class _FixedNoise:
         unit[window, np.arange(window.size)] = 1.0
         block = ml.apply_inverse(unit)[window]
         self.block = 0.5 * (block + block.T)
+        self._active_mask = np.zeros(window.size, bool)
+        self._active_set: NDArray[np.int64] | None = None
+        self._active_block = np.zeros((0, 0))
 
     @property
     def windowed(self) -> bool:
@@ -150,17 +153,32 @@ class _FixedNoise:
         return self.window is not None
 
     def __call__(self, m_window: FloatArray) -> float:
-        nz = np.flatnonzero(m_window)
-        if nz.size == 0:
-            return self.log_like0
-        m = m_window[nz]
-        quad = float(m @ (self.block[np.ix_(nz, nz)] @ m))
-        return self.log_like0 + float(m @ self.alpha0[self.window[nz]]) - 0.5 * quad
+        return float(self.many(m_window[None, :])[0])
+
+    def _active(self, used: NDArray[np.int64]) -> tuple[NDArray[np.int64], FloatArray]:
+        """A cached set of window cadences holding ``used``, and (C⁻¹) restricted to it.
+
+        Successive calls (a sampler's steps, an optimiser's) put their transits on nearly
+        the same cadences: the set grows to their union and the gathered block is reused
+        until some call reaches outside it.
+        """
+        if self._active_set is None or not self._active_mask[used].all():
+            self._active_mask[used] = True
+            self._active_set = np.flatnonzero(self._active_mask)
+            self._active_block = self.block[np.ix_(self._active_set, self._active_set)]
+        return self._active_set, self._active_block
 
     def many(self, m_window: FloatArray) -> FloatArray:
-        """:meth:`__call__` for each row of ``m_window`` (shape (n, |W|)) with one matrix product."""
-        quad = np.einsum("ij,ij->i", m_window @ self.block, m_window)
-        return self.log_like0 + m_window @ self.alpha0[self.window] - 0.5 * quad
+        """:meth:`__call__` for each row of ``m_window`` (shape (n, |W|)) with one matrix product.
+
+        Only the cadences where some row's transit is non-zero enter (a sampler's walkers
+        share their in-transit cadences, a fraction of W on a long light curve); see
+        :meth:`_active`.
+        """
+        active, block = self._active(np.flatnonzero(np.any(m_window != 0.0, axis=0)))
+        m = m_window[:, active]
+        quad = np.einsum("ij,ij->i", m @ block, m)
+        return self.log_like0 + m @ self.alpha0[self.window[active]] - 0.5 * quad
 
     def full(self, m: FloatArray) -> float:
         return self.ml.with_mean(m).log_likelihood() + self.offset
@@ -178,7 +196,9 @@ class JointObjective:
     supersample : int or None
         Sub-exposures per exposure (``None``: one per 2 minutes).
     window_half_width : float
-        Half-width [d] around the guessed transit times of the fixed-noise window W.
+        Half-width [d] around the guessed transit times of the fixed-noise window W; narrowed
+        (not below the reference transit's own half-width) until W holds at most
+        :data:`MAX_WINDOW` cadences. Parameters whose transits leave W take the full path.
     reference : ndarray
         A vector whose transit defines the centre of W.
     """
@@ -191,6 +211,10 @@ class JointObjective:
         if params is None:
             raise DataValidationError(f"reference vector {reference.tolist()} is outside the parameter support")
         mask = transit_windows(nuisance.time, params, window_half_width)
+        floor = 0.5 * transit_duration(params) + 0.5 * self.exposure_time + 2e-3
+        while mask.sum() > MAX_WINDOW and window_half_width > floor:  # narrower W: the rest takes the full path
+            window_half_width = max(floor, window_half_width * 0.8 * MAX_WINDOW / mask.sum())
+            mask = transit_windows(nuisance.time, params, window_half_width)
         self.window = np.flatnonzero(mask).astype(np.int64)
         self._reference = params
         self._window_half_width = float(window_half_width)
