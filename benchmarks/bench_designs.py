@@ -3,18 +3,19 @@
 Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ../shared/data]
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
-``halfsib.regressors.DESIGN_CANDIDATES`` (for K2: the roll response in 20 time windows or
-modulated by 40 B-splines in time, each with and without the other stars' eigen light
-curves) and keeps the one with the lowest held-out 6.5-h scatter (the fewest columns within
-2 % of it). This prints, per star, each candidate's CDPP (lightkurve's ``estimate_cdpp``,
+``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
+stars' eigen light curves) and keeps the one with the lowest held-out 6.5-h CDPP (the
+fewest columns within 2 % of it). This prints, per star, each candidate's CDPP (lightkurve's ``estimate_cdpp``,
 13 long cadences = 6.5 h, Savitzky-Golay window 101, 5-sigma clipping; the corrected flux
 with the stellar variability kept) and held-out scatter, the chosen design, and the peer's
 CDPP measured here in the same run on the same cadences: K2SFF ``FCOR`` for C13 (every other
 C13 star's ``FRAW`` as regressors), EVEREST's ``FLUX`` for the 7 C5 EVEREST products (their
 raw pixels; the other EVEREST stamps and the 9 C5 mission light curves as regressors).
 
-The "ablation" columns are the candidates themselves: "own motion" (no other stars),
-"+ other stars" (ELCs), and the two motion modulations; every fit has the stellar GP.
+The ablation columns: the candidates themselves ("motion": own motion only, "motion+elc":
+with the other stars), the same with the roll response in 20 time windows instead of
+modulated by 40 B-splines in time ("windows20", as K2 defaults were before), and the default
+design without the stellar GP ("noGP").
 """
 
 from __future__ import annotations
@@ -29,12 +30,19 @@ import numpy as np
 
 
 def _label(settings: dict) -> str:
-    motion = "splines40" if settings.get("motion_modulation") == "splines" else "windows20"
+    modulation = settings.get("motion_modulation", "default")
+    motion = "motion" if modulation == "default" else f"{modulation}{settings.get('motion_windows', '')}"
     return f"{motion}{'' if settings.get('n_elc') == 0 else '+elc'}"
 
 
+#: designs fitted for the ablation only (label, RegressorConfig settings, stellar kernel)
+ABLATION = (("windows20", dict(motion_modulation="windows", motion_windows=20, n_elc=0), "sho"),
+            ("windows20+elc", dict(motion_modulation="windows", motion_windows=20), "sho"),
+            ("motion+elc,noGP", {}, "none"))
+
+
 def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
-    from halfsib.model import detrend
+    from halfsib.model import DetrendConfig, detrend
     from halfsib.pipeline import choose_design, fit_target, prepare_target
     from halfsib.precision import cdpp
     from halfsib.regressors import RegressorConfig
@@ -57,8 +65,14 @@ def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
     picks = {stat: labels[choose_design([cells[k][i] for k in labels], columns)]
              for stat, i in (("scatter", 1), ("cdpp", 2))}
     chosen = next(_label(c.settings) for c in choices if c.chosen)
-    rows.append((name, peer, cells, chosen, seconds, picks))
+    ablation = {}
+    for label, settings, kernel in ABLATION:  # designs that are not candidates, for the ablation columns
+        lc_a, design_a = prepare_target(target, others=others, regressors=RegressorConfig(**settings))
+        fit_a = detrend(lc_a, design_a, config=DetrendConfig(kernel=kernel))
+        ablation[label] = cdpp(fit_a.time, fit_a.flux)
+    rows.append((name, peer, cells, chosen, seconds, picks, ablation))
     text = "  ".join(f"{k} {v[0]:7.1f} ({v[1]:6.1f}, {v[2]:6.1f})" for k, v in cells.items())
+    text += "  " + "  ".join(f"{k} {v:7.1f}" for k, v in ablation.items())
     print(f"{name:16s} peer {peer:7.1f}  {text}  chosen {chosen} (by cdpp: {picks['cdpp']})  ratio "
           f"{cells[chosen][0] / peer:5.2f}  {seconds:5.1f} s CPU", flush=True)
 
@@ -80,7 +94,10 @@ def _summary(title: str, rows: list) -> None:
         vals = [r[2][k][0] / r[1] for r in rows if k in r[2]]
         print(f"  {k:16s} median CDPP/peer {np.median(vals):.2f} ({len(vals)} stars), chosen for "
               f"{sum(r[3] == k for r in rows)}")
-    for motion in ("windows20", "splines40"):
+    for k in rows[0][6]:
+        vals = [r[6][k] / r[1] for r in rows]
+        print(f"  {k:16s} median CDPP/peer {np.median(vals):.2f} (ablation only; not a candidate)")
+    for motion in sorted({k.removesuffix("+elc") for k in keys}):
         pairs = [r for r in rows if motion + "+elc" in r[2] and motion in r[2]]
         if pairs:
             better = sum(r[2][motion + "+elc"][0] < r[2][motion][0] for r in pairs)

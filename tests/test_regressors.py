@@ -451,7 +451,7 @@ def test_config_validation_names_the_setting(setting, value):
 
 def test_config_mission_defaults():
     k2, tess = RegressorConfig.for_mission("K2"), RegressorConfig.for_mission("TESS", n_elc=20)
-    assert k2.n_elc == 150 and k2.motion_windows == 20 and k2.motion_splines == 12 and k2.spline_spacing == 3.0
+    assert k2.n_elc == 150 and k2.motion_modulation == "splines" and k2.motion_windows == 40 and k2.motion_splines == 12 and k2.spline_spacing == 3.0
     assert tess.n_elc == 20 and tess.exclusion_radius > 60
     assert RegressorConfig(n_elc=5).resolved("K2").n_elc == 5
     assert RegressorConfig().resolved("K2") == k2
@@ -614,5 +614,7 @@ def test_k2_centroid_motion_gets_smooth_defaults_and_fits_drift(rng):
                                                       spline_spacing=0))
     assert own.groups["motion"].stop - own.groups["motion"].start == 9 * 6  # the user's setting is kept
     windows = build_design(target, config=RegressorConfig(spline_spacing=0))  # K2 auto: arclength from centroids
-    assert windows.groups["motion"].stop - windows.groups["motion"].start == 20 * 11  # 20 windows x 11 B-splines
+    arc = windows.column_names[windows.groups["motion"]]
+    # 11 arclength B-splines x 40 time B-splines (columns constant on this short series dropped)
+    assert 9 * 4 < len(arc) <= 40 * 11 and all("(arclength)" in c for c in arc)
     assert r_squared(flux, windows.matrix) < r_squared(flux, design.matrix)

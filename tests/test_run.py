@@ -258,11 +258,12 @@ def test_a_dip_made_by_the_motion_terms_on_a_planet_free_star_is_not_claimed(tmp
     # the search's single-event guard (snr_without_strongest) may or may not stop it (3.1-4.7 sigma,
     # depending on the basis); switched off here: the ladder on its own must refuse it
     unguarded = SearchConfig(min_snr_without_strongest=-100.0)
-    # the motion design of the study (8 B-splines x 40 windows; the default is 12 x 20 since session 5,
-    # with which this dip is no longer the first peak): the ladder must refuse the dip those terms make
+    # the motion design of the study (8 B-splines x 40 time windows; with the default design this dip
+    # is no longer the first peak): the ladder must refuse the dip those terms make
     from halfsib.regressors import RegressorConfig
 
-    run = run_target(target, others=[tmp_path / "lc"], regressors=RegressorConfig(motion_windows=40, motion_splines=8),
+    study = RegressorConfig(motion_modulation="windows", motion_windows=40, motion_splines=8)
+    run = run_target(target, others=[tmp_path / "lc"], regressors=study,
                      config=RunConfig(fit=QUICK_FIT, max_candidates=1, search=unguarded))
     assert run.claimed == ()
     outcome = run.outcomes[0]
