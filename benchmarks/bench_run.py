@@ -1,7 +1,11 @@
-"""`halfsib run` end to end on real K2 targets: the wall-time breakdown, serial against a pool.
+"""`halfsib run` end to end on real K2 and TESS targets: the wall-time breakdown, serial against a pool.
 
-    python benchmarks/bench_run.py                 # K2-136 (C13, 3 candidates) and K2-3 (C1, 2)
-    python benchmarks/bench_run.py --targets k2-136 --workers 2
+    python benchmarks/bench_run.py                 # K2-136, K2-3, WASP-46 and WASP-126
+    python benchmarks/bench_run.py --targets k2-136 wasp-46 --workers 2
+
+K2-136 (C13, 131 other stars), K2-3 (C1, EVEREST CBV basis), WASP-46 and WASP-126 (TESS
+sector 1 SPOC 2-min light curves, ~18,000 good cadences each, no other stars: the common
+case of a TESS 2-min user with one star).
 
 Runs the CLI's own path (``run_target`` with a spawn process pool of ``--workers`` and, for the
 ratio, one after the other in this process), then writes the outputs and the report figure,
@@ -29,6 +33,10 @@ TARGETS = {
                    others=["k2-c13/k2sff"], cbv=None),
     "k2-3": dict(target="k2-c1/hlsp_k2sff_k2_lightcurve_201367065-c01_kepler_v1_llc.fits", others=[],
                  cbv="k2-c1/everest_c01_cbv_basis.txt"),
+    "wasp-46": dict(target="tess-s1-cam2-ccd4/tess2018206045859-s0001-0000000231663901-0120-s_lc.fits", others=[],
+                    cbv=None),
+    "wasp-126": dict(target="tess-s1-cam4-ccd1/hlsp_tess-data-alerts_tess_phot_00025155310-s01_tess_v1_lc.fits",
+                     others=[], cbv=None),
 }
 
 
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-serial", action="store_true", help="skip the one-after-the-other run")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
-        print(f"bench_run: {DATA} is absent (the real K2 files); nothing to measure")
+        print(f"bench_run: {DATA} is absent (the real K2 and TESS files); nothing to measure")
         return 0
     for name in args.targets:
         runs = {}

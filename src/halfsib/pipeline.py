@@ -255,9 +255,10 @@ def fit_target(
     best = usable[choose_design([tried[i][0].heldout_ppm for i in usable], [tried[i][1].n_columns for i in usable])]
     choices = tuple(dataclasses.replace(c, chosen=i == best) for i, (c, _, _) in enumerate(tried))
     for c in choices:
-        log.info("%s: design %s held-out %s %.1f ppm, ln L %.1f%s", star.meta.target_id or
-                 star.meta.source, c.settings or "mission defaults", SELECTION_STATISTIC, c.heldout_ppm,
-                 c.log_likelihood, "  <- chosen" if c.chosen else "")
+        score = (f"held-out {SELECTION_STATISTIC} {c.heldout_ppm:.1f} ppm" if len(tried) > 1
+                 else "the only candidate (not scored)")
+        log.info("%s: design %s %s, ln L %.1f%s", star.meta.target_id or star.meta.source,
+                 c.settings or "mission defaults", score, c.log_likelihood, "  <- chosen" if c.chosen else "")
     _, design, fit = tried[best]
     assert fit is not None
     return lc, design, fit, choices
