@@ -22,8 +22,9 @@ OUTDIR/
                      then every candidate that matches nothing
   recovery.png       injected and found signals, period vs depth
 
-About 10-17 minutes on 2 cores (36 stars x 3,500 cadences; 30-60 s per star and core, most of it
-fitting the four candidate nuisance designs of each star).
+About 10 minutes on 2 cores, 20 on one (36 stars x 3,500 cadences; about 30 s per star and core,
+most of it fitting the two candidate nuisance designs of each star, with and without the other
+stars).
 Rerunning resumes: finished stars are skipped.
 
 examples:
