@@ -244,11 +244,13 @@ def test_cli_run_end_to_end(patch, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_dip_made_by_the_motion_terms_on_a_planet_free_star_is_not_claimed(tmp_path):
-    """The false claim of the 2026-11-26 injection study (docs/injection.md): on this
-    planet-free simulated star two 1.6 %, 1.3-h dips at thruster firings appear only once
-    the motion terms enter the model (ladder S/N ≤ 0.3 below the 'motion' rung, 9.9 at the
-    top). Every less flexible rung sees less than half the top depth (closest 1.7σ below half, on
-    'few'): not claimed."""
+    """The false claim that made the ladder's tension condition (docs/injection.md): on this
+    planet-free simulated star, motion terms centred per time window made two 1.6 %, 1.3-h
+    dips at thruster firings (ladder S/N ≤ 0.3 below the 'motion' rung, 9.9 at the top), and
+    every less flexible rung saw less than half the top depth. Anchored motion terms no longer
+    make that dip (the search finds no candidate with the study's design); whatever the
+    search finds on this star must not be claimed, and if the 17.66-d dip comes back the
+    ladder must be what refuses it (the condition itself: tests/test_ladder.py)."""
     camp = simulate_campaign(SimulationConfig(mission="k2", n_stars=16, n_cadences=1500, seed=21,
                                               planet_fraction=0.0, eb_fraction=0.0))
     write_campaign(camp, tmp_path, pixels=False, progress=False)
@@ -266,10 +268,10 @@ def test_a_dip_made_by_the_motion_terms_on_a_planet_free_star_is_not_claimed(tmp
     run = run_target(target, others=[tmp_path / "lc"], regressors=study,
                      config=RunConfig(fit=QUICK_FIT, max_candidates=1, search=unguarded))
     assert run.claimed == ()
-    outcome = run.outcomes[0]
-    assert abs(outcome.candidate.period - 17.659) < 0.01  # the same candidate as in the study
-    assert outcome.ladder.significant and not outcome.ladder.consistent
-    assert any("made by the instrument model" in reason for reason in outcome.claim_blockers)
+    for outcome in run.outcomes:
+        if abs(outcome.candidate.period - 17.659) < 0.01:  # the study's dip
+            assert outcome.ladder.significant and not outcome.ladder.consistent
+            assert any("made by the instrument model" in reason for reason in outcome.claim_blockers)
 
 
 @pytest.mark.slow
