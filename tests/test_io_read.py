@@ -220,3 +220,26 @@ def test_everest_files_give_their_raw_pixels(tmp_path, rng):
     from halfsib.io.identify import identify
 
     assert identify(tmp_path / "hlsp_everest_k2_llc_200000001-c05_kepler_v2.0_lc.fits") == "pixels"
+
+
+@pytest.mark.parametrize("fmt", ["tess-lc", "k2sff", "kepler-tpf"])
+def test_gzip_compressed_fits_reads_like_the_file_and_a_cut_archive_is_refused(zoo, tmp_path, fmt):
+    """``.fits.gz`` as archives ship them: the same series as the plain file; a cut archive
+    is refused as truncated, naming the file (astropy alone reads its first HDUs silently)."""
+    import gzip
+    import shutil
+
+    from halfsib.exceptions import FileFormatError
+
+    packed = tmp_path / (zoo[fmt].name + ".gz")
+    with open(zoo[fmt], "rb") as plain, gzip.open(packed, "wb") as archive:
+        shutil.copyfileobj(plain, archive)
+    original, unpacked = read(zoo[fmt]), read(packed)
+    assert type(unpacked) is type(original) and unpacked.meta.target_id == original.meta.target_id
+    np.testing.assert_array_equal(unpacked.flux, original.flux)
+    np.testing.assert_array_equal(unpacked.good, original.good)
+    cut = tmp_path / ("cut_" + packed.name)
+    cut.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    with pytest.raises(FileFormatError, match="truncated") as err:
+        read(cut)
+    assert str(cut) in str(err.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import warnings
 from pathlib import Path
@@ -13,8 +14,23 @@ FITS_BLOCK = 2880
 TABLE_SUFFIXES = (".csv", ".ecsv", ".txt", ".dat", ".tbl", ".tsv")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    """True if the file starts with the gzip magic bytes (``.fits.gz`` as archives ship them)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def looks_like_fits(path: Path) -> bool:
-    """True if the file starts with the FITS ``SIMPLE`` card."""
+    """True if the file, or its gzip-decompressed content, starts with the FITS ``SIMPLE`` card."""
+    if is_gzip(path):
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read(9) == b"SIMPLE  ="
+        except (OSError, EOFError):
+            return False
     with open(path, "rb") as handle:
         return handle.read(9) == b"SIMPLE  ="
 
@@ -47,6 +63,8 @@ def open_fits(path: Path) -> Any:
             "not a FITS file (it does not start with the FITS 'SIMPLE' card). halfsib reads "
             "Kepler/K2/TESS FITS products and plain tables (" + ", ".join(TABLE_SUFFIXES) + ")", str(path)
         )
+    if is_gzip(path):
+        return _open_gzip_fits(path)
     size = path.stat().st_size
     try:
         with warnings.catch_warnings():
@@ -78,6 +96,40 @@ def open_fits(path: Path) -> Any:
             f"truncated or corrupted file: {size} bytes is not a whole number of 2880-byte FITS "
             "blocks (every FITS file is). The download or copy was interrupted; fetch the file again", str(path)
         )
+    return hdul
+
+
+def _open_gzip_fits(path: Path) -> Any:
+    """A gzip-compressed FITS file, decompressed by astropy; every HDU's data read now, so that a
+    truncated or corrupted archive fails here with a message naming the file."""
+    import zlib
+
+    from astropy.io import fits
+
+    try:  # the whole stream first: astropy reads a cut archive's first HDUs without complaint
+        size = 0
+        with gzip.open(path, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                size += len(chunk)
+    except (OSError, EOFError, zlib.error) as err:
+        raise FileFormatError(
+            f"truncated or corrupted gzip-compressed FITS file ({type(err).__name__}: {err}). The download "
+            "or copy was interrupted; fetch the file again", str(path)) from err
+    if size % FITS_BLOCK:
+        raise FileFormatError(
+            f"truncated or corrupted file: it decompresses to {size} bytes, not a whole number of 2880-byte "
+            "FITS blocks (every FITS file is). Fetch the file again", str(path))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hdul = fits.open(path, lazy_load_hdus=False)
+            for hdu in hdul:
+                _ = hdu.data
+    except Exception as err:  # zlib/EOF errors of a cut archive, astropy's on broken headers
+        raise FileFormatError(
+            f"corrupted or truncated gzip-compressed FITS file ({type(err).__name__}: {err}). "
+            "Fetch the file again, or decompress it (gunzip) to see where it breaks", str(path)
+        ) from err
     return hdul
 
 
