@@ -243,3 +243,21 @@ def test_gzip_compressed_fits_reads_like_the_file_and_a_cut_archive_is_refused(z
     with pytest.raises(FileFormatError, match="truncated") as err:
         read(cut)
     assert str(cut) in str(err.value)
+
+
+def test_text_in_a_numeric_table_column(tmp_path):
+    """``n/a`` (or another missing-value marker) in a table's flux is a missing cadence; any
+    other text is refused naming the column, the data row and the entry (was a traceback)."""
+    from halfsib.exceptions import FileFormatError
+
+    def write(name: str, odd: str) -> str:
+        path = tmp_path / name
+        rows = [f"{0.02 * i:.2f},{odd if i == 7 else 1.0 + 1e-3 * np.sin(i)},0.001" for i in range(60)]
+        path.write_text("time,flux,flux_err\n" + "\n".join(rows) + "\n")
+        return str(path)
+
+    lc = read(write("missing.csv", "n/a"))
+    assert np.isnan(lc.flux[7]) and not lc.good[7] and lc.good.sum() == 59
+    with pytest.raises(FileFormatError, match=r"column 'flux', data row 8: 'abc' is not a number") as err:
+        read(write("text.csv", "abc"))
+    assert "text.csv" in str(err.value)

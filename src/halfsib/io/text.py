@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from numpy.typing import NDArray
 from ..exceptions import FileFormatError
 from ..timeseries import TIME_FORMATS, LightCurve, TargetInfo
 from .validate import MIN_CADENCES, as_float64, check_times, check_usable, estimate_white_noise, good_mask
+
+log = logging.getLogger(__name__)
 
 _TIME_NAMES = ("time", "t", "bjd", "btjd", "bkjd", "jd", "bjd_tdb")
 _FLUX_NAMES = ("flux", "f", "sap_flux", "pdcsap_flux", "fraw", "flux_raw", "rel_flux")
@@ -88,6 +91,46 @@ def _comments(table: Any) -> tuple[str, ...]:
     return tuple(str(c) for c in table.meta.get("comments", ()))
 
 
+#: text entries of a numeric column read as a missing value (compared lower-case, stripped)
+MISSING_MARKERS = frozenset({"", "n/a", "na", "nan", "null", "none", "--", "-", "?"})
+
+
+def numeric_column(table: Any, name: str, source: str) -> NDArray[np.float64]:
+    """Column ``name`` of a plain table as float64.
+
+    A column that the table reader left as text (one entry such as ``n/a`` is enough) is
+    converted entry by entry: the usual missing-value markers (:data:`MISSING_MARKERS`)
+    become NaN, and those cadences are then not good; any other text is refused.
+
+    Raises
+    ------
+    FileFormatError
+        An entry that is neither a number nor a missing-value marker (naming the column,
+        the data row and the entry).
+    """
+    column = table[name]
+    if np.asarray(column).dtype.kind in "biuf":
+        return as_float64(column)
+    values = np.full(len(column), np.nan)
+    missing = 0
+    for row, entry in enumerate(np.ma.filled(np.ma.asarray(column).astype(str), "")):
+        text = str(entry).strip()
+        if text.lower() in MISSING_MARKERS:
+            missing += 1
+            continue
+        try:
+            values[row] = float(text)
+        except ValueError:
+            raise FileFormatError(
+                f"column {name!r}, data row {row + 1}: {text!r} is not a number. Fix or delete that entry "
+                f"(missing values may be written as one of {sorted(m for m in MISSING_MARKERS if m)} or left empty)",
+                source) from None
+    if missing:
+        log.info("%s: %d entries of column %r are missing-value markers; those cadences are not used",
+                 source, missing, name)
+    return values
+
+
 def read_table_lightcurve(
     path: Path,
     *,
@@ -120,8 +163,8 @@ def read_table_lightcurve(
         err_name = flux_err_column
         if err_name is not None and err_name not in names:
             raise FileFormatError(f"no flux uncertainty column {err_name!r}; columns are {names}", source)
-    time = as_float64(table[time_name])
-    flux = as_float64(table[flux_name])
+    time = numeric_column(table, time_name, source)
+    flux = numeric_column(table, flux_name, source)
     quality = np.zeros(time.size, np.int64)
     check_times(time, source)
     if time_format is None:
@@ -136,7 +179,7 @@ def read_table_lightcurve(
                      min_cadences=min_cadences, source=source, what=flux_name)
         flux_err = np.full(time.size, estimate_white_noise(flux, provisional, source))
     else:
-        flux_err = as_float64(table[err_name])
+        flux_err = numeric_column(table, err_name, source)
     good = good_mask(time, flux, flux_err, quality, 0)
     check_usable(good, flux_err, quality, mission="unknown", bitmask=0, min_cadences=min_cadences,
                  source=source, what=flux_name)
