@@ -261,3 +261,13 @@ def test_text_in_a_numeric_table_column(tmp_path):
     with pytest.raises(FileFormatError, match=r"column 'flux', data row 8: 'abc' is not a number") as err:
         read(write("text.csv", "abc"))
     assert "text.csv" in str(err.value)
+
+
+def test_zero_errors_message_prints_plain_numbers(tmp_path):
+    from halfsib.exceptions import DataValidationError
+
+    path = tmp_path / "zero.csv"
+    path.write_text("time,flux,flux_err\n" + "\n".join(f"{0.02 * i:.2f},1.0,0" for i in range(60)) + "\n")
+    with pytest.raises(DataValidationError, match=r"\(e\.g\. 0\)") as err:
+        read(path)
+    assert "np.float64" not in str(err.value) and "delete the column" in str(err.value)

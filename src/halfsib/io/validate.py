@@ -95,9 +95,10 @@ def check_usable(
     if np.any(bad_err):
         k = int(np.count_nonzero(bad_err))
         raise DataValidationError(
-            f"{k} cadence(s) have zero or negative flux uncertainties (e.g. {flux_err[bad_err][0]!r}); "
-            "uncertainties must be positive. Fix the error column, or read the table without one "
-            "(flux_err_column=None) so that halfsib estimates the white noise from the scatter",
+            f"{k} cadence(s) have zero or negative flux uncertainties (e.g. {float(flux_err[bad_err][0]):g}); "
+            "uncertainties must be positive. Fix the error column, or drop it (in Python: read(..., "
+            "flux_err_column=None); for a table on the command line: delete the column) so that halfsib "
+            "estimates the white noise from the scatter",
             source,
         )
     if n_good < min_cadences:
