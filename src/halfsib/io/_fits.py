@@ -100,37 +100,35 @@ def open_fits(path: Path) -> Any:
 
 
 def _open_gzip_fits(path: Path) -> Any:
-    """A gzip-compressed FITS file, decompressed by astropy; every HDU's data read now, so that a
-    truncated or corrupted archive fails here with a message naming the file."""
+    """A gzip-compressed FITS file, decompressed once into memory and opened from there.
+
+    The whole stream is decompressed first (astropy alone reads a cut archive's first HDUs
+    without complaint), so that a truncated or corrupted archive fails here, naming the file.
+    """
+    import io
     import zlib
 
     from astropy.io import fits
 
-    try:  # the whole stream first: astropy reads a cut archive's first HDUs without complaint
-        size = 0
+    try:
         with gzip.open(path, "rb") as handle:
-            while chunk := handle.read(1 << 22):
-                size += len(chunk)
+            content = handle.read()
     except (OSError, EOFError, zlib.error) as err:
         raise FileFormatError(
             f"truncated or corrupted gzip-compressed FITS file ({type(err).__name__}: {err}). The download "
             "or copy was interrupted; fetch the file again", str(path)) from err
-    if size % FITS_BLOCK:
+    if len(content) % FITS_BLOCK:
         raise FileFormatError(
-            f"truncated or corrupted file: it decompresses to {size} bytes, not a whole number of 2880-byte "
-            "FITS blocks (every FITS file is). Fetch the file again", str(path))
+            f"truncated or corrupted file: it decompresses to {len(content)} bytes, not a whole number of "
+            "2880-byte FITS blocks (every FITS file is). Fetch the file again", str(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hdul = fits.open(path, lazy_load_hdus=False)
-            for hdu in hdul:
-                _ = hdu.data
-    except Exception as err:  # zlib/EOF errors of a cut archive, astropy's on broken headers
+            return fits.open(io.BytesIO(content), lazy_load_hdus=False)
+    except Exception as err:  # astropy raises OSError, VerifyError, ValueError, ... on broken headers
         raise FileFormatError(
-            f"corrupted or truncated gzip-compressed FITS file ({type(err).__name__}: {err}). "
-            "Fetch the file again, or decompress it (gunzip) to see where it breaks", str(path)
-        ) from err
-    return hdul
+            f"corrupted gzip-compressed FITS file: its headers cannot be parsed ({type(err).__name__}: {err}). "
+            "Fetch the file again", str(path)) from err
 
 
 def header_value(header: Any, *keys: str, default: Any = None) -> Any:

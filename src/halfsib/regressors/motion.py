@@ -212,9 +212,9 @@ def reference_position(values: dict[str, FloatArray], good: BoolArray) -> dict[s
     """The position at which the motion response is zero: each variable's median over ``good``.
 
     The model's star is the flux the target would have at this position. Anchoring every
-    time window's response there keeps the star continuous across window edges; centring
-    each window's terms on their own mean (the earlier choice) left each window's mean loss
-    in the star, as steps of up to several per cent on strongly moving K2 stars.
+    time window's response there keeps the star continuous across window edges; terms
+    centred on each window's own mean would leave each window's mean loss in the star, as
+    steps of up to several per cent on strongly moving K2 stars (docs/detrend.md).
     """
     return {k: float(np.median(v[good])) for k, v in values.items()}
 
