@@ -75,3 +75,64 @@ def test_stellar_density_option_sets_the_prior_and_the_vetting_density(tmp_path,
     assert main(["fit", "star.fits", "-o", str(tmp_path / "f.ecsv"), "--period", "3", "--t0", "1", "--duration",
                  "2", "--depth", "500", "--stellar-density", "0", "0.1"]) == 1
     assert "g/cm3" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ output paths, checked before any work
+from helpers.corrupt import output_folder_cases, output_path_cases  # noqa: E402
+
+OUTPUT_FILE_CASES = ("out_is_a_folder", "out_exists", "out_under_a_file", "plot_bad_extension",
+                     "plot_no_extension", "plot_under_a_file")
+
+
+@pytest.mark.parametrize("command", ["detrend", "search", "fit"])
+@pytest.mark.parametrize("case", OUTPUT_FILE_CASES)
+def test_bad_output_paths_are_refused_before_the_target_is_read(command, case, tmp_path, capsys):
+    """The target does not exist: an error about the output proves the check comes first."""
+    argv, words = output_path_cases(tmp_path)[case]
+    if command in ("search", "fit"):
+        argv = [a[: -len(".fits")] + ".ecsv" if a.endswith(("new.fits", "/out.fits")) else a for a in argv]
+    extra = ["--period", "3", "--t0", "1", "--duration", "2", "--depth", "500"] if command == "fit" else []
+    assert main([command, str(tmp_path / "no_such_target.fits"), *argv, *extra]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no_such_target" not in err, err
+    assert all(w in err for w in words), err
+
+
+@pytest.mark.parametrize("command", ["run", "batch", "simulate", "demo"])
+@pytest.mark.parametrize("case", ["outdir_is_a_file", "outdir_under_a_file"])
+def test_bad_output_folders_are_refused_before_any_work(command, case, tmp_path, capsys):
+    argv, words = output_folder_cases(tmp_path)[case]
+    target = [str(tmp_path / "no_such_target.fits")] if command in ("run", "batch") else []
+    assert main([command, *target, *argv]) not in (0, None)  # batch: 101 (nothing was run)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no_such_target" not in err, err
+    assert all(w in err for w in words), err
+
+
+def test_a_folder_that_refuses_new_files_is_named_before_the_fit(tmp_path, capsys, monkeypatch):
+    """As root, permissions do not stop writes; the probe's refusal is simulated."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    assert main(["detrend", str(tmp_path / "no_such_target.fits"), "-o", str(tmp_path / "out.fits")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write into {tmp_path} (Permission denied)" in err and "Traceback" not in err
+
+
+def test_a_disk_error_while_writing_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    """ENOSPC (or any OSError) from the operating system: no traceback, the file named, no
+    partial output left."""
+    import errno
+
+    from halfsib.cli import info
+
+    def full_disk(args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.fits"))
+
+    monkeypatch.setattr(info, "run", full_disk)
+    assert main(["info", "whatever.fits"]) == 1
+    err = capsys.readouterr().err
+    assert "out.fits: No space left on device" in err and "free disk space" in err and "Traceback" not in err

@@ -179,3 +179,35 @@ def write_text_cases(good_csv: Path, folder: Path) -> dict[str, tuple[Path, str,
         "few_cadences": (save("few", table[:5]), "DataValidationError", ("only 5",)),
         "not_a_table": (garbage, "FileFormatError", ("cannot parse",)),
     }
+
+
+def output_path_cases(folder: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    """Bad output paths for the commands that write: case -> (argv after the command's own
+    arguments, words the one-line error must contain). ``folder`` gets the obstacles
+    (an existing folder, an existing file)."""
+    a_folder = folder / "existing_folder"
+    a_folder.mkdir(exist_ok=True)
+    a_file = folder / "existing_file.fits"
+    a_file.write_text("already here")
+    return {
+        "out_is_a_folder": (["-o", str(a_folder), "--overwrite"], ("is a folder", "file name inside it")),
+        "out_exists": (["-o", str(a_file)], ("already exists", "--overwrite")),
+        "out_under_a_file": (["-o", str(a_file / "out.fits")], ("is a file, not a folder",)),
+        "plot_bad_extension": (["-o", str(folder / "new.fits"), "--plot", str(folder / "fig.xyz")],
+                               (".xyz is not a figure format", ".png")),
+        "plot_no_extension": (["-o", str(folder / "new.fits"), "--plot", str(folder / "fig")],
+                              ("no extension", ".png")),
+        "plot_under_a_file": (["-o", str(folder / "new.fits"), "--plot", str(a_file / "fig.png")],
+                              ("is a file, not a folder",)),
+    }
+
+
+def output_folder_cases(folder: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    """Bad output folders (``run``, ``batch``, ``simulate``, ``demo``): an existing file given as
+    the folder, and a folder below a file."""
+    a_file = folder / "existing_file"
+    a_file.write_text("already here")
+    return {
+        "outdir_is_a_file": (["-o", str(a_file)], ("is a file", "give a folder")),
+        "outdir_under_a_file": (["-o", str(a_file / "sub")], ("is a file, not a folder",)),
+    }

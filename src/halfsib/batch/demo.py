@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import check_output_folder
 from .runner import BatchConfig, BatchSummary, run_batch
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "match_truth", "ALIASES"]
@@ -181,7 +182,7 @@ def run_demo(outdir: str | os.PathLike[str], config: DemoConfig | None = None) -
     from ..io import write_table
 
     config = config or DemoConfig()
-    out = Path(outdir)
+    out = check_output_folder(outdir, "output folder")
     simdir = out / "sim"
     if not (simdir / "planets.ecsv").exists():
         _simulate(config, simdir)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._atomic import check_output_folder
 from ..exceptions import ConfigurationError, DataValidationError
 from .discover import GROUP_BY, ScanFailure, TargetRecord, assign_names, expand_inputs, group_key, scan_target
 from .execute import TargetOutcome, read_marker, run_target
@@ -346,7 +347,7 @@ def run_batch(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLik
         An input pattern matched nothing, or no input could be read.
     """
     config = config or BatchConfig()
-    out = Path(outdir)
+    out = check_output_folder(outdir, "output folder")
     start = time.time()
     with OutdirLock(out, break_lock=config.break_lock):
         paths = expand_inputs(inputs)

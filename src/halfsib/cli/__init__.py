@@ -87,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"halfsib {args.command}: error: {err}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as err:  # the disk, the file system or the operating system refused
+        if args.traceback:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"halfsib {args.command}: error: {where}{err.strerror or err}; check the path, its permissions and "
+              "the free disk space, then run again (outputs are written whole or not at all; --traceback for "
+              "details)", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"halfsib {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -89,12 +89,14 @@ def _build_one(args: argparse.Namespace, detector: str, members: list[Any]) -> b
 
 def run(args: argparse.Namespace) -> int:
     """Build and write the basis (or one per detector); 1 if a basis could not be written."""
+    from .._atomic import check_output_file
     from .._progress import progress
     from ..exceptions import ConfigurationError
     from ..io import expand_paths, read_many
 
     if args.components < 1 or args.folds < 1:
         raise ConfigurationError(f"--components and --folds must be >= 1, got {args.components} and {args.folds}")
+    check_output_file(args.output, "-o", overwrite=args.overwrite or args.same_channel)  # per-set names: checked at save
     bitmask: Any = int(args.quality_bitmask) if str(args.quality_bitmask).isdigit() else args.quality_bitmask
     series, failures = read_many(expand_paths(args.others), on_error="skip", show_progress=not args.quiet,
                                  flux_column=args.flux_column, quality_bitmask=bitmask, extra_columns=False)

@@ -74,18 +74,16 @@ def _parse_mask(texts: list[str], time: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Detrend one target; print a summary."""
-    from pathlib import Path
-
-    from ..exceptions import ConfigurationError
     from ..model import DetrendConfig
     from ..model import detrend
     from ..pipeline import fit_target, load_target
     from ..regressors import RegressorConfig
     from ..timeseries import PixelSeries
+    from .._atomic import check_figure_path, check_output_file, save_figure
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise ConfigurationError(f"{out} exists; pass --overwrite to replace it")
+    out = check_output_file(args.out, "-o", overwrite=args.overwrite)
+    if args.plot:
+        check_figure_path(args.plot, overwrite=True)
     target = load_target(args.target, flux_column=args.flux_column)
     lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     mask = _parse_mask(args.mask, lc.time) if args.mask else None
@@ -104,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        fig = result.plot()
-        fig.savefig(args.plot, dpi=110)
+        save_figure(result.plot(), args.plot, dpi=110)
     if not args.quiet:
         _summary(result, out, args.plot, choices)
     return 0

@@ -104,17 +104,17 @@ def _from_table(path: str, which: int, single: bool) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Fit the nuisance model, then the transit; write the table (and chain / figure)."""
-    from pathlib import Path
-
     from ..exceptions import ConfigurationError
     from ..fit import FitConfig, fit_transit, masked_nuisance_fit
     from ..model import DetrendConfig
     from ..pipeline import prepare_target
+    from .._atomic import check_figure_path, check_output_file, save_figure
 
-    outputs = [Path(p) for p in (args.out, args.chains, args.plot) if p]
-    existing = [p for p in outputs if p.exists()]
-    if existing and not args.overwrite:
-        raise ConfigurationError(f"{existing[0]} exists; pass --overwrite to replace it")
+    outputs = [check_output_file(args.out, "-o", overwrite=args.overwrite, suffix=".ecsv")]
+    if args.chains:
+        outputs.append(check_output_file(args.chains, "--chains", overwrite=args.overwrite, suffix=".npz"))
+    if args.plot:
+        outputs.append(check_figure_path(args.plot, overwrite=args.overwrite))
     if args.chains and args.no_sample:
         raise ConfigurationError("--chains needs sampling; drop --no-sample")
     guess = _guess(args)
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        fit.plot(corner=fit.sampler is not None).savefig(args.plot, dpi=100)
+        save_figure(fit.plot(corner=fit.sampler is not None), args.plot, dpi=100)
     if not args.quiet:
         _report(fit)
         print(f"wrote {', '.join(str(p) for p in outputs)}")

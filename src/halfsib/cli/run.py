@@ -133,9 +133,17 @@ def run(args: argparse.Namespace) -> int:
     from ..run import run_target
 
     from ..exceptions import ConfigurationError
+    from .._atomic import check_output_folder
+    from ..report import OUTPUT_NAMES
 
     if args.workers < 1:
         raise ConfigurationError(f"--workers {args.workers}: use 1 or more processes")
+    outdir = check_output_folder(args.out)
+    planned = [OUTPUT_NAMES[k] for k in ("candidates", "lightcurve", "summary")]
+    existing = [outdir / name for name in planned if (outdir / name).exists()]
+    if existing and not args.overwrite:
+        raise ConfigurationError(f"-o {outdir}: already holds {existing[0].name}; pass --overwrite to replace "
+                                 "the outputs, or choose another folder")
     with _pool(args.workers) as executor:
         result = run_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
                             flux_column=args.flux_column, show_progress=not args.quiet, executor=executor)

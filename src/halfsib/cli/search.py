@@ -72,17 +72,16 @@ def candidate_table(fit: Any, result: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, search, write the candidate table (and periodogram / figure)."""
-    from pathlib import Path
-
-    from ..exceptions import ConfigurationError
     from ..io import provenance, write_table
     from ..model import DetrendConfig
     from ..pipeline import search_target
+    from .._atomic import check_figure_path, check_output_file, save_figure
 
-    outputs = [Path(p) for p in (args.out, args.periodogram, args.plot) if p]
-    existing = [p for p in outputs if p.exists()]
-    if existing and not args.overwrite:
-        raise ConfigurationError(f"{existing[0]} exists; pass --overwrite to replace it")
+    outputs = [check_output_file(args.out, "-o", overwrite=args.overwrite, suffix=".ecsv")]
+    if args.periodogram:
+        outputs.append(check_output_file(args.periodogram, "--periodogram", overwrite=args.overwrite))
+    if args.plot:
+        outputs.append(check_figure_path(args.plot, overwrite=args.overwrite))
     fit, result = search_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
                                 config=DetrendConfig(kernel=args.kernel), search_config=_search_config(args),
                                 flux_column=args.flux_column, show_progress=not args.quiet)
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        result.plot().savefig(args.plot, dpi=100)
+        save_figure(result.plot(), args.plot, dpi=100)
     if not args.quiet:
         print(f"{fit.meta.target_id or args.target}: {len(result.candidates)} candidate(s)")
         for c in result.candidates:

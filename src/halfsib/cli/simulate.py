@@ -112,10 +112,11 @@ def _listing(campaign: Any, written: list[Path], out: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; print what was written."""
+    from .._atomic import check_output_folder
     from ..exceptions import ConfigurationError
     from ..simulate import SimulationConfig, simulate_campaign, write_campaign
 
-    out = Path(args.out)
+    out = check_output_folder(args.out)
     if not args.overwrite and ((out / "truth.ecsv").exists() or any(out.glob("lc/*.fits"))):
         raise ConfigurationError(f"{out} already holds a simulation; pass --overwrite or choose another --out")
     config = SimulationConfig(
