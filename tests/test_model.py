@@ -287,3 +287,33 @@ def test_regression_only_fit_without_gp_or_jitter_matches_dense(rng):
                           for name, sl in design.groups.items()])
     cov = np.diag(var) + (design.matrix * lam) @ design.matrix.T
     assert result.log_likelihood == pytest.approx(dense_log_likelihood(y, cov), rel=1e-8)
+
+
+def test_wild_cadences_are_isolated_far_points_not_transits(rng):
+    from halfsib.model import wild_cadences
+
+    y = 1.0 + 1e-4 * rng.standard_normal(500)
+    y[100] = 1e30                       # a fill value
+    y[200] *= 0.88                      # one cadence 12 % low (issue: raw K2 read-out glitch)
+    y[0] += 0.05                        # a wild first cadence
+    y[300:302] -= 0.01                  # a 2-cadence, 1 %-deep dip: a short transit, kept
+    y[400:406] -= 0.02                  # a 6-cadence eclipse, kept
+    y[450] += 0.002                     # a 20-sigma high point: left to the fit's 5-sigma clip
+    assert np.flatnonzero(wild_cadences(y)).tolist() == [0, 100, 200]
+    assert not wild_cadences(np.ones(100)).any() and not wild_cadences(y[:4]).any()
+
+
+def test_a_fill_value_in_one_cadence_is_clipped_not_fatal(rng):
+    lc, design, truth = _light_curve(rng, n=400)
+    flux = lc.flux.copy()
+    flux[150] = 1e30
+    flux[250] *= 0.88
+    bad = LightCurve(time=lc.time, quality=lc.quality, good=lc.good, cadenceno=lc.cadenceno, time_format="bkjd",
+                     meta=lc.meta, flux=flux, flux_err=lc.flux_err)
+    result = detrend(bad, design)
+    keep = np.ones(400, bool)
+    keep[[150, 250]] = False
+    clean = detrend(lc, design, transit_mask=~keep)  # the clean data without those two cadences
+    assert result.clipped[150] and result.clipped[250]
+    assert np.all(np.isfinite(result.flux)) and np.all(np.isfinite(result.systematics))
+    np.testing.assert_allclose(result.systematics[keep], clean.systematics[keep], atol=3e-5)

@@ -54,6 +54,11 @@ MIN_MODEL_CADENCES = 50
 #: white noise is fitted, not fixed: the scatter estimate of raw K2 flux is 1.1–1.6× the
 #: white noise and a fixed floor there inflates every depth error by as much (K2-136 b).
 ESTIMATED_ERROR_FLOOR = 0.25
+#: A cadence this many robust sigmas (of the point-to-point scatter) away from its two
+#: neighbours, which agree with each other, is a wild cadence (a cosmic ray, a read-out
+#: glitch, a 1e30 fill value): it is clipped before the fit and its value is never used.
+#: A transit or eclipse spans several cadences and is never isolated like this.
+WILD_CADENCE_SIGMA = 30.0
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -191,6 +196,39 @@ def white_variance(lc: LightCurve, index: NDArray[np.int64], normalisation: floa
     return err**2
 
 
+def wild_cadences(flux: NDArray[np.float64], sigma: float = WILD_CADENCE_SIGMA) -> NDArray[np.bool_]:
+    """Isolated single cadences far from both neighbours (see :data:`WILD_CADENCE_SIGMA`).
+
+    Parameters
+    ----------
+    flux : ndarray, shape (n,)
+        Fluxes of consecutive good cadences (any units, finite).
+    sigma : float
+        Threshold in robust sigmas of ``flux[i] - (flux[i-1] + flux[i+1]) / 2``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True where cadence ``i`` is more than ``sigma`` robust sigmas from the mean of its
+        neighbours while the two neighbours differ by less than a quarter of that step
+        (the end cadences compare with the next two). Both high and low outliers count.
+    """
+    y = np.asarray(flux, float)
+    wild = np.zeros(y.size, bool)
+    if y.size < 5:
+        return wild
+    step = y[1:-1] - 0.5 * (y[:-2] + y[2:])
+    scale = 1.4826 * float(np.median(np.abs(step - np.median(step))))
+    if not scale > 0:
+        return wild
+    limit = sigma * scale
+    wild[1:-1] = (np.abs(step) > limit) & (np.abs(y[2:] - y[:-2]) < 0.25 * np.abs(step))
+    for end, near, far in ((0, 1, 2), (-1, -2, -3)):
+        jump = abs(y[end] - y[near])
+        wild[end] = jump > limit and abs(y[near] - y[far]) < 0.25 * jump
+    return wild
+
+
 def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,
              fit_jitter: bool) -> _Problem:
     source = lc.meta.source
@@ -201,7 +239,12 @@ def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool
     if index.size < MIN_MODEL_CADENCES:
         raise DataValidationError(f"only {index.size} good cadences; the model needs at least "
                                   f"{MIN_MODEL_CADENCES}", source)
-    flux = lc.flux[index]
+    flux = lc.flux[index].copy()
+    wild = wild_cadences(flux)
+    if wild.any():  # never used: the value is replaced by its neighbours' mean, the cadence clipped
+        log.info("%s: %d wild cadence(s) clipped before the fit (at t = %s)", source, int(wild.sum()),
+                 ", ".join(f"{t:.4f}" for t in lc.time[index][wild][:5]))
+        flux[wild] = np.interp(np.flatnonzero(wild), np.flatnonzero(~wild), flux[~wild])
     norm = float(np.median(flux))
     if not norm > 0:
         raise DataValidationError(f"median flux is {norm}; halfsib normalises by it, so it must be positive "
@@ -223,7 +266,7 @@ def _prepare(lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool
         jitter_start = math.sqrt((1.0 - floor**2) * float(np.median(variance))) / floor
     return _Problem(index=index, time=lc.time[index], y=flux / norm - 1.0, variance=variance,
                     jitter_start=jitter_start,
-                    design=design, matrix=design.rows(index), normalisation=norm, masked=masked)
+                    design=design, matrix=design.rows(index), normalisation=norm, masked=masked, clipped=wild)
 
 
 class _Objective:
