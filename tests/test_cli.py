@@ -136,3 +136,27 @@ def test_a_disk_error_while_writing_is_one_line_naming_the_file(tmp_path, capsys
     assert main(["info", "whatever.fits"]) == 1
     err = capsys.readouterr().err
     assert "out.fits: No space left on device" in err and "free disk space" in err and "Traceback" not in err
+
+
+def test_quality_bitmask_option_is_checked(capsys, tmp_path):
+    assert main(["info", str(tmp_path / "x.fits"), "--quality-bitmask", "bogus"]) == 1
+    err = capsys.readouterr().err
+    assert "--quality-bitmask) 'bogus': use 'default'" in err and "corrupted" not in err
+
+
+def test_flux_err_column_none_estimates_the_noise(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    t = 2000.0 + 0.0204 * np.arange(600)
+    f = 1.0 + 1e-3 * np.sin(t) + 2e-4 * rng.standard_normal(t.size)
+    rows = "\n".join(f"{a:.6f},{b:.7f},0.5" for a, b in zip(t, f))  # errors 2500x too large
+    (tmp_path / "lc.csv").write_text("time,flux,flux_err\n" + rows + "\n")
+    args = ["detrend", str(tmp_path / "lc.csv"), "--kernel", "none", "-q"]
+    assert main([*args, "-o", str(tmp_path / "given.fits")]) == 0
+    assert main([*args, "--flux-err-column", "none", "-o", str(tmp_path / "estimated.fits")]) == 0
+    from astropy.io import fits
+
+    given = fits.getdata(tmp_path / "given.fits", 1)["FLUX_ERR"]
+    estimated = fits.getdata(tmp_path / "estimated.fits", 1)["FLUX_ERR"]
+    assert np.median(given) > 0.1 and 1e-4 < np.median(estimated) < 1e-3  # the white noise is 2e-4

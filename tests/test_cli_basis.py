@@ -76,3 +76,12 @@ def test_basis_help_has_examples(basis_cli, capsys):
         basis_cli("--help")
     text = capsys.readouterr().out
     assert "examples:" in text and "--same-channel" in text and "--folds" in text
+
+
+def test_basis_names_the_odd_file_of_another_season(basis_cli, star_files, tmp_path, capsys):
+    lc = read(star_files / "star03.fits")
+    odd = dataclasses.replace(lc.meta, campaign=lc.meta.campaign + 1, source=None)
+    write_lightcurve(lc.replace(meta=odd), star_files / "odd_one.fits")
+    assert basis_cli(star_files, "-o", tmp_path / "b.fits", "-q") == 1
+    err = capsys.readouterr().err
+    assert "different seasons" in err and "(12 stars)" in err and "odd_one.fits" in err and "remove the odd" in err

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import halfsib
 from halfsib.cli import main
 from halfsib.io import read
 
-from helpers.corrupt import CASES, FITS_FORMATS, write_text_cases
+from helpers.corrupt import CASES, FITS_FORMATS, HANDLED, write_text_cases
 
 CASE_IDS = sorted(CASES)
 
@@ -35,6 +36,24 @@ def test_bad_fits_files(case, fmt, zoo, tmp_path):
     with pytest.raises(halfsib.HalfsibError) as err:
         read(path)
     _check(err, path, error, words)
+
+
+@pytest.mark.parametrize("fmt", FITS_FORMATS)
+@pytest.mark.parametrize("case", sorted(HANDLED))
+def test_error_columns_without_errors_are_ignored_with_a_warning(case, fmt, zoo, tmp_path, caplog):
+    maker, _ = HANDLED[case]
+    path = maker(zoo[fmt], fmt, tmp_path / f"{case}_{fmt}.fits")
+    if path is None:
+        pytest.skip(f"{case} does not apply to {fmt}")
+    if fmt.endswith("tpf"):  # pixel errors cannot be estimated pixel by pixel: refused, naming the column
+        with pytest.raises(halfsib.DataValidationError, match="the FLUX_ERR column is (NaN|zero or negative) for "
+                                                              "every pixel") as err:
+            read(path)
+        assert str(path) in str(err.value)
+        return
+    lc = read(path)
+    assert lc.flux_err_estimated and lc.good.sum() > 100 and np.all(lc.flux_err[lc.good] > 0)
+    assert "estimating the white noise from the scatter" in caplog.text
 
 
 def test_bad_text_tables(zoo, tmp_path):
@@ -65,3 +84,15 @@ def test_info_reports_each_bad_file_and_exits_nonzero(zoo, tmp_path, capsys):
     for path in bad:
         assert str(path) in err
     assert "Traceback" not in err and "2 of 3 file(s) could not be read" in err
+
+
+@pytest.mark.parametrize("fmt", ["kepler-tpf", "tess-tpf"])
+def test_an_empty_aperture_sums_the_pixels_that_hold_data(fmt, zoo, tmp_path, caplog):
+    from helpers.corrupt import empty_aperture
+
+    path = empty_aperture(zoo[fmt], fmt, tmp_path / f"empty_aperture_{fmt}.fits")
+    series = read(path)
+    assert not series.aperture[0].any() and series.aperture[1:].all()
+    lc = series.to_lightcurve()
+    assert lc.good.sum() > 0.9 * series.good.sum() and np.all(np.isfinite(lc.flux[lc.good]))
+    assert "aperture is empty; summing the" in caplog.text

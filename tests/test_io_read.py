@@ -267,7 +267,24 @@ def test_zero_errors_message_prints_plain_numbers(tmp_path):
     from halfsib.exceptions import DataValidationError
 
     path = tmp_path / "zero.csv"
-    path.write_text("time,flux,flux_err\n" + "\n".join(f"{0.02 * i:.2f},1.0,0" for i in range(60)) + "\n")
+    path.write_text("time,flux,flux_err\n" + "\n".join(f"{0.02 * i:.2f},1.0,{i % 2}" for i in range(60)) + "\n")
     with pytest.raises(DataValidationError, match=r"\(e\.g\. 0\)") as err:
         read(path)
-    assert "np.float64" not in str(err.value) and "delete the column" in str(err.value)
+    assert "np.float64" not in str(err.value) and "--flux-err-column none" in str(err.value)
+
+
+def test_a_lightkurve_k2sff_object_reads_with_estimated_errors(zoo, caplog):
+    """lightkurve gives K2SFF a flux_err of NaN everywhere: that is no error column, not NaN flux."""
+    import lightkurve as lk
+
+    lc = read(lk.read(zoo["k2sff"]))
+    assert lc.flux_err_estimated and lc.good.sum() > 100 and np.all(lc.flux_err[lc.good] > 0)
+    assert "flux_err is NaN on every cadence" in caplog.text
+
+
+def test_unknown_quality_bitmask_is_named_before_the_file_is_opened(tmp_path):
+    from halfsib.exceptions import ConfigurationError
+
+    for bad in ("bogus", -5, True):
+        with pytest.raises(ConfigurationError, match="--quality-bitmask"):
+            read(tmp_path / "not_even_there.fits", quality_bitmask=bad)

@@ -252,3 +252,22 @@ def test_the_other_stars_are_used_where_they_predict_the_target(rng):
     assert without.heldout.scatter > 3 * with_elcs.heldout.scatter
     assert dict(fit.design_columns) == with_elcs.groups
     assert heldout_precision(lc, design, fit) == with_elcs.heldout
+
+
+def test_other_stars_of_another_season_are_left_out_by_name(campaign, tmp_path, caplog):
+    import shutil
+
+    from halfsib.io import read
+    from halfsib.pipeline import load_others
+
+    out, truth, astro, cadences = campaign
+    files = sorted((out / "lc").glob("*.fits"))
+    odd = tmp_path / "odd_campaign.fits"
+    shutil.copy(files[1], odd)
+    with fits.open(odd, mode="update") as hdul:
+        hdul[0].header["CAMPAIGN"] = 5
+    with caplog.at_level("WARNING", logger="halfsib.pipeline"):
+        curves, stamps, failures = load_others([*files[2:5], odd], read(files[0]))
+    assert len(curves) == 3 and not failures and odd.name not in {c.meta.source for c in curves}
+    message = next(r.getMessage() for r in caplog.records if "odd_campaign.fits" in r.getMessage())
+    assert "from K2 C5, the target from K2 C" in message and "remove it from --others" in message

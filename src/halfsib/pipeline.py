@@ -29,11 +29,14 @@ PathLike = str | os.PathLike[str]
 __all__ = ["load_target", "load_others", "prepare_target", "fit_target", "choose_design", "DesignChoice", "detrend_target", "search_target"]
 
 
-def load_target(source: PathLike | Any, *, flux_column: str | None = None) -> LightCurve | PixelSeries:
+def load_target(source: PathLike | Any, *, flux_column: str | None = None,
+                flux_err_column: str | None = "auto") -> LightCurve | PixelSeries:
     """Read the target (a path or a lightkurve object) with :func:`halfsib.io.read`."""
     from .io import read
 
-    return read(source, flux_column=flux_column)
+    if not isinstance(source, (str, os.PathLike)):
+        return read(source, flux_column=flux_column)
+    return read(source, flux_column=flux_column, flux_err_column=flux_err_column)
 
 
 def _same_star(a: LightCurve | PixelSeries, b: LightCurve | PixelSeries) -> bool:
@@ -70,7 +73,7 @@ def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | Pixe
     stamps: list[PixelSeries] = []
     target_lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     for s in series:
-        if _same_star(s, target):
+        if _same_star(s, target) or not _same_season(s, target):
             continue
         lc = s.to_lightcurve() if isinstance(s, PixelSeries) else s
         if same_photometry(lc, target_lc):
@@ -81,6 +84,23 @@ def _split(series: Sequence[LightCurve | PixelSeries], target: LightCurve | Pixe
             stamps.append(s)
         curves.append(lc)
     return curves, stamps
+
+
+def _same_season(other: LightCurve | PixelSeries, target: LightCurve | PixelSeries) -> bool:
+    """False (with a warning naming the file) for another star in a different time system,
+    mission or season than the target's: it cannot share the target's instrument state."""
+    ours, theirs = target.meta, other.meta
+    reason = ""
+    if "unknown" not in (other.time_format, target.time_format) and other.time_format != target.time_format:
+        reason = f"its times are {other.time_format}, the target's {target.time_format}"
+    elif "unknown" not in (ours.mission, theirs.mission) and ours.mission != theirs.mission:
+        reason = f"it is a {theirs.mission} star, the target a {ours.mission} one"
+    elif "?" not in (ours.season, theirs.season) and ours.season != theirs.season:
+        reason = f"it is from {theirs.mission} {theirs.season}, the target from {ours.mission} {ours.season}"
+    if reason:
+        log.warning("%s among the other stars: %s; left out of the regressors (remove it from --others)",
+                    theirs.source or theirs.target_id, reason)
+    return not reason
 
 
 #: which :class:`~halfsib.model.HeldoutPrecision` statistic chooses the design: ``"cdpp"`` (the

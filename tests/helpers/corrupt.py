@@ -123,6 +123,10 @@ def _set(value: float) -> Callable[[np.ndarray], None]:
     return change
 
 
+def _zero_some(col: np.ndarray) -> None:
+    col[::2] = 0.0  # some errors zero, the others positive: a broken column
+
+
 def _duplicate(col: np.ndarray) -> None:
     col[5] = col[4]
 
@@ -147,11 +151,32 @@ CASES: dict[str, tuple[Maker, str, tuple[str, ...]]] = {
     "no_flux_column": (drop_flux, "FileFormatError", ("flux", "column")),
     "nan_flux": (_column_edit(1, _set(np.nan)), "DataValidationError", ("no usable cadence",)),
     "all_flagged": (_column_edit(3, _flag_all), "DataValidationError", ("no usable cadence", "flagged")),
-    "zero_errors": (_column_edit(2, _set(0.0)), "DataValidationError", ("zero or negative",)),
+    "zero_errors": (_column_edit(2, _zero_some), "DataValidationError", ("zero or negative",
+                                                                            "--flux-err-column none")),
     "negative_errors": (_column_edit(2, _set(-1.0)), "DataValidationError", ("zero or negative",)),
     "duplicated_times": (_column_edit(0, _duplicate), "DataValidationError", ("duplicated",)),
     "unsorted_times": (_column_edit(0, _swap), "DataValidationError", ("not sorted",)),
     "few_cadences": (few_cadences, "DataValidationError", ("only 5", "at least")),
+}
+
+
+def empty_aperture(good: Path, fmt: str, out: Path) -> Path | None:
+    """A pixel file whose APERTURE image is all zero and whose first pixel row was never collected."""
+    if not fmt.endswith("tpf"):
+        return None
+    shutil.copy(good, out)
+    with fits.open(out, mode="update") as hdul:
+        hdul["APERTURE"].data[...] = 0
+        hdul[1].data["FLUX"][:, 0, :] = np.nan
+    return out
+
+
+#: damaged in a way a user wants handled, not refused: case -> (maker, what ``read`` must give).
+#: An error column with no error in it (NaN or 0 on every cadence: lightkurve's K2SFF
+#: ``flux_err``, juliet tables) is ignored with a warning, as if the file had none.
+HANDLED: dict[str, tuple[Maker, str]] = {
+    "all_zero_errors": (_column_edit(2, _set(0.0)), "estimated errors"),
+    "all_nan_errors": (_column_edit(2, _set(np.nan)), "estimated errors"),
 }
 
 
@@ -167,7 +192,7 @@ def write_text_cases(good_csv: Path, folder: Path) -> dict[str, tuple[Path, str,
 
     dup = table.copy(); dup[5, 0] = dup[4, 0]
     swap = table.copy(); swap[[5, 6], 0] = swap[[6, 5], 0]
-    zero = table.copy(); zero[:, 2] = 0.0
+    zero = table.copy(); zero[::2, 2] = 0.0
     nan = table.copy(); nan[:, 1] = np.nan
     garbage = folder / "bad_binary.csv"
     garbage.write_bytes(bytes(range(256)) * 4)

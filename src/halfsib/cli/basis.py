@@ -93,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from .._progress import progress
     from ..exceptions import ConfigurationError
     from ..io import expand_paths, read_many
+    from ..io.quality import parse_bitmask
 
     if args.components < 1 or args.folds < 1:
         raise ConfigurationError(f"--components and --folds must be >= 1, got {args.components} and {args.folds}")
     check_output_file(args.output, "-o", overwrite=args.overwrite or args.same_channel)  # per-set names: checked at save
-    bitmask: Any = int(args.quality_bitmask) if str(args.quality_bitmask).isdigit() else args.quality_bitmask
+    bitmask = parse_bitmask(args.quality_bitmask)
     series, failures = read_many(expand_paths(args.others), on_error="skip", show_progress=not args.quiet,
                                  flux_column=args.flux_column, quality_bitmask=bitmask, extra_columns=False)
     for failure in failures:

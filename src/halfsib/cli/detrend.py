@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ._target_args import add_target_arguments
+from ._target_args import add_target_arguments, target_argument
 
 HELP = "fit the half-sibling systematics model to one target and write the corrected light curve"
 DESCRIPTION = """\
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, "-o", overwrite=args.overwrite)
     if args.plot:
         check_figure_path(args.plot, overwrite=True)
-    target = load_target(args.target, flux_column=args.flux_column)
+    source = target_argument(args)
+    target = load_target(source, flux_column=args.flux_column) if isinstance(source, str) else source
     lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     mask = _parse_mask(args.mask, lc.time) if args.mask else None
     config = DetrendConfig(kernel=args.kernel, holdout_chunks=args.holdout, clip_sigma=args.clip_sigma)

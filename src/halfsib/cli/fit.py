@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._target_args import add_target_arguments
+from ._target_args import add_target_arguments, target_argument
 
 HELP = "fit a limb-darkened transit jointly with the half-sibling nuisance model (ML, Fisher errors, emcee)"
 DESCRIPTION = """\
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                        single=True if args.single else None,
                        stellar_density=stellar_density_arguments(args.stellar_density))
     detrend_config = DetrendConfig(kernel=args.kernel)  # the design is chosen with the kernel that is fitted
-    lc, design = prepare_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
+    lc, design = prepare_target(target_argument(args), others=args.others, basis=args.basis, cbv=args.cbv,
                                 flux_column=args.flux_column, show_progress=not args.quiet, config=detrend_config)
     nuisance = masked_nuisance_fit(lc, design, guess, config=detrend_config)
     fit = fit_transit(lc, design, nuisance, guess, config=config, rng=args.seed, show_progress=not args.quiet)

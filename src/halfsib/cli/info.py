@@ -74,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from ..exceptions import HalfsibError
     from ..io import expand_paths, read, read_basis
     from ..io.identify import identify
+    from ..io.quality import parse_bitmask
 
-    bitmask: Any = int(args.quality_bitmask) if str(args.quality_bitmask).isdigit() else args.quality_bitmask
+    bitmask = parse_bitmask(args.quality_bitmask)
     failures = 0
     try:
         paths = expand_paths(args.paths)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._target_args import add_target_arguments
+from ._target_args import add_target_arguments, target_argument
 
 HELP = "detrend, search, fit, ladder and vet one target; write candidates, fits and a report page"
 DESCRIPTION = """\
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"-o {outdir}: already holds {existing[0].name}; pass --overwrite to replace "
                                  "the outputs, or choose another folder")
     with _pool(args.workers) as executor:
-        result = run_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
+        result = run_target(target_argument(args), others=args.others, basis=args.basis, cbv=args.cbv, config=_config(args),
                             flux_column=args.flux_column, show_progress=not args.quiet, executor=executor)
     paths = result.write(args.out, overwrite=args.overwrite, figure=not args.no_figure)
     if not args.quiet:

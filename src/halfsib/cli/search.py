@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._target_args import add_target_arguments
+from ._target_args import add_target_arguments, target_argument
 
 HELP = "search one target for transits jointly with the half-sibling nuisance model"
 DESCRIPTION = """\
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         outputs.append(check_output_file(args.periodogram, "--periodogram", overwrite=args.overwrite))
     if args.plot:
         outputs.append(check_figure_path(args.plot, overwrite=args.overwrite))
-    fit, result = search_target(args.target, others=args.others, basis=args.basis, cbv=args.cbv,
+    fit, result = search_target(target_argument(args), others=args.others, basis=args.basis, cbv=args.cbv,
                                 config=DetrendConfig(kernel=args.kernel), search_config=_search_config(args),
                                 flux_column=args.flux_column, show_progress=not args.quiet)
     inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv) if p]

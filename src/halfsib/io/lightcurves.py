@@ -15,7 +15,7 @@ from ..exceptions import FileFormatError
 from ..timeseries import LightCurve
 from .formats import target_info, time_format_of
 from .quality import THRUSTER_FIRING, resolve_bitmask
-from .validate import MIN_CADENCES, as_float64, check_times, check_usable, estimate_white_noise, good_mask
+from .validate import MIN_CADENCES, as_float64, check_times, check_usable, flux_uncertainties, good_mask
 
 
 @dataclass(frozen=True)
@@ -123,14 +123,9 @@ def read_fits_lightcurve(
         err_name = _find(names, flux_err_column)
         if err_name is None:
             raise FileFormatError(f"no flux uncertainty column {flux_err_column!r}; columns are {names}", source)
-    estimated = err_name is None
-    if estimated:
-        provisional = good_mask(time, flux, np.ones(n), quality, bitmask)
-        check_usable(provisional, np.ones(n), quality, mission=meta.mission, bitmask=bitmask,
-                     min_cadences=min_cadences, source=source, what=flux_name)
-        flux_err = np.full(n, estimate_white_noise(flux, provisional, source))
-    else:
-        flux_err = as_float64(data.field(err_name))
+    flux_err, estimated = flux_uncertainties(
+        time, flux, None if err_name is None else as_float64(data.field(err_name)), quality, mission=meta.mission,
+        bitmask=bitmask, min_cadences=min_cadences, source=source, flux_name=flux_name, err_name=err_name)
     good = good_mask(time, flux, flux_err, quality, bitmask)
     check_usable(good, flux_err, quality, mission=meta.mission, bitmask=bitmask, min_cadences=min_cadences,
                  source=source, what=flux_name)

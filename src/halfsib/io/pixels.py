@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..exceptions import DataValidationError, FileFormatError
 from ..timeseries import PixelSeries
 from .formats import target_info, time_format_of
 from .quality import resolve_bitmask
 from .validate import MIN_CADENCES, as_float64, check_times, check_usable
+
+log = logging.getLogger(__name__)
+
+#: without an aperture in the file, a pixel enters the summed light curve when it holds data
+#: on at least this fraction of the good cadences
+COLLECTED_FRACTION = 0.9
 
 
 def read_tpf(
@@ -52,6 +60,7 @@ def read_tpf(
                  else np.arange(time.size, dtype=np.int64))
     check_times(time, source, cadenceno if "CADENCENO" in names else None)
     bitmask = resolve_bitmask(quality_bitmask, meta.mission)
+    _check_pixel_errors(flux, flux_err, source)
     finite_pixels = np.isfinite(flux) & np.isfinite(flux_err)
     any_pixel = finite_pixels.reshape(time.size, -1).any(axis=1)
     good = np.isfinite(time) & any_pixel & ((quality & bitmask) == 0)
@@ -59,7 +68,7 @@ def read_tpf(
     err_for_check = np.where(nonpositive.reshape(time.size, -1).any(axis=1), 0.0, 1.0)
     check_usable(good, err_for_check, quality, mission=meta.mission, bitmask=bitmask,
                  min_cadences=min_cadences, source=source, what="FLUX")
-    aperture = _aperture(tpf, flux.shape[1:], source)
+    aperture = _aperture(tpf, flux, good, source)
     columns = {}
     for name in ("POS_CORR1", "POS_CORR2"):
         if name in names:
@@ -72,6 +81,20 @@ def read_tpf(
     )
 
 
+def _check_pixel_errors(flux: NDArray[np.float64], flux_err: NDArray[np.float64], source: str) -> None:
+    """Refuse a FLUX_ERR that is NaN, zero or negative on every pixel that has a flux: the
+    pixel-level model needs each pixel's errors, and none can be estimated per pixel."""
+    has_flux = np.isfinite(flux)
+    if not has_flux.any():
+        return
+    err = flux_err[has_flux]
+    if not np.any(np.isfinite(err) & (err > 0)):
+        what = "NaN" if not np.isfinite(err).any() else "zero or negative"
+        raise DataValidationError(f"the FLUX_ERR column is {what} for every pixel that has a flux; a pixel file "
+                                  "needs its pixel errors. Download the file again, or give the target's light "
+                                  "curve instead", source)
+
+
 def import_lightkurve() -> Any:
     """Import lightkurve without its import-time warning about optional PRF dependencies."""
     with warnings.catch_warnings():
@@ -81,13 +104,23 @@ def import_lightkurve() -> Any:
     return lightkurve
 
 
-def _aperture(tpf: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
+def _aperture(tpf: Any, flux: NDArray[np.float64], good: NDArray[np.bool_], source: str) -> NDArray[np.bool_]:
+    """The pipeline's aperture; without one (no APERTURE image, or an empty one) the pixels
+    that hold data on at least :data:`COLLECTED_FRACTION` of the good cadences (a stamp's
+    never-collected pixels are NaN throughout)."""
+    shape = flux.shape[1:]
     try:
         mask = np.asarray(tpf.pipeline_mask, dtype=bool)
     except Exception:  # no APERTURE extension
         mask = np.zeros(shape, bool)
     if mask.shape != tuple(shape):
         raise DataValidationError(f"APERTURE image {mask.shape} does not match the pixel stamp {shape}", source)
-    if not mask.any():
-        mask = np.ones(shape, bool)
-    return mask
+    if mask.any():
+        return mask
+    collected = np.isfinite(flux[good]).mean(axis=0) >= COLLECTED_FRACTION
+    if not collected.any():
+        raise DataValidationError("no pixel holds data on most good cadences, and the file has no aperture; "
+                                  "this pixel file cannot give a light curve", source)
+    log.warning("%s: the file's aperture is empty; summing the %d of %d pixels that hold data", source,
+                int(collected.sum()), collected.size)
+    return collected

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from ..exceptions import ConfigurationError
+
 __all__ = ["KEPLER_FLAGS", "TESS_FLAGS", "default_bitmask", "resolve_bitmask", "describe_flags",
            "THRUSTER_FIRING", "MOMENTUM_DUMP"]
 
@@ -49,16 +51,31 @@ def default_bitmask(mission: str) -> int:
 
 def resolve_bitmask(bitmask: str | int, mission: str) -> int:
     """Turn ``"default"``, ``"hard"``, ``"none"`` or an integer into an integer bitmask."""
-    if isinstance(bitmask, (int, np.integer)) and not isinstance(bitmask, bool):
-        if bitmask < 0:
-            raise ValueError(f"quality_bitmask must be a non-negative integer, got {bitmask}")
+    check_bitmask(bitmask)
+    if isinstance(bitmask, (int, np.integer)):
         return int(bitmask)
-    table = {"default": _DEFAULT, "hard": _HARD}
     if bitmask == "none":
         return 0
-    if bitmask in table:
-        return table[bitmask][_family(mission)]
-    raise ValueError(f"quality_bitmask must be 'default', 'hard', 'none' or an integer, got {bitmask!r}")
+    return {"default": _DEFAULT, "hard": _HARD}[str(bitmask)][_family(mission)]
+
+
+def check_bitmask(bitmask: object) -> None:
+    """Raise :class:`ConfigurationError` unless ``bitmask`` is one :func:`resolve_bitmask` takes."""
+    if isinstance(bitmask, (int, np.integer)) and not isinstance(bitmask, bool):
+        if bitmask >= 0:
+            return
+    elif bitmask in ("default", "hard", "none"):
+        return
+    raise ConfigurationError(f"quality_bitmask (CLI: --quality-bitmask) {bitmask!r}: use 'default' (the mission's "
+                             "recommended flags), 'hard' (more flags), 'none' (keep flagged cadences) or a "
+                             "non-negative integer of quality bits")
+
+
+def parse_bitmask(text: str) -> str | int:
+    """A ``--quality-bitmask`` argument: a name or a decimal integer, checked."""
+    value: str | int = int(text) if text.strip().lstrip("-").isdigit() else text.strip()
+    check_bitmask(value)
+    return value
 
 
 def describe_flags(quality: NDArray[np.integer], mission: str) -> dict[str, int]:

@@ -16,9 +16,9 @@ from .formats import FORMATS, detect_format, time_format_of
 from .everest import read_everest
 from .lightcurves import read_fits_lightcurve
 from .pixels import import_lightkurve, read_tpf
-from .quality import resolve_bitmask
+from .quality import check_bitmask, resolve_bitmask
 from .text import BasisTable, read_basis_table, read_table_lightcurve
-from .validate import MIN_CADENCES, as_float64, check_times, check_usable, good_mask
+from .validate import MIN_CADENCES, as_float64, check_times, check_usable, flux_uncertainties, good_mask
 
 __all__ = ["read", "read_basis", "FORMATS"]
 
@@ -73,7 +73,10 @@ def read(
     DataValidationError
         All cadences flagged/NaN, non-positive uncertainties, duplicated or unsorted
         times, fewer than ``min_cadences`` good cadences.
+    ConfigurationError
+        ``quality_bitmask`` is not a name or a non-negative integer.
     """
+    check_bitmask(quality_bitmask)
     options = dict(quality_bitmask=quality_bitmask, time_format=time_format, min_cadences=min_cadences)
     if not isinstance(source, (str, os.PathLike)):
         return _read_object(source, flux_column=flux_column, **options)
@@ -139,13 +142,16 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
         time = as_float64(lc.time.tdb.jd) - offset
     flux_col = lc[flux_column] if flux_column else lc.flux
     flux = as_float64(getattr(flux_col, "value", flux_col))
-    err_col = lc[f"{flux_column}_err"] if flux_column and f"{flux_column}_err" in lc.colnames else lc.flux_err
-    flux_err = as_float64(getattr(err_col, "value", err_col))
+    err_name = f"{flux_column}_err" if flux_column and f"{flux_column}_err" in lc.colnames else "flux_err"
+    err_col = lc[err_name]
     n = time.size
     quality = np.asarray(lc["quality"], np.int64) if "quality" in lc.colnames else np.zeros(n, np.int64)
     cad = np.asarray(lc["cadenceno"], np.int64) if "cadenceno" in lc.colnames else np.arange(n, dtype=np.int64)
     check_times(time, source)
     bitmask = resolve_bitmask(quality_bitmask, meta.mission)
+    flux_err, estimated = flux_uncertainties(time, flux, as_float64(getattr(err_col, "value", err_col)), quality,
+                                             mission=meta.mission, bitmask=bitmask, min_cadences=min_cadences,
+                                             source=source, flux_name=flux_column or "flux", err_name=err_name)
     good = good_mask(time, flux, flux_err, quality, bitmask)
     check_usable(good, flux_err, quality, mission=meta.mission, bitmask=bitmask, min_cadences=min_cadences,
                  source=source)
@@ -155,7 +161,7 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
             columns[ours] = as_float64(getattr(lc[theirs], "value", lc[theirs]))
     unit = str(getattr(lc.flux, "unit", ""))
     return LightCurve(time=time, quality=quality, good=good, cadenceno=cad, time_format=tformat, meta=meta,
-                      columns=columns, flux=flux, flux_err=flux_err, flux_unit=unit)
+                      columns=columns, flux=flux, flux_err=flux_err, flux_unit=unit, flux_err_estimated=estimated)
 
 
 def read_basis(source: PathLike, *, time_format: str | None = None, extension: int | str = 1) -> BasisTable:

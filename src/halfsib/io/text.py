@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from ..exceptions import FileFormatError
 from ..timeseries import TIME_FORMATS, LightCurve, TargetInfo
-from .validate import MIN_CADENCES, as_float64, check_times, check_usable, estimate_white_noise, good_mask
+from .validate import MIN_CADENCES, as_float64, check_times, check_usable, flux_uncertainties, good_mask
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +173,10 @@ def read_table_lightcurve(
             time_name.lower() if time_name.lower() in TIME_FORMATS else "unknown")
     elif time_format not in TIME_FORMATS:
         raise ValueError(f"time_format must be one of {sorted(TIME_FORMATS)}, got {time_format!r}")
-    if err_name is None:
-        provisional = good_mask(time, flux, np.ones_like(flux), quality, 0)
-        check_usable(provisional, np.ones_like(flux), quality, mission="unknown", bitmask=0,
-                     min_cadences=min_cadences, source=source, what=flux_name)
-        flux_err = np.full(time.size, estimate_white_noise(flux, provisional, source))
-    else:
-        flux_err = numeric_column(table, err_name, source)
+    flux_err, estimated = flux_uncertainties(
+        time, flux, None if err_name is None else numeric_column(table, err_name, source), quality,
+        mission="unknown", bitmask=0, min_cadences=min_cadences, source=source, flux_name=flux_name,
+        err_name=err_name)
     good = good_mask(time, flux, flux_err, quality, 0)
     check_usable(good, flux_err, quality, mission="unknown", bitmask=0, min_cadences=min_cadences,
                  source=source, what=flux_name)
@@ -189,7 +186,7 @@ def read_table_lightcurve(
     unit = str(table[flux_name].unit) if table[flux_name].unit is not None else ""
     return LightCurve(time=time, quality=quality, good=good, cadenceno=np.arange(time.size, dtype=np.int64),
                       time_format=time_format, meta=meta, flux=flux, flux_err=flux_err, flux_unit=unit,
-                      flux_err_estimated=err_name is None)
+                      flux_err_estimated=estimated)
 
 
 def read_basis_table(path: Path, *, time_format: str | None = None) -> BasisTable:

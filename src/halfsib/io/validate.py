@@ -96,9 +96,9 @@ def check_usable(
         k = int(np.count_nonzero(bad_err))
         raise DataValidationError(
             f"{k} cadence(s) have zero or negative flux uncertainties (e.g. {float(flux_err[bad_err][0]):g}); "
-            "uncertainties must be positive. Fix the error column, or drop it (in Python: read(..., "
-            "flux_err_column=None); for a table on the command line: delete the column) so that halfsib "
-            "estimates the white noise from the scatter",
+            "uncertainties must be positive. Fix the error column, or ignore it (command line: "
+            "--flux-err-column none; Python: read(..., flux_err_column=None)) so that halfsib estimates the "
+            "white noise from the scatter",
             source,
         )
     if n_good < min_cadences:
@@ -107,6 +107,42 @@ def check_usable(
             "Relax quality_bitmask or use a longer light curve",
             source,
         )
+
+
+def flux_uncertainties(
+    time: NDArray[np.float64],
+    flux: NDArray[np.float64],
+    flux_err: NDArray[np.float64] | None,
+    quality: NDArray[np.int64],
+    *,
+    mission: str,
+    bitmask: int,
+    min_cadences: int,
+    source: str,
+    flux_name: str,
+    err_name: str | None,
+) -> tuple[NDArray[np.float64], bool]:
+    """The per-cadence flux uncertainties, and whether they were estimated from the scatter.
+
+    ``flux_err`` None (no column), or a column that carries no error at all — NaN or zero on
+    every cadence that has a flux (lightkurve's K2SFF ``flux_err``, juliet-style tables with
+    0) — gives the second-difference estimate (:func:`estimate_white_noise`); the latter
+    with a warning naming the column. A column with some positive and some zero or negative
+    values is refused by :func:`check_usable`.
+    """
+    if flux_err is not None:
+        has_flux = np.isfinite(time) & np.isfinite(flux) & ((quality & bitmask) == 0)
+        values = flux_err[has_flux]
+        empty = values.size > 0 and bool(np.all(~np.isfinite(values) | (values == 0)))
+        if not empty:
+            return flux_err, False
+        what = "NaN" if np.all(~np.isfinite(values)) else "zero" if np.all(values == 0) else "NaN or zero"
+        log.warning("%s: the uncertainty column %s is %s on every cadence; estimating the white noise from the "
+                    "scatter instead (as for files without errors)", source, err_name, what)
+    provisional = good_mask(time, flux, np.ones_like(flux), quality, bitmask)
+    check_usable(provisional, np.ones_like(flux), quality, mission=mission, bitmask=bitmask,
+                 min_cadences=min_cadences, source=source, what=flux_name)
+    return np.full(flux.size, estimate_white_noise(flux, provisional, source)), True
 
 
 def second_difference_scatter(flux: NDArray[np.float64]) -> float:

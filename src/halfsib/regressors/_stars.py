@@ -122,13 +122,25 @@ def check_set(stars: Sequence[LightCurve], min_stars: int) -> None:
     """Refuse sets of fewer than ``min_stars`` stars, or mixing time systems or seasons."""
     if len(stars) < min_stars:
         raise DataValidationError(f"this ELC basis needs at least {min_stars} star(s), got {len(stars)}")
-    formats = {s.time_format for s in stars}
-    if len(formats) > 1:
-        raise DataValidationError(f"stars are in different time systems {sorted(formats)}; a basis needs one")
-    seasons = {(s.meta.mission, s.meta.season) for s in stars if s.meta.season != "?"}
-    if len(seasons) > 1:
-        raise DataValidationError(f"stars come from different seasons {sorted(seasons)}; build one basis per "
-                                  "campaign/sector/quarter")
+    for what, key in (("time systems", lambda s: s.time_format),
+                      ("seasons", lambda s: f"{s.meta.mission} {s.meta.season}" if s.meta.season != "?" else None)):
+        sets: dict[str, list[str]] = {}
+        for s in stars:
+            if key(s) is not None:
+                sets.setdefault(str(key(s)), []).append(s.meta.source or s.meta.target_id)
+        if len(sets) > 1:
+            raise DataValidationError(f"the stars are in different {what}: {describe_odd_ones(sets)}; a basis "
+                                      "needs one campaign/sector/quarter: remove the odd file(s) from the inputs")
+
+
+def describe_odd_ones(sets: dict[str, list[str]]) -> str:
+    """``"K2 C5 (12 stars) and TESS S1 (1: b.fits)"``: each set's size, the files of all but the largest."""
+    largest = max(sets, key=lambda k: len(sets[k]))
+    parts = []
+    for key, names in sorted(sets.items(), key=lambda kv: -len(kv[1])):
+        listed = "" if key == largest else ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        parts.append(f"{key} ({len(names)}{' stars' if not listed else ''}{listed})")
+    return " and ".join(parts)
 
 
 def stack(stars: Sequence[LightCurve], grid: Grid, clip_sigma: float, min_coverage: float, min_stars: int
