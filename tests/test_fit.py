@@ -362,6 +362,28 @@ def test_maximum_likelihood_recovers_an_injected_transit(rng):
     assert elapsed < 60
 
 
+def test_neighbour_light_in_the_aperture_is_divided_out_of_the_radius(rng):
+    """CROWDSAP = 0.7: the data dim by 0.7 of the star's transit; the fit reports the star's own
+    Rp/R*, and without the keyword it would report sqrt(0.7) of it."""
+    import dataclasses
+
+    share = 0.7
+    lc, design = _light_curve(rng, 1300, params=None)
+    transit = transit_flux(lc.time, TRUTH, exposure_time=CADENCE) - 1.0
+    diluted = lc.replace(flux=lc.flux + 1e5 * share * transit,
+                         meta=dataclasses.replace(lc.meta, crowding=share))
+    guess = _guess(depth=1e6 * share * TRUTH.rp_over_rs**2)  # what a search sees
+    result = fit_transit(diluted, design, detrend(diluted, design), guess, sample=False, rng=rng)
+    assert result.target_fraction == share and result.to_table()["target_fraction"][0] == share
+    _within(result, "rp_over_rs", TRUTH.rp_over_rs)
+    unaware = diluted.replace(meta=dataclasses.replace(lc.meta, crowding=None))
+    naive = fit_transit(unaware, design, detrend(unaware, design), guess, sample=False, rng=rng)
+    assert naive.target_fraction == 1.0
+    _within(naive, "rp_over_rs", TRUTH.rp_over_rs * math.sqrt(share))
+    ratio = naive.maximum_likelihood["rp_over_rs"] / result.maximum_likelihood["rp_over_rs"]
+    assert abs(ratio - math.sqrt(share)) < 0.02  # the same data: only the dilution differs
+
+
 @pytest.mark.slow
 def test_emcee_posterior_covers_the_truth_and_chains_are_written(rng, tmp_path):
     lc, design = _light_curve(rng, 1300)

@@ -56,6 +56,10 @@ class TargetInfo:
         Which reader produced the data (``"kepler-lc"``, ``"k2sff"``, ``"tess-tpf"``...).
     flux_column : str or None
         Name of the column the flux came from, as written in the file.
+    crowding : float or None
+        The mission's ``CROWDSAP``: the share of the aperture's flux that is the target's
+        (1 = no neighbour light; None = unknown, taken as 1). The transit fit divides it out,
+        so its depth and Rp/R★ are the star's own; search depths are as observed.
     """
 
     mission: str = "unknown"
@@ -75,6 +79,14 @@ class TargetInfo:
     source: str | None = None
     file_format: str = "unknown"
     flux_column: str | None = None
+    crowding: float | None = None
+
+    @property
+    def target_fraction(self) -> float:
+        """The share of the aperture's flux that is the target's: ``crowding`` if it is a
+        number in (0, 1], else 1."""
+        c = self.crowding
+        return float(c) if c is not None and 0.0 < c <= 1.0 else 1.0
 
     @property
     def season(self) -> str:
@@ -112,6 +124,7 @@ class TargetInfo:
             "CCD": self.ccd,
             "RA_OBJ": self.ra,
             "DEC_OBJ": self.dec,
+            "CROWDSAP": self.crowding,
         }
         if self.magnitude is not None:
             cards["TESSMAG" if self.magnitude_band == "Tmag" else "KEPMAG"] = self.magnitude

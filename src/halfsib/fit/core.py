@@ -219,7 +219,9 @@ def _fit(lc: LightCurve, design: DesignMatrix, nuisance_fit: Any, guess: Transit
     exposure = cfg.exposure_time if cfg.exposure_time is not None else float(np.median(np.diff(nuisance.time)))
     space = build_space(guess, nuisance.time, cfg, nuisance.kernel.parameter_names, nuisance.noise,
                         nuisance.noise_bounds, single)
-    starts = initial_vectors(space, guess, cfg.n_starts, rng)
+    # the guess's depth is what the aperture shows; the vector holds the star's own depth
+    starts = initial_vectors(space, dataclasses.replace(guess, depth=guess.depth / nuisance.target_fraction),
+                             cfg.n_starts, rng)
     objective = _objective(nuisance, space, guess, starts[0], exposure, cfg.supersample)
     clock["setup"] = _time.perf_counter()
     ml = maximize_likelihood(objective, starts)
@@ -350,7 +352,7 @@ def _assemble(lc: LightCurve, nuisance: Nuisance, objective: JointObjective, gue
         kernel=nuisance.kernel.kind, exposure_time=exposure, supersample=int(supersample), config=cfg, guess=guess,
         time=nuisance.time, flux=nuisance.y, transit_model=parts["transit"],
         nuisance_model=parts["systematics"] + parts["stellar"], fitted=nuisance.fitted,
-        chain=None, chain_log_prob=None, timings=timings)
+        chain=None, chain_log_prob=None, timings=timings, target_fraction=nuisance.target_fraction)
 
 
 def _transits_with_data(nuisance: Nuisance, params: Any, in_transit: NDArray[np.bool_]) -> int:

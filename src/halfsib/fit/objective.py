@@ -74,6 +74,9 @@ class Nuisance:
     normalisation : float
         Median raw flux.
     source : str
+    target_fraction : float
+        The share of the aperture's flux that is the target's (the file's ``CROWDSAP``, else
+        1): a transit of the star dims the data by this fraction of its own depth.
     """
 
     time: FloatArray
@@ -87,6 +90,7 @@ class Nuisance:
     prior_variances: dict[str, float]
     normalisation: float
     source: str
+    target_fraction: float = 1.0
 
     def build(self, noise: FloatArray) -> MarginalLikelihood:
         """The marginal likelihood (mean 0) at GP log-parameters ``noise``."""
@@ -114,7 +118,7 @@ def nuisance_from_fit(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
     return Nuisance(time=problem.time, y=problem.y, fitted=~problem.excluded, objective=objective, kernel=kernel,
                     noise=noise, log_prior_variances=np.asarray(lnlam, float), noise_bounds=bounds,
                     prior_variances=dict(result.prior_variances), normalisation=problem.normalisation,
-                    source=lc.meta.source or "")
+                    source=lc.meta.source or "", target_fraction=lc.meta.target_fraction)
 
 
 def transit_windows(time: FloatArray, params: TransitParams, half_width: float) -> NDArray[np.bool_]:
@@ -224,9 +228,10 @@ class JointObjective:
 
     # ------------------------------------------------------------------ model
     def model(self, params: TransitParams, time: FloatArray | None = None) -> FloatArray:
-        """Relative transit model F − 1 on ``time`` (default: the fitted grid)."""
+        """Relative transit model on ``time`` (default: the fitted grid) as the data see it:
+        f·(F − 1), with F the star's own transit and f the target's share of the aperture flux."""
         t = self.nuisance.time if time is None else time
-        return model_flux(t, params, self.exposure_time or None, self.supersample) - 1.0
+        return self.nuisance.target_fraction * (model_flux(t, params, self.exposure_time or None, self.supersample) - 1.0)
 
     def _half_width(self, params: TransitParams) -> float:
         return 0.5 * transit_duration(params) + 0.5 * self.exposure_time + 2e-3
@@ -307,8 +312,8 @@ class JointObjective:
         fast = self._fast_rows(thetas, arrays)
         if fast.size:
             fixed = self._fixed
-            models = model_flux_rows(self.nuisance.time[fixed.window], arrays, fast, self.exposure_time or None,
-                                     self.supersample) - 1.0
+            models = self.nuisance.target_fraction * (model_flux_rows(
+                self.nuisance.time[fixed.window], arrays, fast, self.exposure_time or None, self.supersample) - 1.0)
             values = fixed.many(models)
             out[fast] = np.where(np.isfinite(values), values, -math.inf) + self.space.log_prior_arrays(arrays)[fast]
             self.n_evaluations += int(fast.size)

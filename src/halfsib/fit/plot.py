@@ -27,8 +27,9 @@ def _binned(phase_h: np.ndarray, values: np.ndarray, width_h: float) -> tuple[np
 def plot_fit(fit: Any, *, fig: Any = None, corner: bool = False) -> Any:
     """Folded, nuisance-corrected flux with the maximum-likelihood model, and residuals.
 
-    The data are y − (systematics + stellar) at the maximum; the model curve is the
-    exposure-integrated transit on a fine phase grid. ``corner=True`` adds pairwise
+    The data are y − (systematics + stellar) at the maximum, divided by the target's share of
+    the aperture flux (``target_fraction``); the model curve is the exposure-integrated
+    transit on a fine phase grid. ``corner=True`` adds pairwise
     scatter plots of posterior draws (when sampled).
     """
     import matplotlib.pyplot as plt
@@ -41,15 +42,18 @@ def plot_fit(fit: Any, *, fig: Any = None, corner: bool = False) -> Any:
     duration = max(ml["duration"], 0.5)
     phase = (np.mod(fit.time - params.t0 + 0.5 * params.period, params.period) - 0.5 * params.period) * 24.0
     near = (np.abs(phase) < 2.0 * duration) & fit.fitted
-    corrected = fit.flux - fit.nuisance_model
-    residual = corrected - fit.transit_model
+    # divided by the target's share of the aperture flux: the star's own dimming, as the model
+    share = fit.target_fraction
+    corrected = (fit.flux - fit.nuisance_model) / share
+    residual = corrected - fit.transit_model / share
     show_corner = corner and bool(fit.posterior_draws)
     if fig is None:
         fig = plt.figure(figsize=(9, 9 if show_corner else 6), constrained_layout=True)
     grid = fig.add_gridspec(3 + (3 if show_corner else 0), 1)
     ax_top = fig.add_subplot(grid[0:2, 0])
     ax_res = fig.add_subplot(grid[2, 0], sharex=ax_top)
-    ax_top.scatter(phase[near], 1e6 * corrected[near], s=3, color="0.55", lw=0, rasterized=True, label="data − nuisance")
+    label = "data − nuisance" + (f" (÷ CROWDSAP {share:.3f})" if share < 1.0 else "")
+    ax_top.scatter(phase[near], 1e6 * corrected[near], s=3, color="0.55", lw=0, rasterized=True, label=label)
     cx, cy = _binned(phase[near], corrected[near], max(duration / 8.0, 0.25))
     ax_top.plot(cx, 1e6 * cy, "o", ms=3, color="k", label="binned")
     fine_h = np.linspace(-2.0 * duration, 2.0 * duration, 600)

@@ -112,6 +112,10 @@ class TransitFit:
         Full emcee chain (n_steps, n_walkers, n_dim) and its ln posterior.
     timings : dict
         Seconds spent per stage.
+    target_fraction : float
+        The share of the aperture's flux that is the target's (the file's ``CROWDSAP``, else 1).
+        ``depth`` and ``rp_over_rs`` are the star's own; the data (``flux``,
+        ``transit_model``) show ``target_fraction`` times that dimming.
     """
 
     target: str
@@ -149,6 +153,7 @@ class TransitFit:
     chain: FloatArray | None = None
     chain_log_prob: FloatArray | None = None
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    target_fraction: float = 1.0
 
     def __repr__(self) -> str:
         ml = self.maximum_likelihood
@@ -187,6 +192,7 @@ class TransitFit:
             ("n_effective", sampler.n_effective if sampler else math.nan, ""),
             ("acceptance_fraction", sampler.acceptance_fraction if sampler else math.nan, ""),
             ("flags", ",".join(self.flags), ""),
+            ("target_fraction", self.target_fraction, ""),
         ]
         for name, value, unit in scalars:
             _add(table, name, value, unit, MaskedColumn)

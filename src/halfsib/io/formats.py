@@ -127,9 +127,14 @@ def _as_float(value: Any) -> float | None:
     return v if v == v else None
 
 
-def target_info(primary: Any, *, source: str, file_format: str, flux_column: str | None) -> TargetInfo:
-    """Collect :class:`TargetInfo` from a primary header."""
+def target_info(primary: Any, *, source: str, file_format: str, flux_column: str | None,
+                extension: Any = None) -> TargetInfo:
+    """Collect :class:`TargetInfo` from a primary header, and ``crowding`` from ``CROWDSAP`` in
+    ``extension`` (the data extension's header, where the missions write it). Pass
+    ``extension`` only for raw aperture flux (``SAP_FLUX``, a pixel file's aperture sum):
+    ``PDCSAP_FLUX`` and high-level products have the neighbours' light removed already."""
     mission = mission_of(primary)
+    crowding = header_value(extension, "CROWDSAP") if extension is not None else None
     target_id = header_value(primary, "OBJECT")
     if target_id is None:
         kid = header_value(primary, "KEPLERID", "EPIC")
@@ -158,4 +163,5 @@ def target_info(primary: Any, *, source: str, file_format: str, flux_column: str
         source=source,
         file_format=file_format,
         flux_column=flux_column,
+        crowding=_as_float(crowding),
     )

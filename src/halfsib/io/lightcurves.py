@@ -98,7 +98,9 @@ def read_fits_lightcurve(
     time_name = _find(names, layout.time)
     if time_name is None:
         raise FileFormatError(f"no time column {layout.time!r} in extension 1; columns are {names}", source)
-    meta = target_info(hdul[0].header, source=source, file_format=file_format, flux_column=flux_name)
+    raw_aperture_flux = flux_name.upper() == "SAP_FLUX"
+    meta = target_info(hdul[0].header, source=source, file_format=file_format, flux_column=flux_name,
+                       extension=ext.header if raw_aperture_flux else None)
     tformat = time_format_of(ext.header, meta.mission, source, time_format)
 
     time = as_float64(data.field(time_name))

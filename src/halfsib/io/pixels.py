@@ -47,7 +47,8 @@ def read_tpf(
     for needed in ("TIME", "FLUX", "FLUX_ERR", "QUALITY"):
         if needed not in names:
             raise FileFormatError(f"target pixel file without a {needed} column; columns are {names}", source)
-    meta = target_info(hdul[0].header, source=source, file_format=file_format, flux_column="FLUX")
+    meta = target_info(hdul[0].header, source=source, file_format=file_format, flux_column="FLUX",
+                       extension=ext.header)
     tformat = time_format_of(ext.header, meta.mission, source, time_format)
     data = ext.data
     time = as_float64(data.field("TIME"))

@@ -133,7 +133,9 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
             header[str(key)] = value
     from .formats import target_info
 
-    meta = target_info(header, source=source, file_format="lightkurve", flux_column=flux_column or "flux")
+    raw_aperture_flux = (flux_column or "").lower() == "sap_flux" or str(lc.meta.get("FLUX_ORIGIN", "")) == "sap_flux"
+    meta = target_info(header, source=source, file_format="lightkurve", flux_column=flux_column or "flux",
+                       extension=header if raw_aperture_flux else None)
     if lc.time.format in ("bkjd", "btjd"):
         tformat, time = lc.time.format, as_float64(lc.time.value)
     else:
