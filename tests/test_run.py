@@ -331,3 +331,35 @@ def test_candidates_at_one_period_and_two_phases_are_a_binary_and_not_claimed():
     assert "candidate #2 at phase 0.50" in notes[0][0] and "candidate #1 at phase 0.50" in notes[1][0]
     outcome = CandidateOutcome(index=2, candidate=secondary, shared_period=notes[1])
     assert not outcome.claimed and notes[1][0] in outcome.claim_blockers
+
+
+def test_a_single_transit_is_followed_up_and_reported_never_claimed(tmp_path):
+    """One 4,000-ppm, 4-h transit in 30 days of K2-like data: a single-event candidate with
+    a single-transit fit (period bounded by the data), ladder and vetting; not claimed."""
+    from halfsib.timeseries import LightCurve, TargetInfo
+
+    rng = np.random.default_rng(5)
+    time = 2000.0 + 0.0204335 * np.arange(1500)
+    dip = np.where(np.abs(time - 2017.3) < 2.0 / 24, -4e-3, 0.0)
+    rel = 1e-3 * np.sin(2 * np.pi * (time - 2000) / 9.0) + dip + 3e-4 * rng.standard_normal(time.size)
+    lc = LightCurve(time=time, quality=np.zeros(time.size, np.int64), good=np.ones(time.size, bool),
+                    cadenceno=np.arange(time.size), time_format="bkjd", meta=TargetInfo(mission="K2", target_id="EPIC 5"),
+                    flux=1e5 * (1 + rel), flux_err=np.full(time.size, 30.0))
+    run = run_target(lc, config=RunConfig(fit=QUICK_FIT))
+    assert run.search.candidates == () and len(run.search.single_candidates) >= 1
+    single = next(o for o in run.outcomes if o.single_event)
+    assert abs(single.candidate.t0 - 2017.3) < 0.05 and not single.claimed and run.claimed == ()
+    assert single.single_event_candidate, single.claim_blockers
+    assert single.claim_blockers[0].startswith("single event: one transit")
+    fit = single.fit
+    assert fit.single_transit and fit.maximum_likelihood["period"] > 0.8 * (time[-1] - 2017.3)
+    assert abs(fit.maximum_likelihood["depth"] - 4000) < 800
+    skipped = set(single.vetting.not_run)
+    assert {"odd_even", "secondary"} <= skipped
+    table = candidate_table(run)
+    row = table[table["single_event"]][0]
+    assert row["single_event_candidate"] and not row["claimed"] and np.ma.is_masked(row["period"])
+    _no_nan(table)
+    paths = run.write(tmp_path / "out", figure=True)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_single_event_candidates"] >= 1 and summary["n_claimed"] == 0 and paths

@@ -270,6 +270,33 @@ def test_lone_event_is_masked_and_the_search_goes_on(rng):
     assert meta == [{"time": round(result.masked_events[0][0], 5), "duration_h": 3.0}]
 
 
+def test_a_lone_event_becomes_a_single_event_candidate_beside_the_planet(rng):
+    """The lone event masked from the periodic search is reported as a single event (period
+    unknown, bounded by the data), strongest first; pure noise gives none at the default S/N."""
+    lone, planet = _box(1e9, 2012.0, 3.0, 3e-3), _box(5.5, 2003.1, 3.0, 8e-4)
+    lc, design = _simulate(rng, 1200, lambda t: lone(t) + planet(t))
+    fit = detrend(lc, design)
+    result = search(lc, design, fit, durations=(3.0,), period_range=(5.0, 12.0), max_planets=1)
+    assert len(result.candidates) == 1 and not result.candidates[0].single
+    singles = result.single_candidates
+    assert len(singles) == 1, [(c.t0, c.snr) for c in singles]
+    event = singles[0]
+    assert event.single and event.n_transits == 1 and math.isinf(event.period) and event.transit_times == (event.t0,)
+    assert abs(event.t0 - 2012.0) < 0.05 and event.snr >= result.config.single_min_snr
+    assert abs(event.depth - 3000) < 5 * event.depth_err
+    assert event.period_min == pytest.approx(max(lc.time[-1] - event.t0, event.t0 - lc.time[0]) + 1.5 / 24)
+    assert result.all_candidates == result.candidates + singles
+    from halfsib.report import search_candidate_table
+    table = search_candidate_table(fit, result)
+    assert list(table["single_event"]) == [False, True] and table["period"].mask.tolist() == [False, True]
+    assert table["period_min"].mask.tolist() == [True, False]
+    assert search(lc, design, fit, durations=(3.0,), period_range=(5.0, 12.0), max_planets=1,
+                  max_single_events=0).single_candidates == ()
+    quiet, quiet_design = _simulate(rng, 1200)
+    assert search(quiet, quiet_design, detrend(quiet, quiet_design), durations=(3.0,),
+                  period_range=(5.0, 12.0)).single_candidates == ()
+
+
 def test_strongest_event_is_the_transit_with_the_largest_single_event_z(rng):
     lc, design = _simulate(rng, 800, _box(4.0, 2002.0, 3.0, 5e-4))
     flux = lc.flux.copy()

@@ -56,17 +56,23 @@ def search_candidate_table(detrend: Any, search: Any) -> Any:
         The nuisance fit the search used (for the target's identity and time system).
     search : SearchResult
     """
-    from astropy.table import Table
+    from astropy.table import MaskedColumn, Table
 
-    rows = search.candidates
+    rows = getattr(search, "all_candidates", search.candidates)
     table = Table(meta={"target": detrend.meta.target_id or "", "mission": detrend.meta.mission,
                         "time_system": _time_system(detrend.time_format),
                         "masked_lone_events": _masked_events(search)})
     table["target"] = np.array([detrend.meta.target_id or ""] * len(rows), dtype=str)
     for name, unit in SEARCH_COLUMNS.items():
-        table[name] = np.array([getattr(c, name) for c in rows], dtype=int if name == "n_transits" else float)
-        if unit:
-            table[name].unit = unit
+        if name == "n_transits":
+            table[name] = np.array([c.n_transits for c in rows], dtype=int)
+            continue
+        values = np.array([getattr(c, name) for c in rows], dtype=float)
+        table[name] = MaskedColumn(np.where(np.isfinite(values), values, 0.0), mask=~np.isfinite(values),
+                                   unit=unit or None)  # a single event's period is not known: masked
+    table["single_event"] = np.array([bool(getattr(c, "single", False)) for c in rows], dtype=bool)
+    table["period_min"] = MaskedColumn([float(getattr(c, "period_min", 0.0)) for c in rows], unit="d",
+                                       mask=[not getattr(c, "single", False) for c in rows])
     table["period_alias_factor"] = np.array([period_alias_factor(c, detrend.time) for c in rows], dtype=int)
     return table
 
@@ -94,7 +100,8 @@ TEXT_COLUMNS = ("fit_status", "fit_flags", "ladder_top_rung", "ladder_tension_ru
 
 
 def _is_bool_column(name: str) -> bool:
-    return name in ("fit_converged", "ladder_claimed", "vet_passed", "claimed") or name.endswith("_passed")
+    return name in ("fit_converged", "ladder_claimed", "vet_passed", "claimed", "single_event_candidate") or \
+        name.endswith("_passed")
 
 
 def _masked(name: str, values: list[Any], unit: str | None = None) -> Any:
@@ -182,7 +189,8 @@ def candidate_table(run: Any) -> Any:
     """
     table = search_candidate_table(run.detrend, run.search)
     table.meta["claim_rule"] = ("fit ok AND ladder top-rung S/N >= claim_snr AND ladder tension <= "
-                                "ladder_tension_sigma AND no vetting test failed AND no other candidate at the same period")
+                                "ladder_tension_sigma AND no vetting test failed AND no other candidate at the same period "
+                                "AND more than one transit (single events are reported, never claimed)")
     table.meta["claim_snr"] = run.config.claim_snr
     table.meta["ladder_tension_sigma"] = run.config.ladder_tension_sigma
     table["rank"] = np.arange(1, len(table) + 1)
@@ -199,7 +207,9 @@ def candidate_table(run: Any) -> Any:
 
 def _follow_up_row(outcome: Any, test_names: list[str]) -> dict[str, Any]:
     return {**_fit_columns(outcome), **_ladder_columns(outcome), **_vet_columns(outcome, test_names),
-            "claimed": bool(outcome is not None and outcome.claimed), "claim_reason": _claim_reason(outcome)}
+            "claimed": bool(outcome is not None and outcome.claimed),
+            "single_event_candidate": bool(outcome is not None and outcome.single_event_candidate),
+            "claim_reason": _claim_reason(outcome)}
 
 
 #: the vetting tests, in report order (a catalog has the same columns whatever ran)
@@ -235,7 +245,9 @@ def _candidate_summary(outcome: Any, time: Any) -> dict[str, Any]:
     c = outcome.candidate
     alias = period_alias_factor(c, time)
     out = {"rank": outcome.index, "period_d": c.period, "t0": c.t0, "duration_h": c.duration, "depth_ppm": c.depth,
-           "snr": c.snr, "period_alias_factor": alias, "claimed": outcome.claimed, "claim_reason": _claim_reason(outcome),
+           "snr": c.snr, "period_alias_factor": alias, "claimed": outcome.claimed,
+           "single_event": outcome.single_event, "single_event_candidate": outcome.single_event_candidate,
+           "claim_reason": _claim_reason(outcome),
            "errors": dict(outcome.errors), "seconds": dict(outcome.seconds)}
     if outcome.fit is not None:
         out["fit"] = {k: _finite(float(v)) for k, v in outcome.fit.maximum_likelihood.items()}
@@ -270,8 +282,10 @@ def run_summary(run: Any) -> dict[str, Any]:
         "hyperparameters": {k: _finite(float(v)) for k, v in d.hyperparameters.items()},
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
         "n_candidates": len(run.search.candidates), "masked_lone_events": _masked_events(run.search),
+        "n_single_events": len(getattr(run.search, "single_candidates", ())),
         "n_followed_up": len(run.outcomes),
-        "n_claimed": len(run.claimed), "candidates": [_candidate_summary(o, d.time) for o in run.outcomes],
+        "n_claimed": len(run.claimed),
+        "n_single_event_candidates": sum(o.single_event_candidate for o in run.outcomes), "candidates": [_candidate_summary(o, d.time) for o in run.outcomes],
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "settings": {"claim_snr": run.config.claim_snr, "max_candidates": run.config.max_candidates,
                      "ladder_widen": run.config.ladder_widen,
@@ -409,8 +423,11 @@ def report_figure(run: Any, *, fig: Any = None) -> Any:
         _empty(bottom.subplots(), "vetting", "no candidate" if best is None else best.errors.get("vet", "not run"))
     d = run.detrend
     claims = ", ".join(f"#{o.index} P={o.candidate.period:.4f} d" for o in run.claimed) or "none"
+    singles = [o for o in run.outcomes if o.single_event_candidate]
+    single_text = ("; single events: " + ", ".join(f"#{o.index} t0={o.candidate.t0:.3f}" for o in singles)
+                   if singles else "")
     fig.suptitle(f"{d.meta.target_id or d.meta.source} ({d.meta.mission}): {len(run.search.candidates)} "
-                 f"candidate(s), claimed: {claims}", fontsize=12)
+                 f"candidate(s), claimed: {claims}{single_text}", fontsize=12)
     return fig
 
 
@@ -438,7 +455,8 @@ def _light_curve_panels(subfig: Any, run: Any) -> None:
     pg = run.search.periodogram
     ax_pg.plot(pg.periods, pg.power, "-", lw=0.6, color="k")
     for o in run.outcomes:
-        ax_pg.axvline(o.candidate.period, color="C3" if o.claimed else "C1", lw=0.8, ls="--")
+        if np.isfinite(o.candidate.period):  # a single event has no period
+            ax_pg.axvline(o.candidate.period, color="C3" if o.claimed else "C1", lw=0.8, ls="--")
     ax_pg.set(xscale="log", xlabel="period [d]", ylabel="Δln L", title="joint periodic search")
 
 

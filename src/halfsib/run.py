@@ -17,6 +17,12 @@ A candidate is **claimed** when all of these hold (``docs/run.md``):
 4. no other candidate of the target has the same period at another phase
    (:func:`shared_period_notes`: a binary's primary and secondary eclipse).
 
+A **single event** (one transit in the data; :attr:`SearchResult.single_candidates`) goes
+through the same fit (single-transit mode: the period bounded by the data), ladder and
+vetting (the tests that need a second transit do not run), but is never claimed as a
+periodic planet: when nothing else blocks it, it is reported as a single-event candidate
+(:attr:`CandidateOutcome.single_event_candidate`).
+
 A stage that fails for a candidate (too few in-transit cadences, a numerical failure)
 is recorded with its reason and the run goes on with the next stage and candidate.
 """
@@ -132,13 +138,29 @@ class CandidateOutcome:
 
     @property
     def claimed(self) -> bool:
-        """True when the fit succeeded, the ladder's top rung is significant and vetting passed."""
+        """True when the fit succeeded, the ladder's top rung is significant and vetting passed
+        (never for a single event)."""
         return not self.claim_blockers
+
+    @property
+    def single_event(self) -> bool:
+        """Whether the candidate is a single event (one transit in the data)."""
+        return bool(getattr(self.candidate, "single", False))
+
+    @property
+    def single_event_candidate(self) -> bool:
+        """A single event that passes everything a claim needs but the second transit."""
+        return self.single_event and self.claim_blockers == (self._single_reason(),)
+
+    def _single_reason(self) -> str:
+        bound = float(getattr(self.candidate, "period_min", 0.0))
+        return (f"single event: one transit in the data, the period only bounded (> {bound:.1f} d); "
+                "a single-event candidate is never claimed as a periodic planet")
 
     @property
     def claim_blockers(self) -> tuple[str, ...]:
         """Why the candidate is not claimed (empty when it is)."""
-        reasons = []
+        reasons = [self._single_reason()] if self.single_event else []
         if self.fit is None:
             reasons.append(f"fit: {self.errors.get('fit', 'not run')}")
         if self.ladder is None:
@@ -471,6 +493,20 @@ def without_lone_events(lc: LightCurve, events: Sequence[tuple[float, float]]) -
     return lc.replace(flux_err=np.where(near, lc.flux_err * LONE_EVENT_INFLATION, lc.flux_err))
 
 
+def single_event_light_curve(lc: LightCurve, found: Any, index: int) -> LightCurve:
+    """The light curve the ``index``-th single event is followed up on: every periodic candidate
+    divided out, and the search's other lone and single events excluded (not its own)."""
+    from .search import mask_width
+
+    cand = found.single_candidates[index]
+    cadence = float(np.nanmedian(np.diff(lc.time)))
+    events = list(found.masked_events) + [(c.t0, c.duration) for j, c in enumerate(found.single_candidates)
+                                          if j != index]
+    others = [(t, d) for t, d in events
+              if abs(t - cand.t0) > 0.5 * mask_width(max(d, cand.duration), cadence) / 24.0]
+    return without_other_candidates(without_lone_events(lc, others), found.candidates, -1)
+
+
 def _read(target: Any, flux_column: str | None) -> tuple[LightCurve | PixelSeries, PixelSeries | None]:
     from .pipeline import load_target
 
@@ -542,15 +578,20 @@ def run_target(
     # the physical fit holds the nuisance prior variances: take them from the fit with the candidates masked
     masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
     chosen = found.candidates[:cfg.max_candidates]
-    streams = np.random.SeedSequence(cfg.seed).spawn(len(chosen))
+    streams = np.random.SeedSequence(cfg.seed).spawn(len(chosen) + len(found.single_candidates))
     followed = without_lone_events(lc, found.masked_events)
     works = [_FollowUp(index=i + 1, candidate=cand, lc=without_other_candidates(followed, found.candidates, i),
                        rng=np.random.default_rng(streams[i])) for i, cand in enumerate(chosen)]
+    first = len(found.candidates)
+    works += [_FollowUp(index=first + j + 1, candidate=cand, lc=single_event_light_curve(lc, found, j),
+                        rng=np.random.default_rng(streams[len(chosen) + j]))
+              for j, cand in enumerate(found.single_candidates)]
     if works:
         _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
     outcomes = tuple(work.outcome() for work in works)
     notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
-    outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if notes[o.index - 1] else o for o in outcomes)
+    outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if o.index <= first and notes[o.index - 1] else o
+                     for o in outcomes)
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),

@@ -178,6 +178,12 @@ def _summary(result: Any, outdir: str, n_files: int) -> None:
           f"candidate(s), {len(result.claimed)} claimed ({result.seconds['total']:.1f} s)", file=sys.stdout)
     for o in result.outcomes:
         c = o.candidate
+        if o.single_event:
+            verdict = ("SINGLE-EVENT CANDIDATE (passes fit, ladder and vetting; one transit, never claimed)"
+                       if o.single_event_candidate else "single event, not a candidate: " + "; ".join(o.claim_blockers[1:]))
+            print(f"  #{o.index} single event at t0={c.t0:.4f}  P > {c.period_min:.1f} d  depth {c.depth:.0f}±"
+                  f"{c.depth_err:.0f} ppm  S/N {c.snr:.1f}  {verdict}", file=sys.stdout)
+            continue
         verdict = "CLAIMED" if o.claimed else "not claimed: " + "; ".join(o.claim_blockers)
         alias = period_alias_factor(c, d.time)
         if alias >= 2:

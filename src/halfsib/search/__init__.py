@@ -112,7 +112,8 @@ def _search(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | Systemati
             state = _Pass.restart(state, ml, excluded, cfg, durations)
     return SearchResult(single_events=state.grid, periodograms=tuple(state.periodograms),
                         candidates=tuple(state.found), config=cfg, time=time, flux=1.0 + result.residual,
-                        nuisance_fit=result, masked_events=tuple(state.masked_events))
+                        nuisance_fit=result, masked_events=tuple(state.masked_events),
+                        single_candidates=single_event_candidates(state, cfg))
 
 
 @dataclass
@@ -240,6 +241,36 @@ def _with_shape(cand: Candidate, ml: MarginalLikelihood, time: np.ndarray, caden
                    duration=24.0 * shape.t14, depth=1e6 * shape.depth, depth_err=1e6 * shape.depth_err,
                    impact=shape.impact, rp_over_rs=shape.rp_over_rs, transit_times=times, odd_even_sigma=odd_even,
                    secondary_snr=secondary), model
+
+
+def single_event_candidates(state: _Pass, cfg: SearchConfig) -> tuple[Candidate, ...]:
+    """The strongest single boxes with the periodic candidates' transits masked (see
+    :attr:`SearchConfig.max_single_events`): each a :class:`Candidate` with ``single`` True,
+    then masked before the next is taken."""
+    working = state.grid
+    for cand in state.found:
+        working = mask_transits(working, _all_transit_times(cand.t0, cand.period, working.epochs),
+                                _candidate_width(cand, state.cadence))
+    time = state.time
+    found: list[Candidate] = []
+    for _ in range(cfg.max_single_events):
+        snr = np.where(working.valid, working.snr, -np.inf)
+        d, e = np.unravel_index(int(np.argmax(snr)), snr.shape)
+        if not snr[d, e] >= cfg.single_min_snr:
+            break
+        t0, duration = float(working.epochs[e]), float(working.durations[d])
+        depth, error = 1e6 * float(working.depth[d, e]), 1e6 * float(working.depth_err[d, e])
+        reach = max(float(time[-1]) - t0, t0 - float(time[0]))
+        found.append(Candidate(period=math.inf, period_err=0.0, t0=t0, t0_err=working.epoch_step_days,
+                               duration=duration, depth=depth, depth_err=error,
+                               delta_loglike=float(working.delta_loglike[d, e]), snr=float(snr[d, e]), n_transits=1,
+                               dominant_event_fraction=1.0, odd_even_sigma=0.0, variable_depth_delta_loglike=0.0,
+                               transit_times=(t0,), box_duration=duration, box_depth=depth, box_depth_err=error,
+                               snr_without_strongest=0.0, single=True, period_min=reach + 0.5 * duration / 24.0))
+        log.info("single event %d at t = %.4f: %.1f h, depth %.0f ppm, S/N %.1f", len(found), t0, duration, depth,
+                 float(snr[d, e]))
+        working = mask_transits(working, [t0], mask_width(duration, state.cadence))
+    return tuple(found)
 
 
 def mask_width(duration: float, cadence: float) -> float:

@@ -65,6 +65,12 @@ class SearchConfig:
         so far masked and search on (so the GP and the regressors fitted without the transits
         cannot have absorbed them, nor a deep planet's transits inflate the noise model the
         next, shallower one is searched in). Needs the light curve and design, as always.
+    max_single_events : int
+        After the periodic search, the strongest single boxes left (the periodic candidates'
+        transits masked) become single-event candidates, at most this many (0: none).
+    single_min_snr : float
+        ... when their single-event S/N δ̂/σ is at least this. Higher than ``min_snr``: one
+        box has no other transit to confirm it, and the search looks at every epoch.
     """
 
     durations: tuple[float, ...] | None = None
@@ -80,6 +86,8 @@ class SearchConfig:
     memory_limit_gb: float = 2.0
     fit_shape: bool = True
     refit_masked: bool = True
+    max_single_events: int = 2
+    single_min_snr: float = 10.0
 
     def __post_init__(self) -> None:
         if self.durations is not None:
@@ -105,6 +113,9 @@ class SearchConfig:
                                      "value (-inf is not allowed; a large negative value switches it off)")
         if self.max_masked_events < 0:
             raise ConfigurationError(f"max_masked_events={self.max_masked_events}: use a count >= 0")
+        if self.max_single_events < 0 or not (math.isfinite(self.single_min_snr) and self.single_min_snr > 0):
+            raise ConfigurationError(f"max_single_events={self.max_single_events} and single_min_snr="
+                                     f"{self.single_min_snr}: use a count >= 0 and an S/N > 0")
         if not 0 < self.min_coverage <= 1:
             raise ConfigurationError(f"min_coverage={self.min_coverage}: use a fraction in (0, 1]")
         if not self.memory_limit_gb > 0:
@@ -183,7 +194,12 @@ class Periodogram:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One periodic signal. Depths in ppm of the median flux; times in the light curve's system.
+    """One periodic signal, or one single event. Depths in ppm of the median flux; times in the
+    light curve's system.
+
+    A **single event** (``single`` True, ``n_transits`` 1) has ``period`` = inf and
+    ``period_min`` the shortest period that puts no other transit inside the data; its
+    numbers are the best box's (δ̂/σ as ``snr``), and the per-event statistics are trivial.
 
     Period, t0, duration (T14), depth, impact and Rp/R★ are those of the limb-darkened
     template fitted around the box peak (``docs/search.md``: the box depth seen through the
@@ -224,6 +240,8 @@ class Candidate:
     rp_over_rs: float = 0.0
     secondary_snr: float = 0.0
     snr_without_strongest: float = 0.0
+    single: bool = False
+    period_min: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +265,9 @@ class SearchResult:
     masked_events : tuple of (float, float)
         (mid-time [d], box duration [h]) of the lone events masked because a peak stood on
         them alone (``SearchConfig.max_masked_events``), in the order they were masked.
+    single_candidates : tuple of Candidate
+        Single events (``Candidate.single``), strongest first, found after the periodic
+        search (``SearchConfig.max_single_events``).
     """
 
     single_events: SingleEventGrid
@@ -257,6 +278,12 @@ class SearchResult:
     flux: FloatArray
     nuisance_fit: Any = None
     masked_events: tuple[tuple[float, float], ...] = ()
+    single_candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def all_candidates(self) -> tuple[Candidate, ...]:
+        """The periodic candidates, then the single events (the rank order of the outputs)."""
+        return self.candidates + self.single_candidates
 
     @property
     def periodogram(self) -> Periodogram:
