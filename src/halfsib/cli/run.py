@@ -27,7 +27,9 @@ transits jointly with it, and take the strongest candidates through
 
 A candidate is CLAIMED when its fit succeeded, its S/N at the top of the ladder is at least
 --claim-snr, no vetting test failed (tests that could not run are listed, not failed), and no
-other candidate of the target has its period (two eclipses per orbit: a binary).
+other candidate of the target has its period (two eclipses per orbit: a binary). A single
+event (one transit in the data) goes through the same stages but is never claimed: when
+nothing else stops it, it is reported as a SINGLE-EVENT CANDIDATE.
 
 Writes into OUTDIR: candidates.ecsv (search + fit + ladder + vetting columns, claimed,
 claim_reason), lightcurve.fits (as from halfsib detrend), fit_<n>.ecsv, chains_<n>.npz,
@@ -62,6 +64,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-masked-events", type=int, default=None, metavar="N",
                    help="search: lone events masked when a peak stands on one alone, at most N (default: "
                         "search's, 3)")
+    p.add_argument("--max-single-events", type=int, default=None, metavar="N",
+                   help="search: single events (one transit) reported after the periodic search, at most N "
+                        "(default: search's, 2); each is fitted, laddered and vetted but never claimed")
+    p.add_argument("--single-min-snr", type=float, default=None, metavar="S",
+                   help="search: S/N a single event needs (default: search's, 10)")
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
@@ -95,7 +102,9 @@ def _config(args: argparse.Namespace) -> Any:
         fit_settings["n_walkers"] = args.walkers
     search_settings = {name: value for name, value in (("min_snr", args.min_snr), ("min_snr_without_strongest",
                                                                                   args.min_snr_without_strongest),
-                                                       ("max_masked_events", args.max_masked_events))
+                                                       ("max_masked_events", args.max_masked_events),
+                                                       ("max_single_events", args.max_single_events),
+                                                       ("single_min_snr", args.single_min_snr))
                        if value is not None}
     search = SearchConfig(**search_settings) if search_settings else None
     return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),

@@ -50,6 +50,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-masked-events", type=int, default=3, metavar="N",
                    help="a peak that fails only the test above has its strongest event masked as a lone event "
                         "and the search goes on, at most N times (default 3; 0: stop there)")
+    p.add_argument("--max-single-events", type=int, default=2, metavar="N",
+                   help="after the periodic search, report up to N single events (one transit, period unknown; "
+                        "default 2; 0: none)")
+    p.add_argument("--single-min-snr", type=float, default=10.0, metavar="S",
+                   help="S/N a single event needs (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -60,7 +65,8 @@ def _search_config(args: argparse.Namespace) -> Any:
     return SearchConfig(period_range=(low, args.max_period), min_transits=args.min_transits,
                         max_planets=args.max_planets, min_snr=args.min_snr,
                         min_snr_without_strongest=args.min_snr_without_strongest,
-                        max_masked_events=args.max_masked_events)
+                        max_masked_events=args.max_masked_events, max_single_events=args.max_single_events,
+                        single_min_snr=args.single_min_snr)
 
 
 def candidate_table(fit: Any, result: Any) -> Any:
