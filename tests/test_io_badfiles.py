@@ -96,3 +96,14 @@ def test_an_empty_aperture_sums_the_pixels_that_hold_data(fmt, zoo, tmp_path, ca
     lc = series.to_lightcurve()
     assert lc.good.sum() > 0.9 * series.good.sum() and np.all(np.isfinite(lc.flux[lc.good]))
     assert "aperture is empty; summing the" in caplog.text
+
+
+def test_a_fill_value_in_one_cadence_is_clipped_by_detrend(zoo, tmp_path, capsys):
+    from astropy.io import fits
+    from helpers.corrupt import wild_cadence
+
+    path = wild_cadence(zoo["kepler-lc"], "kepler-lc", tmp_path / "wild.fits")
+    out = tmp_path / "out.fits"
+    assert main(["detrend", str(path), "-o", str(out), "--kernel", "none", "-q"]) == 0, capsys.readouterr().err
+    with fits.open(out) as hdul:
+        assert hdul[0].header["HSNCLIP"] >= 1 and np.all(np.isfinite(hdul[1].data["FLUX"]))

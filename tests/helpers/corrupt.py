@@ -171,6 +171,18 @@ def empty_aperture(good: Path, fmt: str, out: Path) -> Path | None:
     return out
 
 
+def wild_cadence(good: Path, fmt: str, out: Path) -> Path | None:
+    """A light curve with a 1e30 fill value in one good cadence (the model clips it; not fatal)."""
+    name = COLUMNS[fmt][1]
+    if fmt.endswith("tpf"):
+        return None
+
+    def change(data: np.ndarray) -> None:
+        flux = data[name]
+        flux[len(flux) // 2] = 1e30
+    return _edit_table(good, out, change)
+
+
 #: damaged in a way a user wants handled, not refused: case -> (maker, what ``read`` must give).
 #: An error column with no error in it (NaN or 0 on every cadence: lightkurve's K2SFF
 #: ``flux_err``, juliet tables) is ignored with a warning, as if the file had none.
