@@ -317,3 +317,23 @@ def test_a_fill_value_in_one_cadence_is_clipped_not_fatal(rng):
     assert result.clipped[150] and result.clipped[250]
     assert np.all(np.isfinite(result.flux)) and np.all(np.isfinite(result.systematics))
     np.testing.assert_allclose(result.systematics[keep], clean.systematics[keep], atol=3e-5)
+
+
+def test_cdpp_is_reported_next_to_the_raw_flux_and_written_to_the_header(rng, tmp_path):
+    """lightkurve's 6.5-h CDPP of the corrected and the raw flux, masked cadences left out."""
+    import lightkurve as lk
+    from astropy.io import fits
+
+    lc, design, _ = _light_curve(rng, n=600, depth=5e-3, transit=slice(300, 306))
+    mask = np.zeros(600, bool)
+    mask[296:310] = True
+    result = detrend(lc, design, transit_mask=mask)
+    keep = ~(result.masked | result.clipped)
+    expected = lk.LightCurve(time=result.time[keep], flux=result.flux[keep] / np.median(result.flux[keep]))
+    assert result.cdpp_ppm == pytest.approx(expected.estimate_cdpp(transit_duration=13, savgol_window=101).value,
+                                            rel=1e-9)
+    assert result.raw_cdpp_ppm > result.cdpp_ppm > 0  # the systematics were removed
+    result.write(tmp_path / "out.fits")
+    header = fits.getheader(tmp_path / "out.fits")
+    assert header["HSCDPP"] == pytest.approx(result.cdpp_ppm, abs=0.01)
+    assert header["HSRCDPP"] == pytest.approx(result.raw_cdpp_ppm, abs=0.01)

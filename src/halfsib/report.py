@@ -281,6 +281,9 @@ def run_summary(run: Any) -> dict[str, Any]:
         "n_fitted": int((~d.masked & ~d.clipped).sum()), "design_columns": dict(d.design_columns),
         "hyperparameters": {k: _finite(float(v)) for k, v in d.hyperparameters.items()},
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
+        "cdpp_ppm": {"raw": _finite(float(run.corrected.raw_cdpp_ppm)), "corrected": _finite(float(run.corrected.cdpp_ppm)),
+                     "definition": "lightkurve estimate_cdpp, 6.5 h, 2.06-d Savitzky-Golay flattening; candidate "
+                                   "transits and clipped outliers left out"},
         "n_candidates": len(run.search.candidates), "masked_lone_events": _masked_events(run.search),
         "n_single_events": len(getattr(run.search, "single_candidates", ())),
         "n_followed_up": len(run.outcomes),
@@ -450,8 +453,10 @@ def _light_curve_panels(subfig: Any, run: Any) -> None:
     for o in run.outcomes:
         for tt in getattr(o.candidate, "transit_times", ()):
             ax_corr.axvline(tt, color="C3" if o.claimed else "C1", lw=0.6, alpha=0.5)
+    corrected = run.corrected
     ax_corr.set(ylabel="corrected flux", xlabel=f"time [{_time_system(d.time_format)}]",
-                title="systematics removed (stellar variability kept); candidate transits marked")
+                title=f"systematics removed (stellar variability kept); candidate transits marked\n6.5-h CDPP "
+                      f"raw {corrected.raw_cdpp_ppm:.0f} ppm → corrected {corrected.cdpp_ppm:.0f} ppm")
     pg = run.search.periodogram
     ax_pg.plot(pg.periods, pg.power, "-", lw=0.6, color="k")
     for o in run.outcomes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,24 @@ class DetrendResult:
         r = self.residual[~(self.masked | self.clipped)]
         return float(1e6 * 1.4826 * np.median(np.abs(r - np.median(r))))
 
+    @property
+    def cdpp_ppm(self) -> float:
+        """6.5-h CDPP [ppm] of the corrected flux (:func:`halfsib.precision.cdpp`, lightkurve's
+        definition), on the fitted cadences: masked transits and clipped outliers left out.
+        NaN for less than about 6 days of data."""
+        from .precision import cdpp
+
+        keep = ~(self.masked | self.clipped)
+        return cdpp(self.time[keep], self.flux[keep])
+
+    @property
+    def raw_cdpp_ppm(self) -> float:
+        """6.5-h CDPP [ppm] of the raw flux on the same cadences as :attr:`cdpp_ppm`."""
+        from .precision import cdpp
+
+        keep = ~(self.masked | self.clipped)
+        return cdpp(self.time[keep], self.raw_flux[keep])
+
     def to_lightcurve(self) -> LightCurve:
         """The corrected flux as a halfsib :class:`LightCurve` (relative units) with the components as columns."""
         n = self.time.size
@@ -163,6 +182,9 @@ class DetrendResult:
             "HSHOLDOU": (int(self.config.holdout_chunks), "hold-out chunks (0 = off)"),
             "HSRMSPPM": (self.corrected_rms_ppm, "robust RMS of residuals [ppm]"),
         }
+        for key, value, what in (("HSCDPP", self.cdpp_ppm, "FLUX"), ("HSRCDPP", self.raw_cdpp_ppm, "RAW_FLUX")):
+            if math.isfinite(value):  # lightkurve's 6.5-h CDPP; absent for too short a light curve
+                cards[key] = (round(value, 2), f"6.5-h CDPP of {what} [ppm], transits masked")
         for i, (name, value) in enumerate(self.hyperparameters.items()):
             cards[f"HSGP{i}"] = (value, f"GP {name}")
         for i, (name, value) in enumerate(self.prior_variances.items()):

@@ -121,12 +121,20 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
         scores = "; ".join(f"{_design_label(c.settings)} {c.heldout_ppm:.0f}{' (chosen)' if c.chosen else ''}"
                            for c in choices)
         print(f"  held-out 6.5-h scatter [ppm] of the candidate designs: {scores}", file=sys.stdout)
+    print(f"  6.5-h CDPP (lightkurve's definition): raw {_ppm(result.raw_cdpp_ppm)} -> corrected "
+          f"{_ppm(result.cdpp_ppm)}", file=sys.stdout)
     print(f"  robust RMS per cadence: raw {raw_rms:.0f} ppm -> residual {result.corrected_rms_ppm:.0f} ppm; "
           f"{int(result.clipped.sum())} clipped, {int(result.masked.sum())} masked", file=sys.stdout)
     print(f"  median leakage of a {result.config.leakage_duration:g} h box: systematics "
           f"{float(np.median(result.leakage_systematics)):.2f}, with the stellar GP "
           f"{float(np.median(result.leakage_total)):.2f}", file=sys.stdout)
     print(f"wrote {out}" + (f" and {plot}" if plot else ""), file=sys.stdout)
+
+
+def _ppm(value: float) -> str:
+    import math
+
+    return f"{value:.1f} ppm" if math.isfinite(value) else "n/a (under 6 days of data)"
 
 
 def _design_label(settings: dict[str, Any]) -> str:

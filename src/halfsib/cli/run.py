@@ -185,6 +185,9 @@ def _summary(result: Any, outdir: str, n_files: int) -> None:
     d = result.detrend
     print(f"{d.meta.target_id or d.meta.source}: {d.time.size} cadences, {len(result.search.candidates)} "
           f"candidate(s), {len(result.claimed)} claimed ({result.seconds['total']:.1f} s)", file=sys.stdout)
+    corrected = result.corrected
+    print(f"  6.5-h CDPP: raw {corrected.raw_cdpp_ppm:.1f} ppm -> corrected {corrected.cdpp_ppm:.1f} ppm "
+          "(candidate transits left out)", file=sys.stdout)
     for o in result.outcomes:
         c = o.candidate
         if o.single_event:
