@@ -288,3 +288,27 @@ def test_unknown_quality_bitmask_is_named_before_the_file_is_opened(tmp_path):
     for bad in ("bogus", -5, True):
         with pytest.raises(ConfigurationError, match="--quality-bitmask"):
             read(tmp_path / "not_even_there.fits", quality_bitmask=bad)
+
+
+@pytest.mark.parametrize("style", ["csv", "whitespace", "commented_header"])
+def test_user_tables_without_a_plain_header(tmp_path, style):
+    """Headerless time, flux[, error] (TLS, allesfitter, many papers) and a commented header
+    ('# Time, flux, Xc, Yc', a raw K2 light curve with centroids) are light curves."""
+    rng = np.random.default_rng(2)
+    t = 2000.0 + 0.0204 * np.arange(300)
+    f = 1.0 + 2e-4 * rng.standard_normal(t.size)
+    rows = [(a, b, 2e-4, 500 + 0.1 * np.sin(a), 300.0) for a, b in zip(t, f)]
+    if style == "csv":
+        text, name = "\n".join(f"{a:.6f},{b:.7f},{e}" for a, b, e, _, _ in rows), "lc.csv"
+    elif style == "whitespace":
+        text, name = "\n".join(f"{a:.6f} {b:.7f} {e}" for a, b, e, _, _ in rows), "lc.dat"
+    else:
+        text = "# Time, flux, Xc, Yc\n" + "\n".join(f"{a:.6f}, {b:.7f}, {x:.4f}, {y:.4f}" for a, b, _, x, y in rows)
+        name = "lc.csv"
+    (tmp_path / name).write_text(text + "\n")
+    lc = read(tmp_path / name)
+    assert lc.n_cadences == 300 and lc.good.all()
+    np.testing.assert_allclose(lc.time, t, atol=1e-6)
+    np.testing.assert_allclose(lc.flux, f, atol=1e-7)
+    if style != "commented_header":
+        assert not lc.flux_err_estimated and np.allclose(lc.flux_err, 2e-4)

@@ -128,6 +128,25 @@ def test_lightkurve_objects_in_and_out(campaign):
     assert np.all(np.isfinite(corrected.flux.value))
 
 
+def test_lightkurve_collections_and_default_pdcsap_objects(campaign, caplog):
+    """others= a LightCurveCollection (or a mixed list of paths and lightkurve objects); a target
+    that lightkurve read as PDCSAP is modelled from its SAP flux, with a warning."""
+    out, truth, _, _ = campaign
+    from halfsib.io.pixels import import_lightkurve
+
+    lk = import_lightkurve()
+    files = sorted((out / "lc").glob("*.fits"))
+    target = lk.read(out / truth["lc_file"][2])  # lightkurve's default: PDCSAP
+    collection = lk.LightCurveCollection([lk.read(p) for p in files])
+    with caplog.at_level("WARNING"):
+        from_collection = detrend_target(target, others=collection)
+    assert "halfsib models the raw SAP_FLUX instead" in caplog.text
+    assert from_collection.meta.flux_column == "sap_flux"
+    from_files = detrend_target(out / truth["lc_file"][2], others=[files[0], *map(lk.read, files[1:])])
+    np.testing.assert_allclose(from_collection.raw_flux, from_files.raw_flux)
+    assert from_collection.design_columns == from_files.design_columns
+
+
 def test_cli_search_writes_candidates_with_units(campaign, tmp_path, capsys):
     out, truth, _, _ = campaign
     target = out / truth["lc_file"][0]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .exceptions import DataValidationError, HalfsibError
+from .exceptions import ConfigurationError, DataValidationError, HalfsibError
 from .model import DetrendConfig, detrend
 from .results import DetrendResult
 from .timeseries import LightCurve, PixelSeries, same_photometry
@@ -152,6 +152,43 @@ def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
     return int(min(near, key=lambda i: (n_columns[i], i)))
 
 
+def _iterable(obj: Any) -> bool:
+    try:
+        iter(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _others_in_hand(others: Any, flux_column: str | None) -> tuple[list[LightCurve | PixelSeries], list[Any]]:
+    """Split ``others`` into series (halfsib's, or lightkurve objects and collections, read
+    here) and paths (read by :func:`load_others`). One path or one lightkurve collection
+    may be given instead of a list."""
+    from .io import read
+
+    one = isinstance(others, (str, os.PathLike, LightCurve, PixelSeries)) or (
+        hasattr(others, "time") and hasattr(others, "flux")) or not _iterable(others)
+    if one:
+        others = [others]
+    series: list[LightCurve | PixelSeries] = []
+    paths: list[Any] = []
+    for item in others:
+        if isinstance(item, (LightCurve, PixelSeries)):
+            series.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            paths.append(item)
+        elif hasattr(item, "time") and hasattr(item, "flux"):  # a lightkurve LightCurve / TargetPixelFile
+            series.append(read(item, flux_column=flux_column))
+        elif _iterable(item):  # a LightCurveCollection or another nested list
+            inner_series, inner_paths = _others_in_hand(list(item), flux_column)
+            series += inner_series
+            paths += inner_paths
+        else:
+            raise ConfigurationError(f"others: cannot use a {type(item).__name__}; give paths, halfsib series, "
+                                     "lightkurve light curves or pixel files, or a LightCurveCollection")
+    return series, paths
+
+
 def _read_inputs(target: Any, others: Any, basis: Any, cbv: Any, flux_column: str | None, show_progress: bool
                  ) -> tuple[LightCurve | PixelSeries, list[LightCurve], list[PixelSeries], Any, Any]:
     from .io import read_basis
@@ -161,10 +198,12 @@ def _read_inputs(target: Any, others: Any, basis: Any, cbv: Any, flux_column: st
     curves: list[LightCurve] = []
     stamps: list[PixelSeries] = []
     if others:
-        if all(isinstance(o, (LightCurve, PixelSeries)) for o in others):
-            curves, stamps = _split(others, star)  # type: ignore[arg-type]
-        else:
-            curves, stamps, failures = load_others(others, star, flux_column=flux_column, show_progress=show_progress)
+        series, paths = _others_in_hand(others, flux_column)
+        curves, stamps = _split(series, star)
+        if paths:
+            more_curves, more_stamps, failures = load_others(paths, star, flux_column=flux_column,
+                                                             show_progress=show_progress)
+            curves, stamps = curves + more_curves, stamps + more_stamps
             for failure in failures:
                 log.warning("regressor star skipped: %s", failure.error)
     if isinstance(basis, (str, os.PathLike)):

@@ -3,6 +3,7 @@ validated :class:`~halfsib.timeseries.LightCurve` or :class:`~halfsib.timeseries
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from .validate import MIN_CADENCES, as_float64, check_times, check_usable, flux_
 __all__ = ["read", "read_basis", "FORMATS"]
 
 PathLike = str | os.PathLike[str]
+
+log = logging.getLogger(__name__)
 
 
 def read(
@@ -133,6 +136,10 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
             header[str(key)] = value
     from .formats import target_info
 
+    if flux_column is None and str(lc.meta.get("FLUX_ORIGIN", "")).lower() == "pdcsap_flux" and "sap_flux" in lc.colnames:
+        log.warning("%s: lightkurve chose PDCSAP_FLUX, which the mission pipeline has already corrected; halfsib "
+                    "models the raw SAP_FLUX instead (pass flux_column='pdcsap_flux' to keep PDCSAP)", source)
+        flux_column = "sap_flux"
     raw_aperture_flux = (flux_column or "").lower() == "sap_flux" or str(lc.meta.get("FLUX_ORIGIN", "")) == "sap_flux"
     meta = target_info(header, source=source, file_format="lightkurve", flux_column=flux_column or "flux",
                        extension=header if raw_aperture_flux else None)

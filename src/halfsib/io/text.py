@@ -67,14 +67,27 @@ def _read_table(path: Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if fmt is not None:
-                return Table.read(path, format=fmt)
-            table = Table.read(path, format="ascii", guess=True)
+                table = Table.read(path, format=fmt)
+            else:
+                table = Table.read(path, format="ascii", guess=True)
+            if fmt != "ascii.ecsv" and table.colnames and all(_is_number(n) for n in table.colnames):
+                # no header line (as TLS, allesfitter and many papers ship light curves): the
+                # "names" are the first data row; read again with positional names col1, col2...
+                table = Table.read(path, format="ascii.no_header", delimiter="," if suffix == ".csv" else None)
     except Exception as err:
         raise FileFormatError(
             f"cannot parse as a table ({type(err).__name__}: {str(err).splitlines()[0][:200]}). Expected "
             "columns time, flux[, flux_err] as CSV, ECSV or whitespace-separated text", str(path)
         ) from err
     return table
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], position: int | None, generic: bool) -> str | None:
