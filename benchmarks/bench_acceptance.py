@@ -7,8 +7,9 @@ Each target is run as ``halfsib run`` runs it (``run_target`` with the default `
 one process). For every known planet the table gives what halfsib made of it: **claimed**,
 **single event** (one transit in the data: a single-event candidate, never claimed),
 **found, not claimed** (with the first reason), or **missed**; the fitted period and
-Rp/R★ (posterior median when sampled, else maximum likelihood, with its 1σ), the fitted
-depth against the approximate depth in ``../shared/data/MANIFEST.md``, and the wall time.
+Rp/R★ (posterior median when sampled, else maximum likelihood, with its 1σ), (Rp/R★)²
+against the approximate depth in ``../shared/data/MANIFEST.md`` (a rough check: limb
+darkening makes the central depth 10–30 % deeper than (Rp/R★)²), and the wall time.
 Needs ``../shared/data``; exits with a message without it. The table is quoted in
 docs/run.md; ``tests/test_acceptance.py`` runs the same set (maximum likelihood only).
 """
@@ -89,8 +90,8 @@ def _row(planet: tuple, run: Any, seconds: float) -> str:
     name, period, depth, expected = planet
     status, o = outcome_of(run, period, depth, expected)
     found_p = "–" if o is None or o.fit is None else f"{o.fit.maximum_likelihood['period']:.4f}"
-    fit_depth = None if o is None or o.fit is None else o.fit.maximum_likelihood["depth"]
-    depth_text = "–" if fit_depth is None or depth is None else f"{fit_depth:.0f} / {depth} = {fit_depth / depth:.2f}"
+    k = None if o is None or o.fit is None else o.fit.maximum_likelihood["rp_over_rs"]
+    depth_text = "–" if k is None or depth is None else f"{1e6 * k * k:.0f} / {depth} = {1e6 * k * k / depth:.2f}"
     reason = "" if status in ("claimed", "single event") or o is None else o.claim_blockers[0][:70]
     ok = "yes" if status == expected else "**no**"
     return (f"| {name} | {period} | {expected} | {status}{' (' + reason + ')' if reason else ''} | {ok} | {found_p} | "
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if not DATA.is_dir():
         print(f"bench_acceptance: {DATA} is absent (the real K2, Kepler and TESS files); nothing to measure")
         return 0
-    print("| planet | P [d] | expected | halfsib run | as expected | fitted P [d] | Rp/R★ | fitted depth / MANIFEST "
+    print("| planet | P [d] | expected | halfsib run | as expected | fitted P [d] | Rp/R★ | (Rp/R★)² / MANIFEST "
           "depth [ppm] | run [s] |")
     print("|---|---:|---|---|---|---:|---|---|---:|")
     for name in args.targets:
