@@ -552,3 +552,17 @@ def test_real_k2_3_planets_b_and_c_from_raw_flux(shared_data):
         assert match, (period, result)
         assert 0.6 * depth < match[0].depth < 1.6 * depth
         assert match[0].odd_even_sigma < 4 and abs(match[0].secondary_snr) < 4
+
+
+def test_the_candidate_table_carries_units(rng):
+    """Durations are hours, periods days, depths ppm: a QTable says so (lightkurve wants days)."""
+    import astropy.units as u
+
+    lc, design = _simulate(rng, 1200, _box(5.5, 2003.1, 3.0, 1.5e-3))
+    result = search(lc, design, detrend(lc, design), durations=(3.0,), period_range=(4.0, 8.0), max_planets=1)
+    table = result.to_table()
+    cand = result.candidates[0]
+    assert table["duration"].unit == u.hour and table["period"].unit == u.day
+    assert table["duration"][0].to_value(u.day) == pytest.approx(cand.duration / 24.0)
+    assert table["depth"][0].to_value(u.dimensionless_unscaled) == pytest.approx(cand.depth * 1e-6)
+    assert list(table["rank"]) == list(range(1, len(result.all_candidates) + 1))

@@ -194,8 +194,11 @@ class Periodogram:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One periodic signal, or one single event. Depths in ppm of the median flux; times in the
-    light curve's system.
+    """One periodic signal, or one single event.
+
+    Units: ``period``, ``t0`` and their errors in **days** (``t0`` in the light curve's time
+    system); ``duration`` and ``box_duration`` in **hours**; depths in **ppm** of the median
+    flux. :meth:`SearchResult.to_table` gives the same numbers as Quantities.
 
     A **single event** (``single`` True, ``n_transits`` 1) has ``period`` = inf and
     ``period_min`` the shortest period that puts no other transit inside the data; its
@@ -244,6 +247,15 @@ class Candidate:
     period_min: float = 0.0
 
 
+#: :class:`Candidate` fields in :meth:`SearchResult.to_table`, with their units
+CANDIDATE_UNITS: dict[str, str] = {
+    "period": "d", "period_err": "d", "period_min": "d", "t0": "d", "t0_err": "d", "duration": "h",
+    "box_duration": "h", "depth": "ppm", "depth_err": "ppm", "box_depth": "ppm", "box_depth_err": "ppm",
+    "snr": "", "snr_without_strongest": "", "delta_loglike": "", "impact": "", "rp_over_rs": "",
+    "dominant_event_fraction": "", "odd_even_sigma": "", "variable_depth_delta_loglike": "", "secondary_snr": "",
+}
+
+
 @dataclass(frozen=True, eq=False)
 class SearchResult:
     """What :func:`halfsib.search.search` returns.
@@ -284,6 +296,34 @@ class SearchResult:
     def all_candidates(self) -> tuple[Candidate, ...]:
         """The periodic candidates, then the single events (the rank order of the outputs)."""
         return self.candidates + self.single_candidates
+
+    def to_table(self) -> Any:
+        """:attr:`all_candidates` as an :class:`astropy.table.QTable` whose columns carry units.
+
+        ``period``, ``period_err``, ``t0``, ``t0_err``, ``period_min`` in days (``t0`` in the
+        light curve's time system), ``duration`` and ``box_duration`` in hours, depths in ppm
+        (``astropy.units.cds.ppm``); unknown values (a single event's period) are masked.
+        Pass ``table["duration"].to("d")`` where days are expected (lightkurve's
+        ``create_transit_mask``).
+        """
+        from astropy import units as u
+        from astropy.table import QTable
+        from astropy.units import cds
+        from astropy.utils.masked import Masked
+
+        rows = self.all_candidates
+        table = QTable()
+        table["rank"] = np.arange(1, len(rows) + 1)
+        for name in CANDIDATE_UNITS:
+            values = np.array([float(getattr(c, name)) for c in rows], dtype=float)
+            unit = {"d": u.day, "h": u.hour, "ppm": cds.ppm}.get(CANDIDATE_UNITS[name])
+            finite = np.isfinite(values)
+            data = np.where(finite, values, 0.0)
+            column = data * unit if unit is not None else data
+            table[name] = Masked(column, mask=~finite) if not finite.all() else column
+        table["n_transits"] = np.array([c.n_transits for c in rows], dtype=int)
+        table["single"] = np.array([c.single for c in rows], dtype=bool)
+        return table
 
     @property
     def periodogram(self) -> Periodogram:
