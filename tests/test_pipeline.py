@@ -161,6 +161,9 @@ def test_cli_search_writes_candidates_with_units(campaign, tmp_path, capsys):
     assert len(table) == 1 and np.all(np.isfinite(np.asarray(table["snr"])))
     with fits.open(pgram) as hdul:
         assert hdul[1].data["PERIOD"].size > 100 and np.all(np.isfinite(hdul[1].data["POWER"]))
+        header = hdul[0].header  # whose periodogram, from what, in which time system, with which software
+        assert header["OBJECT"] == table.meta["target"] and str(target) in header["HSINPUTS"]
+        assert header["TIMEOFFS"] == 2454833.0 and "celerite2" in header["HSPKGS"]
     assert main(["search", str(target), "-o", str(cands)]) == 1  # exists, no --overwrite
     assert "--overwrite" in capsys.readouterr().err
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import ConfigurationError
+from .io import package_versions
 
 __all__ = ["search_candidate_table", "period_alias_factor", "candidate_table", "run_summary", "write_run", "report_figure", "report_rows",
            "SEARCH_COLUMNS", "FIT_QUANTITIES", "VET_TESTS", "OUTPUT_NAMES"]
@@ -260,18 +260,6 @@ def _candidate_summary(outcome: Any, time: Any) -> dict[str, Any]:
     return {k: _finite(v) for k, v in out.items()}
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("halfsib", "numpy", "scipy", "astropy", "celerite2", "numba", "batman-package", "emcee"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def run_summary(run: Any) -> dict[str, Any]:
     """A JSON-ready summary of a run: target, data, model, candidates, claims, timings, versions."""
     d = run.detrend
@@ -295,7 +283,7 @@ def run_summary(run: Any) -> dict[str, Any]:
                      "ladder_tension_sigma": run.config.ladder_tension_sigma, "seed": run.config.seed,
                      "detrend": repr(run.config.detrend), "search": repr(run.config.search),
                      "fit": repr(run.config.fit), "vet": repr(run.config.vet)},
-        "inputs": list(run.inputs), "versions": _versions(),
+        "inputs": list(run.inputs), "versions": package_versions(),
     }
 
 

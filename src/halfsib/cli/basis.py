@@ -32,7 +32,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("basis", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("others", nargs="+", metavar="OTHERS", help="light-curve files, directories or quoted globs")
-    p.add_argument("-o", "--output", required=True, metavar="BASIS.fits", help="basis file to write")
+    p.add_argument("-o", "--out", "--output", dest="output", required=True, metavar="BASIS.fits", help="basis file to write")
     p.add_argument("--components", type=int, default=150, metavar="N",
                    help="default number of ELCs per target (default 150; fewer if fewer stars)")
     p.add_argument("--folds", type=int, default=8, metavar="F", help="number of folds (default 8)")

@@ -54,7 +54,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("batch", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="target files, directories or quoted globs")
-    p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("-o", "--out", "--outdir", dest="outdir", required=True, metavar="OUTDIR", help="output folder (created)")
     run = p.add_argument_group("where the work runs")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="worker processes (default: number of cores)")

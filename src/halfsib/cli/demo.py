@@ -38,7 +38,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``halfsib demo``."""
     p = subparsers.add_parser("demo", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("-o", "--out", "--outdir", dest="outdir", required=True, metavar="OUTDIR", help="output folder (created)")
     p.add_argument("--stars", type=int, default=36, help="simulated target stars (default 36)")
     p.add_argument("--cadences", type=int, default=None,
                    help="cadences per star (default: a full K2 campaign, 3,500)")

@@ -57,7 +57,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("inject", parents=[common], help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="target files, directories or quoted globs")
-    p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("-o", "--out", "--outdir", dest="outdir", required=True, metavar="OUTDIR", help="output folder (created)")
     what = p.add_argument_group("what to inject")
     what.add_argument("--per-target", type=int, default=None, metavar="N",
                       help="injections per target (default 5; 0: none, a false-alarm run)")

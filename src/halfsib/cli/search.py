@@ -95,28 +95,41 @@ def run(args: argparse.Namespace) -> int:
     record = provenance(inputs, {"kernel": args.kernel, "search": repr(result.config)})
     write_table(candidate_table(fit, result), args.out, record=record)
     if args.periodogram:
-        _write_periodograms(result, args.periodogram, record)
+        _write_periodograms(fit, result, args.periodogram, record)
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
         save_figure(result.plot(), args.plot, dpi=100)
     if not args.quiet:
-        print(f"{fit.meta.target_id or args.target}: {len(result.candidates)} candidate(s)")
+        print(f"{fit.meta.target_id or args.target}: {len(result.candidates)} candidate(s), "
+              f"{len(result.single_candidates)} single event(s)")
         for c in result.candidates:
             print(f"  P = {c.period:.5f} d  t0 = {c.t0:.4f}  dur = {c.duration:.1f} h  depth = {c.depth:.0f} "
                   f"± {c.depth_err:.0f} ppm  SNR {c.snr:.1f}  n = {c.n_transits}")
+        for c in result.single_candidates:
+            print(f"  single event at t0 = {c.t0:.4f} (P > {c.period_min:.1f} d)  dur = {c.duration:.1f} h  depth = "
+                  f"{c.depth:.0f} ± {c.depth_err:.0f} ppm  S/N {c.snr:.1f}")
         print(f"wrote {', '.join(str(p) for p in outputs)}")
     return 0
 
 
-def _write_periodograms(result: Any, path: str, record: Any) -> None:
+def _write_periodograms(fit: Any, result: Any, path: str, record: Any) -> None:
     from astropy.io import fits
 
     from .._atomic import atomic_path
+    from ..io import provenance_cards
+    from ..timeseries import TIME_FORMATS
 
     hdus = [fits.PrimaryHDU()]
-    hdus[0].header["CREATOR"] = f"halfsib {record['halfsib_version']}"
+    header = hdus[0].header
+    for key, value in fit.meta.to_header_cards().items():
+        header[key] = value
+    offset = TIME_FORMATS[fit.time_format][0] if fit.time_format in TIME_FORMATS else 0.0
+    header["TIMESYS"] = ("TDB", "T0 columns: BJD_TDB minus TIMEOFFS")
+    header["TIMEOFFS"] = (offset, f"[d] {fit.time_format.upper()} = BJD_TDB - this")
+    for key, value, comment in provenance_cards(record):
+        header[key] = (value, comment)
     for k, pg in enumerate(result.periodograms):
         cols = [fits.Column("PERIOD", "D", unit="d", array=pg.periods),
                 fits.Column("POWER", "D", array=pg.power),

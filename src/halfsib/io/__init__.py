@@ -11,9 +11,9 @@ from .formats import FORMATS, detect_format
 from .many import AlignedSet, ReadFailure, align, expand_paths, read_many
 from .read import read, read_basis
 from .text import BasisTable
-from .writers import provenance, write_lightcurve, write_table
+from .writers import package_versions, provenance, provenance_cards, write_lightcurve, write_table
 
 __all__ = [
     "FORMATS", "detect_format", "read", "read_basis", "read_many", "expand_paths", "align", "AlignedSet",
-    "ReadFailure", "BasisTable", "write_lightcurve", "write_table", "provenance",
+    "ReadFailure", "BasisTable", "write_lightcurve", "write_table", "provenance", "provenance_cards", "package_versions",
 ]

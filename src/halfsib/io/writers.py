@@ -22,29 +22,46 @@ from ..timeseries import TIME_FORMATS, LightCurve
 __all__ = ["provenance", "write_lightcurve", "write_table"]
 
 
-def provenance(inputs: Sequence[str | os.PathLike[str]] = (), settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A provenance record: halfsib version, UTC date, platform, inputs and settings."""
-    import astropy
-    import numpy
+#: the packages whose versions every provenance record carries (distribution names)
+PROVENANCE_PACKAGES = ("numpy", "scipy", "astropy", "lightkurve", "celerite2", "numba", "batman-package", "emcee")
 
+
+def package_versions() -> dict[str, str]:
+    """Python's and each of :data:`PROVENANCE_PACKAGES`' installed version ("not installed" if absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "halfsib": __version__}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(inputs: Sequence[str | os.PathLike[str]] = (), settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A provenance record: halfsib version, UTC date, the versions of Python and the numerical
+    packages (:func:`package_versions`), inputs and settings."""
+    versions = package_versions()
     return {
         "halfsib_version": __version__,
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "astropy": astropy.__version__,
+        **{name: value for name, value in versions.items() if name != "halfsib"},
         "inputs": [os.fspath(p) for p in inputs],
         "settings": dict(settings or {}),
     }
 
 
-def _provenance_cards(record: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+def provenance_cards(record: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """FITS primary-header cards (keyword, value, comment) of a :func:`provenance` record."""
     return [
         ("CREATOR", f"halfsib {record.get('halfsib_version', __version__)}", "software that wrote this file"),
         ("HSVERSN", str(record.get("halfsib_version", __version__)), "halfsib version"),
         ("DATE", str(record.get("date_utc", "")), "file creation date (UTC)"),
         ("HSINPUTS", json.dumps(record.get("inputs", [])), "input files (JSON list)"),
         ("HSCONFIG", json.dumps(record.get("settings", {}), default=str, sort_keys=True), "settings (JSON)"),
+        ("HSPKGS", json.dumps({k: record[k] for k in ("python", *PROVENANCE_PACKAGES) if k in record}),
+         "Python and package versions (JSON)"),
     ]
 
 
@@ -109,7 +126,7 @@ def write_lightcurve(
     primary = fits.PrimaryHDU()
     for key, value in lc.meta.to_header_cards().items():
         primary.header[key] = value
-    for key, value, comment in _provenance_cards(record or provenance()):
+    for key, value, comment in provenance_cards(record or provenance()):
         # long values continue over CONTINUE cards; a comment would then be truncated
         primary.header[key] = value if len(str(value)) > 40 else (value, comment)
     for key, (value, comment) in (cards or {}).items():
