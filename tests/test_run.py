@@ -306,10 +306,12 @@ def test_report_rows_are_the_strongest_and_every_other_claim():
 
     from halfsib.report import MAX_REPORT_ROWS, report_rows
 
-    outcome = lambda i, claimed: SimpleNamespace(index=i, claimed=claimed)  # noqa: E731
+    outcome = lambda i, claimed, single=False: SimpleNamespace(  # noqa: E731
+        index=i, claimed=claimed, single_event_candidate=single)
     assert report_rows(SimpleNamespace(outcomes=())) == [None]
-    run = SimpleNamespace(outcomes=[outcome(1, False), outcome(2, True), outcome(3, False), outcome(4, True)])
-    assert [o.index for o in report_rows(run)] == [1, 2, 4]
+    run = SimpleNamespace(outcomes=[outcome(1, False), outcome(2, True), outcome(3, False), outcome(4, True),
+                                    outcome(5, False, single=True)])
+    assert [o.index for o in report_rows(run)] == [1, 2, 4, 5]
     many = SimpleNamespace(outcomes=[outcome(i, True) for i in range(1, 8)])
     assert [o.index for o in report_rows(many)] == list(range(1, MAX_REPORT_ROWS + 1))
 
@@ -363,3 +365,25 @@ def test_a_single_transit_is_followed_up_and_reported_never_claimed(tmp_path):
     paths = run.write(tmp_path / "out", figure=True)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["n_single_event_candidates"] >= 1 and summary["n_claimed"] == 0 and paths
+
+
+def test_the_report_says_what_to_check_before_believing_a_fit():
+    """Convergence, parameters at bounds and one stellar density for all planets of a star."""
+    from types import SimpleNamespace
+
+    from halfsib.report import fit_health
+
+    def fit(rho, rho_err, converged=True, flags=()):
+        post = {"rp_over_rs": SimpleNamespace(median=0.04, minus=0.001, plus=0.001),
+                "b": SimpleNamespace(median=0.3, minus=0.1, plus=0.1),
+                "rho_star": SimpleNamespace(median=rho, minus=rho_err, plus=rho_err)}
+        sampler = SimpleNamespace(converged=converged, n_steps=3000, autocorr_time={"t0": 60.0})
+        return SimpleNamespace(posterior=post, sampler=sampler, flags=flags, maximum_likelihood={}, fisher_errors={})
+
+    planet_c = SimpleNamespace(fit=fit(3.6, 0.3), claimed=True, single_event=False)
+    planet_b = SimpleNamespace(fit=fit(0.15, 0.05, converged=False, flags=("q2_at_lower_bound", "grazing")),
+                               claimed=True, single_event=False)
+    lines = fit_health(planet_b, [planet_b, planet_c])
+    assert "NOT CONVERGED" in lines[1] and lines[2] == "at bounds: q2 at lower"
+    assert "other planets 3.60 ± 0.30" in lines[3] and "(11.3 sigma)" in lines[3]
+    assert fit_health(planet_c, [planet_c])[1].startswith("emcee: converged")

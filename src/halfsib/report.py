@@ -375,11 +375,13 @@ MAX_REPORT_ROWS = 4
 
 
 def report_rows(run: Any) -> list[Any]:
-    """The outcomes that get a fold-and-ladder row: the strongest followed-up candidate and
-    every other claimed one, at most :data:`MAX_REPORT_ROWS` (``[None]`` without candidates)."""
+    """The outcomes that get a fold-and-ladder row: the strongest followed-up candidate, every
+    other claimed one and every single-event candidate, at most :data:`MAX_REPORT_ROWS`
+    (``[None]`` without candidates)."""
     if not run.outcomes:
         return [None]
-    return [run.outcomes[0], *(o for o in run.outcomes[1:] if o.claimed)][:MAX_REPORT_ROWS]
+    return [run.outcomes[0], *(o for o in run.outcomes[1:] if o.claimed or o.single_event_candidate)
+            ][:MAX_REPORT_ROWS]
 
 
 def report_figure(run: Any, *, fig: Any = None) -> Any:
@@ -467,6 +469,50 @@ def _folded_panel(ax: Any, run: Any, best: Any) -> None:
     ax.plot(hours[near], corrected[near], ".", ms=2, color="0.4", label="data − nuisance model")
     ax.plot(hours[near][order], 1e6 * f.transit_model[near][order], "-", color="C3", lw=1.2,
             label="maximum-likelihood transit")
+    what = "single event" if best.single_event else f"P = {period:.5f} d"
     ax.set(xlabel="hours from mid-transit", ylabel="relative flux [ppm]",
-           title=f"candidate #{best.index}: P = {period:.5f} d, depth {f.maximum_likelihood['depth']:.0f} ppm")
-    ax.legend(fontsize=8)
+           title=f"candidate #{best.index}: {what}, depth {f.maximum_likelihood['depth']:.0f} ppm")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.text(0.99, 0.02, "\n".join(fit_health(best, run.outcomes)), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=7.5, family="monospace", bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.85))
+
+
+def _value(fit: Any, name: str) -> tuple[float, float]:
+    """A quantity's posterior median and half 68 % width, else maximum likelihood and Fisher error."""
+    post = (fit.posterior or {}).get(name)
+    if post is not None:
+        return float(post.median), 0.5 * float(post.minus + post.plus)
+    return float(fit.maximum_likelihood[name]), float(fit.fisher_errors.get(name, math.nan))
+
+
+def fit_health(outcome: Any, outcomes: Iterable[Any]) -> list[str]:
+    """What to check before believing a fit, as short lines for the report: Rp/R★ and b, the
+    sampler's convergence, parameters at their bounds, and the stellar density the transit
+    implies against the one the star's other claimed planets imply (one star, one density;
+    circular orbits)."""
+    fit = outcome.fit
+    k, k_err = _value(fit, "rp_over_rs")
+    b, b_err = _value(fit, "b")
+    lines = [f"Rp/R* {k:.4f} ± {k_err:.4f}   b {b:.2f} ± {b_err:.2f}"]
+    if fit.sampler is None:
+        lines.append("emcee: not sampled (Fisher errors)")
+    else:
+        tau = max(fit.sampler.autocorr_time.values()) if fit.sampler.autocorr_time else math.nan
+        lines.append(f"emcee: {'converged' if fit.sampler.converged else 'NOT CONVERGED'} "
+                     f"({fit.sampler.n_steps} steps, tau {tau:.0f})")
+    bounds = [flag.replace("_at_", " at ").replace("_bound", "") for flag in fit.flags if flag.endswith("_bound")]
+    lines.append("at bounds: " + (", ".join(bounds) if bounds else "none"))
+    rho, rho_err = _value(fit, "rho_star")
+    line = f"rho* {rho:.2f} ± {rho_err:.2f} g/cm3"
+    others = [o for o in outcomes if o is not outcome and o.claimed and o.fit is not None]
+    if others and not outcome.single_event:
+        values = np.array([_value(o.fit, "rho_star") for o in others])
+        ok = np.isfinite(values).all(axis=1) & (values[:, 1] > 0)
+        if ok.any():
+            weights = 1.0 / values[ok, 1] ** 2
+            mean = float(np.sum(weights * values[ok, 0]) / weights.sum())
+            err = float(weights.sum() ** -0.5)
+            tension = abs(rho - mean) / math.hypot(rho_err, err) if math.isfinite(rho_err) else math.nan
+            line += f"; other planets {mean:.2f} ± {err:.2f} ({tension:.1f} sigma)"
+    lines.append(line)
+    return lines
