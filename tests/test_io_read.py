@@ -149,6 +149,8 @@ def test_lightkurve_objects_round_trip(zoo):
     np.testing.assert_array_equal(lc.good, ours.good)
     back = ours.to_lightkurve()
     assert len(back) == ours.n_good
+    assert isinstance(back, lk.KeplerLightCurve) and back.meta["MISSION"] == "K2"
+    assert back.meta["LABEL"] == ours.meta.target_id and back.meta["TARGETID"] == int(ours.meta.target_id.split()[-1])
     np.testing.assert_allclose(back.flux.value, ours.flux[ours.good])
     np.testing.assert_allclose(back.time.value, ours.time[ours.good])
     tpf = lk.read(zoo["kepler-tpf"])

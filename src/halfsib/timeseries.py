@@ -307,9 +307,12 @@ class LightCurve(_Series):
         )
 
     def to_lightkurve(self) -> Any:
-        """Return a :class:`lightkurve.LightCurve` with the same data (imports lightkurve).
+        """Return a lightkurve light curve with the same data (imports lightkurve).
 
-        Only good cadences are kept; quality, cadence numbers and extra columns travel along.
+        The mission's class (``KeplerLightCurve`` for Kepler and K2, ``TessLightCurve`` for
+        TESS, else ``LightCurve``) with lightkurve's ``LABEL``, ``TARGETID``, ``MISSION``,
+        ``CAMPAIGN``/``SECTOR``/``QUARTER`` metadata; only good cadences are kept; quality,
+        cadence numbers and extra columns travel along.
         """
         import astropy.units as u
         import lightkurve as lk
@@ -318,13 +321,22 @@ class LightCurve(_Series):
         unit = u.Unit(self.flux_unit) if self.flux_unit else u.dimensionless_unscaled
         extra = {k: v[g] for k, v in self.columns.items()}
         meta = {k.upper(): v for k, v in dataclasses.asdict(self.meta).items() if v is not None}
+        m = self.meta
+        if m.target_id:
+            meta["LABEL"] = m.target_id
+            number = m.target_id.split()[-1]
+            if number.isdigit():
+                meta["TARGETID"] = int(number)
+        meta["MISSION"] = m.mission
+        cls = {"Kepler": lk.KeplerLightCurve, "K2": lk.KeplerLightCurve, "TESS": lk.TessLightCurve}.get(
+            m.mission, lk.LightCurve)
         if self.time_format in ("bkjd", "btjd"):
             from astropy.time import Time
 
             time: Any = Time(self.time[g], format=self.time_format, scale="tdb")
         else:
             time = self.astropy_time[g]
-        return lk.LightCurve(
+        return cls(
             time=time,
             flux=self.flux[g] * unit,
             flux_err=self.flux_err[g] * unit,
