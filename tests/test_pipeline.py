@@ -147,6 +147,32 @@ def test_lightkurve_collections_and_default_pdcsap_objects(campaign, caplog):
     assert from_collection.design_columns == from_files.design_columns
 
 
+def test_the_lightkurve_corrector_shape(campaign):
+    """HalfSiblingCorrector(lc).correct(others=..., cadence_mask=...) as lightkurve's correctors:
+    True in the mask = used by the model; the masked cadences are excluded from the fit."""
+    out, truth, _, _ = campaign
+    from halfsib.io.pixels import import_lightkurve
+
+    lk = import_lightkurve()
+    files = sorted((out / "lc").glob("*.fits"))
+    target = lk.read(out / truth["lc_file"][3], flux_column="sap_flux")
+    corrector = halfsib.HalfSiblingCorrector(target)
+    from lightkurve.correctors.corrector import Corrector
+
+    assert isinstance(corrector, Corrector)
+    with pytest.raises(halfsib.ConfigurationError, match="before diagnose"):
+        corrector.diagnose()
+    mask = np.ones(len(target), bool)
+    mask[400:430] = False
+    corrected = corrector.correct(others=lk.LightCurveCollection([lk.read(f) for f in files]), cadence_mask=mask)
+    assert corrected is corrector.corrected_lc and isinstance(corrected, lk.KeplerLightCurve)
+    assert np.all(np.isfinite(corrected.flux.value)) and abs(np.nanmedian(corrected.flux.value) - 1) < 0.01
+    masked = corrector.result.masked
+    cadences = np.asarray(target["cadenceno"])[~mask]
+    assert set(corrector.result.cadenceno[masked]) == set(cadences) & set(corrector.result.cadenceno)
+    assert corrector.diagnose() is not None
+
+
 def test_cli_search_writes_candidates_with_units(campaign, tmp_path, capsys):
     out, truth, _, _ = campaign
     target = out / truth["lc_file"][0]

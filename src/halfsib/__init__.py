@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "fit_target": "pipeline",
     "search_target": "pipeline",
     "DesignChoice": "pipeline",
+    "HalfSiblingCorrector": "corrector",
     "heldout_scatter": "model",
     "build_design": "regressors",
     "search": "search",
