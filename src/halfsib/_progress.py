@@ -57,3 +57,39 @@ def progress(iterable: Iterable[T] | None = None, *, enabled: bool = True, **kwa
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("leave", False)
     return tqdm(iterable, **kwargs)
+
+
+class stage:  # noqa: N801 - used as a context manager, like a function
+    """Announce a long stage on stderr and its duration when it ends (nothing when not ``enabled``).
+
+    >>> with stage("searching", enabled=False):
+    ...     pass
+    """
+
+    def __init__(self, message: str, *, enabled: bool = True):
+        self.message, self.enabled = message, enabled
+
+    def __enter__(self) -> stage:
+        import time
+
+        self._start = time.perf_counter()
+        if self.enabled:
+            _write(f"{self.message} ...")
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        import time
+
+        if self.enabled and kind is None:
+            _write(f"{self.message}: done in {time.perf_counter() - self._start:.1f} s")
+
+
+def _write(text: str) -> None:
+    import sys
+
+    try:
+        from tqdm.auto import tqdm
+
+        tqdm.write(text, file=sys.stderr)
+    except ImportError:  # pragma: no cover
+        print(text, file=sys.stderr)

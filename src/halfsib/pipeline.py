@@ -280,7 +280,10 @@ def fit_target(
     tried: list[tuple[DesignChoice, Any, DetrendResult | None]] = []
     errors: list[HalfsibError] = []
     variants = _candidate_settings(star, bool(curves) or basis is not None)
-    for settings in variants:
+    from ._progress import progress
+
+    for settings in progress(variants, enabled=show_progress and len(variants) > 1, total=len(variants),
+                             desc="nuisance model: fitting and scoring the candidate designs", unit="design"):
         design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
                               config=RegressorConfig(**settings))
         if any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d, _ in tried):
@@ -417,4 +420,7 @@ def search_target(
 
     lc, design, fit, _ = fit_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
                                     config=config, flux_column=flux_column, show_progress=show_progress)
-    return fit, search(lc, design, fit, config=search_config)
+    from ._progress import stage
+
+    with stage("searching (periodic, then single events)", enabled=show_progress):
+        return fit, search(lc, design, fit, config=search_config)

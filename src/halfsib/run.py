@@ -563,6 +563,7 @@ def run_target(
         When the target itself cannot be read, modelled or searched (candidate-level
         failures are recorded in the outcomes instead).
     """
+    from ._progress import stage
     from .pipeline import fit_target
     from .search import search
 
@@ -573,7 +574,8 @@ def run_target(
     lc, design, nuisance, _ = fit_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
                                          config=cfg.detrend, flux_column=flux_column, show_progress=show_progress)
     clock["detrend"] = _time.perf_counter()
-    found = search(lc, design, nuisance, config=cfg.search)
+    with stage("searching (periodic, then single events)", enabled=show_progress):
+        found = search(lc, design, nuisance, config=cfg.search)
     clock["search"] = _time.perf_counter()
     # the physical fit holds the nuisance prior variances: take them from the fit with the candidates masked
     masked = found.nuisance_fit if found.nuisance_fit is not None else nuisance
@@ -587,7 +589,10 @@ def run_target(
                         rng=np.random.default_rng(streams[len(chosen) + j]))
               for j, cand in enumerate(found.single_candidates)]
     if works:
-        _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
+        message = (f"fit, ladder and vetting of {len(works)} candidate(s)"
+                   f"{' with emcee' if _sampling(cfg) else ''}")
+        with stage(message, enabled=show_progress):
+            _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
     outcomes = tuple(work.outcome() for work in works)
     notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
     outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if o.index <= first and notes[o.index - 1] else o
