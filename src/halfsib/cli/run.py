@@ -26,7 +26,8 @@ transits jointly with it, and take the strongest candidates through
           (pixel files only).
 
 A candidate is CLAIMED when its fit succeeded, its S/N at the top of the ladder is at least
---claim-snr, no vetting test failed (tests that could not run are listed, not failed), and no
+--claim-snr and a less flexible rung sees at least half that depth (within --ladder-tension
+sigma), no vetting test failed (tests that could not run are listed, not failed), and no
 other candidate of the target has its period (two eclipses per orbit: a binary). A single
 event (one transit in the data) goes through the same stages but is never claimed: when
 nothing else stops it, it is reported as a SINGLE-EVENT CANDIDATE.
