@@ -9,6 +9,8 @@
   :func:`detrend_search_task` — the per-target task interface and the default task;
 - :class:`TargetOutcome`, :func:`run_target`, :func:`read_marker` — one target, safely;
 - :class:`OutdirLock`, :class:`OutdirLockedError` — one run per output folder;
+- :class:`SchedulerLostError`, :class:`WorkerDiedError` — a Dask scheduler or worker
+  processes lost (``halfsib.batch.workers``);
 - :func:`sanitise_name` — safe output names from headers.
 """
 
@@ -19,7 +21,8 @@ from .lock import OutdirLock, OutdirLockedError
 from .names import sanitise_name, stable_seed
 from .runner import BatchConfig, BatchSummary, run_batch
 from .tasks import TargetSpec, TaskContext, TaskProducts, detrend_search_task
+from .workers import SchedulerLostError, WorkerDiedError
 
 __all__ = ["run_batch", "BatchConfig", "BatchSummary", "TargetSpec", "TaskContext", "TaskProducts",
            "detrend_search_task", "TargetOutcome", "run_target", "read_marker", "OutdirLock", "OutdirLockedError",
-           "sanitise_name", "stable_seed"]
+           "SchedulerLostError", "WorkerDiedError", "sanitise_name", "stable_seed"]

@@ -7,15 +7,22 @@ exists — writes the completion marker ``done.json`` *last*, atomically. A targ
 complete exactly when its marker is readable, was written with the same settings
 fingerprint, and lists outputs that all exist (:func:`read_marker`). Any exception becomes
 a ``failed`` :class:`TargetOutcome` (message, type and traceback in the log), never a crash
-of the batch.
+of the batch; a full disk (``ENOSPC``) says so and what to do (:func:`error_text`).
+
+While the task runs, ``.running`` in the folder names the attempt (a token from the
+runner) and the worker's PID; it is removed when the task ends. A worker that dies leaves
+it behind, which is how the runner tells the targets that were running when a local pool
+broke from those still waiting (:mod:`halfsib.batch.workers`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -27,12 +34,17 @@ from typing import Any
 
 from .tasks import TargetSpec, TaskContext, TaskFunction
 
-__all__ = ["TargetOutcome", "run_target", "read_marker", "MARKER_NAME", "LOG_NAME", "STATUSES"]
+__all__ = ["TargetOutcome", "run_target", "read_marker", "error_text", "MARKER_NAME", "LOG_NAME", "RUNNING_NAME",
+           "STATUSES"]
 
 log = logging.getLogger(__name__)
 
 MARKER_NAME = "done.json"
 LOG_NAME = "target.log"
+#: present while a task runs (removed when it ends; left behind by a worker that died)
+RUNNING_NAME = ".running"
+#: errno values of a full disk or an exhausted quota
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 MARKER_VERSION = 1
 #: "done": processed in this run; "complete": done in an earlier run (skipped); "failed"
 STATUSES = ("done", "complete", "failed")
@@ -190,7 +202,29 @@ def read_marker(folder: Path, settings_hash: str) -> TargetOutcome | None:
         return None
 
 
-def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, folder: str) -> TargetOutcome:
+def _final_name(path: str) -> str:
+    """The file a temporary ``.<name>.<random>.tmp<suffixes>`` of :func:`atomic_path` stands for."""
+    name = Path(path).name
+    match = re.match(r"^\.(.+?)\.\w+\.tmp", name)
+    return match.group(1) if match else name
+
+
+def error_text(err: BaseException) -> str:
+    """A failed target's message: the exception's, or for a full disk what happened and what to do."""
+    if isinstance(err, OSError) and err.errno in DISK_FULL:
+        where = f" writing {_final_name(str(err.filename))}" if err.filename else ""
+        return (f"No space left on device{where} ({errno.errorcode.get(err.errno, err.errno)}: "
+                f"{err.strerror or err}): free disk space and rerun the same "
+                "command; it redoes this target and skips the complete ones")
+    return str(err) or repr(err)
+
+
+def _mark_running(folder: Path, attempt: str) -> None:
+    (folder / RUNNING_NAME).write_text(json.dumps({"attempt": attempt, "pid": os.getpid()}))
+
+
+def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, folder: str, *,
+               attempt: str = "") -> TargetOutcome:
     """Run ``task`` on one target in ``folder``; never raises for a failing target.
 
     Parameters
@@ -201,6 +235,8 @@ def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, fol
     context : TaskContext
     folder : str
         The target's own output folder (emptied first).
+    attempt : str
+        The runner's token for this attempt, written into ``.running`` while the task runs.
 
     Returns
     -------
@@ -208,12 +244,17 @@ def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, fol
         ``done`` (marker written) or ``failed``.
     """
     out = Path(folder)
-    _empty_folder(out)
-    handler, previous = _attach_log(out)
-    start = time.perf_counter()
     base = dict(name=target.name, path=target.path, target_id=target.target_id, group=target.group,
                 settings_hash=context.settings_hash, pid=os.getpid())
     try:
+        _empty_folder(out)
+        handler, previous = _attach_log(out)
+    except OSError as err:  # the folder cannot even be prepared (full disk, permissions)
+        log.error("target %s failed before it started: %s", target.name, err)
+        return TargetOutcome(**base, status="failed", error=error_text(err), error_type=type(err).__name__)
+    start = time.perf_counter()
+    try:
+        _mark_running(out, attempt)
         log.info("target %s (%s), group %s, seed %d", target.name, target.path, target.group, target.seed)
         with fixed_threads(context.numba_threads):
             products = task(target, context, out)
@@ -231,6 +272,8 @@ def run_target(task: TaskFunction, target: TargetSpec, context: TaskContext, fol
     except Exception as err:  # noqa: BLE001 - failure isolation is the point
         log.error("target %s failed: %s: %s\n%s", target.name, type(err).__name__, err, traceback.format_exc())
         return TargetOutcome(**base, status="failed", seconds=time.perf_counter() - start,
-                             peak_rss_mb=_peak_rss_mb(), error=str(err) or repr(err), error_type=type(err).__name__)
+                             peak_rss_mb=_peak_rss_mb(), error=error_text(err), error_type=type(err).__name__)
     finally:
+        with contextlib.suppress(OSError):
+            (out / RUNNING_NAME).unlink()
         _detach_log(handler, previous)

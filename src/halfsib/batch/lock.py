@@ -85,8 +85,12 @@ class OutdirLock:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._record(), f)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self._record(), f)
+        except OSError:  # e.g. a full disk: leave no empty lock behind
+            self.path.unlink(missing_ok=True)
+            raise
         return True
 
     def owner(self) -> dict[str, Any] | None:

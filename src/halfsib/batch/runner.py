@@ -5,19 +5,26 @@ one's header on the workers → name and group the targets → build (or reuse) 
 ELC basis → skip the targets already complete → run the task on the others in parallel,
 each writing into ``OUTDIR/targets/<name>/`` with its completion marker last → write
 ``catalog.ecsv``, ``failures.ecsv`` and ``summary.json`` → release the lock.
+
+Faults (:mod:`halfsib.batch.workers`): a worker process that dies is replaced and its
+targets retried; a Dask scheduler that goes away ends the run with
+:class:`~halfsib.batch.workers.SchedulerLostError` (complete targets kept); the three
+tables are written together or not at all, so a full disk leaves the previous ones intact
+and raises an ``OSError`` that says what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +32,12 @@ from typing import Any
 from .._atomic import check_output_folder
 from ..exceptions import ConfigurationError, DataValidationError
 from .discover import GROUP_BY, ScanFailure, TargetRecord, assign_names, expand_inputs, group_key, scan_target
-from .execute import TargetOutcome, read_marker, run_target
+from .execute import DISK_FULL, TargetOutcome, read_marker
 from .groupbasis import GroupBasis, basis_settings, ensure_group_basis
 from .lock import OutdirLock
 from .names import stable_seed
 from .tasks import PLOT_CHOICES, TargetSpec, TaskContext, TaskFunction, detrend_search_task
+from .workers import SchedulerLostError, Workers, open_workers, run_targets
 
 __all__ = ["BatchConfig", "BatchSummary", "run_batch", "MAX_EXIT_STATUS"]
 
@@ -152,6 +160,8 @@ class BatchSummary:
     groups : tuple of dict
     peak_rss_mb : float
         Largest peak resident memory reported by a worker [MiB].
+    worker_restarts : int
+        Local pools replaced after a worker process died.
     """
 
     outdir: str
@@ -168,6 +178,7 @@ class BatchSummary:
     n_workers: int
     groups: tuple[dict[str, Any], ...] = field(default=())
     peak_rss_mb: float = 0.0
+    worker_restarts: int = 0
 
     @property
     def exit_status(self) -> int:
@@ -175,47 +186,14 @@ class BatchSummary:
         return min(self.n_failed + self.n_unreadable, MAX_EXIT_STATUS)
 
 
-def _init_worker(threads: int) -> None:
-    """Process-pool initializer: one thread per library (the batch parallelises over targets)."""
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[name] = str(threads)
-
-
-@contextlib.contextmanager
-def open_executor(config: BatchConfig, executor: Executor | None = None) -> Iterator[tuple[Executor, str, int]]:
-    """The executor of a run: the injected one, a Dask client's, or a local process pool.
-
-    Yields (executor, description, number of workers); shuts down what it started.
-    """
-    if executor is not None:
-        yield executor, type(executor).__name__, config.n_workers
-        return
-    if config.scheduler or config.dask:
-        from .dask_cluster import dask_executor
-
-        with dask_executor(config.scheduler, config.n_workers) as (ex, text, n):
-            yield ex, text, n
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(max_workers=config.n_workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(1,))
-    try:
-        yield pool, f"local process pool ({config.n_workers} workers)", config.n_workers
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _scan(paths: Sequence[str], ex: Executor, config: BatchConfig) -> tuple[list[TargetRecord], list[ScanFailure]]:
+def _scan(paths: Sequence[str], workers: Workers, config: BatchConfig
+          ) -> tuple[list[TargetRecord], list[ScanFailure]]:
     """Read every header on the workers; records named and sorted, failures in input order."""
     if not paths:
         return [], []
     chunk = max(1, min(32, len(paths) // (4 * config.n_workers) or 1))
-    try:
-        results = list(ex.map(scan_target, paths, [config.flux_column] * len(paths), chunksize=chunk))
-    except TypeError:  # executors without chunksize
-        results = list(ex.map(scan_target, paths, [config.flux_column] * len(paths)))
+    results = workers.map(scan_target, paths, [config.flux_column] * len(paths), chunksize=chunk,
+                          what="reading the input headers")
     records = [r for r in results if isinstance(r, TargetRecord)]
     failures = [r for r in results if isinstance(r, ScanFailure)]
     for f in failures:
@@ -242,13 +220,13 @@ def _contexts(groups: dict[str, list[TargetRecord]], bases: dict[str, GroupBasis
     return contexts
 
 
-def _with_others(groups: dict[str, list[TargetRecord]], paths: Sequence[str], ex: Executor,
+def _with_others(groups: dict[str, list[TargetRecord]], paths: Sequence[str], workers: Workers,
                  config: BatchConfig) -> dict[str, list[TargetRecord]]:
     """The basis members of each group: its targets plus the regressor-only stars of ``config.others``."""
     if not config.others:
         return groups
     targets = set(paths)
-    extra, failures = _scan([p for p in expand_inputs(list(config.others)) if p not in targets], ex, config)
+    extra, failures = _scan([p for p in expand_inputs(list(config.others)) if p not in targets], workers, config)
     for f in failures:
         log.warning("regressor-only star skipped: %s", f.error)
     members = {g: list(m) for g, m in groups.items()}
@@ -259,7 +237,7 @@ def _with_others(groups: dict[str, list[TargetRecord]], paths: Sequence[str], ex
     return members
 
 
-def _bases(groups: dict[str, list[TargetRecord]], outdir: Path, ex: Executor, config: BatchConfig
+def _bases(groups: dict[str, list[TargetRecord]], outdir: Path, workers: Workers, config: BatchConfig
            ) -> dict[str, GroupBasis]:
     from .._progress import progress
 
@@ -269,39 +247,11 @@ def _bases(groups: dict[str, list[TargetRecord]], outdir: Path, ex: Executor, co
     for name, members in bar:
         settings = basis_settings(members[0].mission, config.regressors, config.n_folds)
         out[name] = ensure_group_basis(name, [r.path for r in members], outdir / "basis", settings,
-                                       flux_column=config.flux_column, mapper=ex.map)
+                                       flux_column=config.flux_column,
+                                       mapper=functools.partial(workers.map, what=f"reading the stars of group {name}"))
         log.info("group %s: %d targets, basis %s (%d stars%s)", name, len(members), out[name].path,
                  out[name].n_stars, ", reused" if out[name].reused else "")
     return out
-
-
-def _run_pending(pending: list[tuple[TargetSpec, TaskContext, str]], ex: Executor, config: BatchConfig
-                 ) -> list[TargetOutcome]:
-    from .._progress import progress
-
-    futures: dict[Future[TargetOutcome], TargetSpec] = {}
-    for spec, context, folder in pending:
-        futures[ex.submit(run_target, config.task, spec, context, folder)] = spec
-    outcomes: list[TargetOutcome] = []
-    failed = 0
-    with progress(total=len(futures), enabled=config.progress, desc="targets", unit="target", leave=True) as bar:
-        for future in as_completed(futures):
-            outcomes.append(_collect(future, futures[future]))
-            failed += outcomes[-1].status == "failed"
-            bar.set_postfix_str(f"failed={failed}", refresh=False)  # drawn by the update (one redraw, not two)
-            bar.update(1)
-    return outcomes
-
-
-def _collect(future: Future[TargetOutcome], spec: TargetSpec) -> TargetOutcome:
-    """The outcome, or a failure when the worker itself died (killed, out of memory)."""
-    try:
-        return future.result()
-    except Exception as err:  # noqa: BLE001 - a dead worker must not stop the batch
-        log.error("target %s: the worker failed: %s: %s", spec.name, type(err).__name__, err)
-        return TargetOutcome(name=spec.name, path=spec.path, target_id=spec.target_id, group=spec.group,
-                             status="failed", error=f"worker failed: {err}" if str(err) else "worker failed",
-                             error_type=type(err).__name__)
 
 
 def _plan(records: list[TargetRecord], config: BatchConfig, contexts: dict[str, TaskContext], outdir: Path,
@@ -345,59 +295,111 @@ def run_batch(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLik
         Another run holds ``outdir``.
     DataValidationError
         An input pattern matched nothing, or no input could be read.
+    SchedulerLostError
+        The Dask scheduler went away; the complete targets are kept and a rerun resumes.
+    WorkerDiedError
+        Worker processes kept dying while the inputs were read.
+    OSError
+        The tables could not be written (full disk); the previous ones are left intact.
     """
     config = config or BatchConfig()
     out = check_output_folder(outdir, "output folder")
     start = time.time()
     with OutdirLock(out, break_lock=config.break_lock):
         paths = expand_inputs(inputs)
-        with open_executor(config, executor) as (ex, description, n_workers):
-            records, scan_failures = _scan(paths, ex, config)
+        with open_workers(config.n_workers, scheduler=config.scheduler, dask=config.dask,
+                          executor=executor) as workers:
+            records, scan_failures = _scan(paths, workers, config)
             if not records:
-                _write_tables(out, [], {}, scan_failures, [])
+                catalog, failures = _tables([], {}, scan_failures, [])
+                _write_results(out, {"catalog.ecsv": catalog, "failures.ecsv": failures})
                 raise DataValidationError(f"none of the {len(paths)} input file(s) could be read; see "
                                           f"{out / 'failures.ecsv'}", str(inputs[0]) if inputs else None)
             groups: dict[str, list[TargetRecord]] = {}
             for r in records:
                 groups.setdefault(group_key(r, config.group_by), []).append(r)
-            bases = _bases(_with_others(groups, paths, ex, config), out, ex, config)
+            bases = _bases(_with_others(groups, paths, workers, config), out, workers, config)
             contexts = _contexts(groups, bases, config)
             pending, complete = _plan(records, config, contexts, out)
             log.info("%d targets: %d complete from an earlier run, %d to do", len(records), len(complete), len(pending))
-            outcomes = _run_pending(pending, ex, config)
+            try:
+                outcomes = run_targets(pending, workers, config.task, show_progress=config.progress)
+            except SchedulerLostError as err:
+                kept = _plan(records, config, contexts, out)[1]
+                raise SchedulerLostError(err.address, len(kept), out) from err
+        _warn_disk_full(outcomes)
         by_name = {r.name: r for r in records}
         basis_failures = [(g, *b.error.split(": ", 1)) for g, b in bases.items() if b.error]
-        catalog = _write_tables(out, complete + outcomes, by_name, scan_failures, basis_failures)
+        catalog, failures = _tables(complete + outcomes, by_name, scan_failures, basis_failures)
         summary = _summary(out, paths, records, scan_failures, complete, outcomes, len(catalog), start,
-                           description, n_workers, groups, bases)
-        _write_summary(out, summary, config)
+                           workers, groups, bases)
+        _write_results(out, {"catalog.ecsv": catalog, "failures.ecsv": failures,
+                             "summary.json": _summary_record(summary, config)})
     return summary
 
 
-def _write_tables(out: Path, outcomes: list[TargetOutcome], records: dict[str, TargetRecord],
-                  scan_failures: list[ScanFailure], basis_failures: list[Any]) -> Any:
-    from ..io import provenance, write_table
+def _warn_disk_full(outcomes: list[TargetOutcome]) -> None:
+    full = [o.name for o in outcomes if o.status == "failed" and o.error.startswith("No space left on device")]
+    if full:
+        log.error("%d target(s) failed because the disk is full (%s%s): free disk space and rerun the same "
+                  "command; it skips the complete targets", len(full), ", ".join(full[:3]),
+                  ", ..." if len(full) > 3 else "")
+
+
+def _tables(outcomes: list[TargetOutcome], records: dict[str, TargetRecord],
+            scan_failures: list[ScanFailure], basis_failures: list[Any]) -> tuple[Any, Any]:
+    """The catalog and failures tables of ``outcomes``."""
     from .catalog import catalog_table, failures_table
 
-    catalog = catalog_table(outcomes, records)
+    return catalog_table(outcomes, records), failures_table(outcomes, scan_failures, basis_failures)
+
+
+def _write_results(out: Path, files: dict[str, Any]) -> None:
+    """Write the run's tables (astropy tables) and summary (a dict) together: all of them or none.
+
+    Each goes to a temporary file first; only when every one is written are they renamed
+    into place, so a full disk (or any write error) leaves the previous run's files intact.
+
+    Raises
+    ------
+    OSError
+        A file could not be written; the message names it and says what to do.
+    """
+    from .._atomic import atomic_path
+    from ..io import provenance, write_table
+
     record = provenance([], {"description": "halfsib batch catalog"})
-    write_table(catalog, out / "catalog.ecsv", record=record)
-    write_table(failures_table(outcomes, scan_failures, basis_failures), out / "failures.ecsv", record=record)
-    return catalog
+    name = ""
+    try:
+        with contextlib.ExitStack() as stack:
+            for name, content in files.items():
+                tmp = stack.enter_context(atomic_path(out / name))
+                if isinstance(content, dict):
+                    tmp.write_text(json.dumps(content, indent=1, default=str))
+                else:
+                    write_table(content, tmp, record=record)
+            name = ""  # every file written: the renames follow
+    except OSError as err:
+        full = err.errno in DISK_FULL
+        why = "No space left on device" if full else (err.strerror or str(err))
+        raise OSError(err.errno, f"{why} (the targets' results are kept in {out / 'targets'}; "
+                                 f"{'free disk space and ' if full else ''}rerun the same command: it skips the "
+                                 f"complete targets and writes {', '.join(files)})",
+                      str(out / (name or next(iter(files))))) from err
 
 
 def _summary(out: Path, paths: Sequence[str], records: list[TargetRecord], scan_failures: list[ScanFailure],
              complete: list[TargetOutcome], outcomes: list[TargetOutcome], n_candidates: int, start: float,
-             executor: str, n_workers: int, groups: dict[str, list[TargetRecord]],
-             bases: dict[str, GroupBasis]) -> BatchSummary:
+             workers: Workers, groups: dict[str, list[TargetRecord]], bases: dict[str, GroupBasis]) -> BatchSummary:
     group_rows = tuple({"group": g, "n_targets": len(m), "basis": bases[g].path, "basis_stars": bases[g].n_stars,
                         "basis_reused": bases[g].reused, "basis_error": bases[g].error} for g, m in groups.items())
     return BatchSummary(
         outdir=str(out), n_inputs=len(paths), n_unreadable=len(scan_failures), n_targets=len(records),
         n_complete_before=len(complete), n_done=sum(o.status == "done" for o in outcomes),
         n_failed=sum(o.status == "failed" for o in outcomes), n_candidates=n_candidates,
-        wall_seconds=time.time() - start, task_seconds=sum(o.seconds for o in outcomes), executor=executor,
-        n_workers=n_workers, groups=group_rows, peak_rss_mb=max((o.peak_rss_mb for o in outcomes), default=0.0))
+        wall_seconds=time.time() - start, task_seconds=sum(o.seconds for o in outcomes),
+        executor=workers.description, n_workers=workers.n_workers, groups=group_rows,
+        peak_rss_mb=max((o.peak_rss_mb for o in outcomes), default=0.0), worker_restarts=workers.restarts)
 
 
 def _versions() -> dict[str, str]:
@@ -415,12 +417,9 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _write_summary(out: Path, summary: BatchSummary, config: BatchConfig) -> None:
-    from .._atomic import atomic_path
-
-    record = {**dataclasses.asdict(summary), "exit_status": summary.exit_status,
-              "targets_per_hour": 3600.0 * summary.n_done / summary.wall_seconds if summary.wall_seconds else 0.0,
-              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "versions": _versions(), "settings": config.describe()}
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1, default=str))
+def _summary_record(summary: BatchSummary, config: BatchConfig) -> dict[str, Any]:
+    """What ``summary.json`` holds: the summary, the exit status, throughput, versions, settings."""
+    return {**dataclasses.asdict(summary), "exit_status": summary.exit_status,
+            "targets_per_hour": 3600.0 * summary.n_done / summary.wall_seconds if summary.wall_seconds else 0.0,
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": _versions(), "settings": config.describe()}
