@@ -282,6 +282,10 @@ def test_local_pool_runs_the_default_task(reference_run):
     folder = out / "targets" / catalog["name"][0]
     assert (folder / "lightcurve.fits").is_file() and (folder / "candidates.ecsv").is_file()
     assert halfsib.read(folder / "lightcurve.fits").n_cadences > 0
+    targets = Table.read(out / "targets.ecsv")  # one row per target: where it is and its precision
+    assert len(targets) == N_STARS and str(targets["cdpp_ppm"].unit) == "ppm"
+    assert np.all(targets["cdpp_raw_ppm"] > targets["cdpp_ppm"]) and not np.ma.getmaskarray(targets["cdpp_ppm"]).any()
+    assert np.ma.is_masked(targets["n_claimed"][0])  # the detrend + search task does not claim
 
 
 @pytest.mark.slow

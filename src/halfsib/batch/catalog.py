@@ -18,7 +18,7 @@ from ..report import SEARCH_COLUMNS as _REPORT_SEARCH_COLUMNS
 from .discover import ScanFailure, TargetRecord
 from .execute import TargetOutcome
 
-__all__ = ["catalog_table", "failures_table", "FRONT_COLUMNS", "SEARCH_COLUMNS"]
+__all__ = ["catalog_table", "failures_table", "targets_table", "FRONT_COLUMNS", "SEARCH_COLUMNS", "TARGET_COLUMNS"]
 
 #: columns every catalog starts with (before the task's candidate columns)
 FRONT_COLUMNS = ("name", "target_id", "group", "mission", "season", "channel", "candidate")
@@ -117,6 +117,41 @@ def catalog_table(outcomes: Sequence[TargetOutcome], records: Mapping[str, Targe
         np.zeros(0, bool)
     for name, text in _DESCRIPTIONS.items():
         table[name].description = text
+    return table
+
+
+#: per-target columns of ``targets.ecsv`` taken from the task's ``info`` (name -> unit, description)
+TARGET_COLUMNS: dict[str, tuple[str, str]] = {
+    "n_cadences": ("", "cadences of the target's light curve"),
+    "cdpp_raw_ppm": ("ppm", "6.5-h CDPP of the raw flux (lightkurve's definition; candidate transits left out)"),
+    "cdpp_ppm": ("ppm", "6.5-h CDPP of the corrected flux (systematics removed, stellar variability kept)"),
+    "n_candidates": ("", "periodic candidates found"),
+    "n_single_events": ("", "single events reported"),
+    "n_claimed": ("", "claimed planets (masked: the detrend + search task does not claim)"),
+}
+
+
+def targets_table(outcomes: Sequence[TargetOutcome], records: Mapping[str, TargetRecord]) -> Any:
+    """One row per done/complete target, sorted by name: where it is, its precision (raw and
+    corrected 6.5-h CDPP) and its candidate counts (:data:`TARGET_COLUMNS`; missing values masked)."""
+    from astropy.table import MaskedColumn, Table
+
+    good = sorted((o for o in outcomes if o.status in ("done", "complete")), key=lambda o: (o.name, o.path))
+    table = Table()
+    for name in FRONT_COLUMNS[:6]:
+        values = []
+        for o in good:
+            rec = records.get(o.name)
+            values.append({"name": o.name, "target_id": o.target_id, "group": o.group,
+                           "mission": rec.mission if rec else "", "season": rec.season if rec else "",
+                           "channel": rec.detector if rec else "?"}[name])
+        table[name] = np.array(values, dtype=str)
+    for name, (unit, text) in TARGET_COLUMNS.items():
+        values = [o.info.get(name) for o in good]
+        missing = [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in values]
+        table[name] = MaskedColumn([0.0 if m else float(v) for v, m in zip(values, missing)], mask=missing,
+                                   unit=unit or None, description=text)
+    table["seconds"] = MaskedColumn([float(o.seconds) for o in good], unit="s", description="task wall time")
     return table
 
 

@@ -333,8 +333,10 @@ def run_batch(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLik
         catalog, failures = _tables(complete + outcomes, by_name, scan_failures, basis_failures)
         summary = _summary(out, paths, records, scan_failures, complete, outcomes, len(catalog), start,
                            workers, groups, bases)
-        _write_results(out, {"catalog.ecsv": catalog, "failures.ecsv": failures,
-                             "summary.json": _summary_record(summary, config)})
+        from .catalog import targets_table
+
+        _write_results(out, {"catalog.ecsv": catalog, "targets.ecsv": targets_table(complete + outcomes, by_name),
+                             "failures.ecsv": failures, "summary.json": _summary_record(summary, config)})
     return summary
 
 

@@ -225,8 +225,16 @@ def detrend_search_task(target: TargetSpec, context: TaskContext, outdir: Path) 
     rows, units = candidate_rows(table)
     rms = fit.corrected_rms_ppm
     info = {"n_cadences": int(lc.n_cadences), "n_columns": int(design.n_columns),
-            "rms_ppm": float(rms) if math.isfinite(rms) else None}
+            "rms_ppm": float(rms) if math.isfinite(rms) else None,
+            "n_candidates": len(result.candidates), "n_single_events": len(result.single_candidates),
+            **precision_info(result.nuisance_fit if result.nuisance_fit is not None else fit)}
     return TaskProducts(rows=rows, units=units, outputs=tuple(outputs), info=info, columns=tuple(table.colnames))
+
+
+def precision_info(fit: Any) -> dict[str, float | None]:
+    """The 6.5-h CDPP of a fit's raw and corrected flux [ppm] (None when it cannot be measured)."""
+    values = {"cdpp_raw_ppm": fit.raw_cdpp_ppm, "cdpp_ppm": fit.cdpp_ppm}
+    return {k: float(v) if math.isfinite(v) else None for k, v in values.items()}
 
 
 def run_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProducts:
@@ -249,6 +257,9 @@ def run_task(target: TargetSpec, context: TaskContext, outdir: Path) -> TaskProd
     table = result.candidate_table()
     rows, units = candidate_rows(table)
     info = {"n_cadences": int(result.lc.n_cadences), "n_claimed": len(result.claimed),
+            "n_candidates": len(result.search.candidates), "n_single_events": len(result.search.single_candidates),
+            "n_single_event_candidates": sum(o.single_event_candidate for o in result.outcomes),
+            **precision_info(result.corrected),
             "seconds": {k: float(v) for k, v in result.seconds.items()}}
     return TaskProducts(rows=rows, units=units, columns=tuple(table.colnames),
                         outputs=tuple(str(Path(f).relative_to(outdir)) for f in files),

@@ -118,7 +118,7 @@ def print_summary(summary: Any, stream: Any = sys.stdout) -> None:
           f"candidate(s)", file=stream)
     print(f"{summary.wall_seconds:.0f} s on {summary.executor}: {rate:.0f} targets/hour, "
           f"peak worker memory {summary.peak_rss_mb:.0f} MiB", file=stream)
-    print(f"wrote {summary.outdir}/catalog.ecsv, failures.ecsv, summary.json", file=stream)
+    print(f"wrote {summary.outdir}/catalog.ecsv, targets.ecsv, failures.ecsv, summary.json", file=stream)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.inputs, args.outdir, config_from_args(args))
     except HalfsibError as err:
+        if args.traceback:
+            raise
+        print(f"halfsib batch: error: {err}", file=sys.stderr)
+        return EXIT_NOT_RUN
+    except OSError as err:  # the tables could not be written (a full disk): the old ones are intact
         if args.traceback:
             raise
         print(f"halfsib batch: error: {err}", file=sys.stderr)

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config, batch = configs_from_args(args)
         summary = inject_and_recover(args.inputs, args.outdir, config, batch)
-    except HalfsibError as err:
+    except (HalfsibError, OSError) as err:  # OSError: a full disk; the old tables are intact
         if args.traceback:
             raise
         print(f"halfsib inject: error: {err}", file=sys.stderr)
