@@ -144,7 +144,7 @@ def test_null_reference_and_z_without_strongest_match_plain_formulas(rng):
     z = pg.power[pg.n_transits > 0]
     centre, scale = null_reference(pg)
     assert centre == pytest.approx(np.median(z), rel=1e-12)
-    assert scale == pytest.approx(1.4826 * np.median(np.abs(z - np.median(z))), rel=1e-12)
+    assert scale == pytest.approx(1.482602218505602 * np.median(np.abs(z - np.median(z))), rel=1e-12)
     n, i = num[0, :6], info[0, :6]
     k = int(np.argmax(n / np.sqrt(i)))
     rest = [j for j in range(6) if j != k]
@@ -165,9 +165,9 @@ def test_candidate_snr_is_measured_against_the_periodogram_without_its_transits(
     masked = mask_transits(grid, cand.t0 + cand.period * k, 1.5 * cand.box_duration + 24 * CADENCE)
     null = periodogram(masked, pg.periods, 2)
     null = null.power[null.n_transits > 0]
-    centre, scale = np.median(null), 1.4826 * np.median(np.abs(null - np.median(null)))
+    centre, scale = np.median(null), 1.482602218505602 * np.median(np.abs(null - np.median(null)))
     assert cand.snr == pytest.approx((pg.power.max() - centre) / scale, rel=1e-9)
-    compressed = (pg.power.max() - np.median(pg.power)) / (1.4826 * np.median(np.abs(pg.power - np.median(pg.power))))
+    compressed = (pg.power.max() - np.median(pg.power)) / (1.482602218505602 * np.median(np.abs(pg.power - np.median(pg.power))))
     assert cand.snr > 1.5 * compressed  # the old statistic, against its own signal
 
 

@@ -265,7 +265,7 @@ def test_pixel_test_without_a_stamp_or_with_other_cadences_is_not_run(fitted, rn
 
 def test_longest_central_duration_matches_the_transit_model():
     for period, density, k in ((3.0, 1.0, 0.05), (12.0, 0.25, 0.1), (0.8, 5.0, 0.02)):
-        a = (6.674e-8 * density * SOLAR_DENSITY * (period * 86400) ** 2 / (3 * np.pi)) ** (1 / 3)
+        a = (6.6743e-8 * density * SOLAR_DENSITY * (period * 86400) ** 2 / (3 * np.pi)) ** (1 / 3)
         params = TransitParams(period=period, t0=0.0, rp_over_rs=k, a_over_rs=a, b=0.0)
         assert max_central_duration(period, density, k) == pytest.approx(24 * transit_duration(params), rel=1e-9)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import celerite2
 import numpy as np
+from astropy.stats import mad_std
 from celerite2 import terms
 from celerite2.driver import LinAlgError as _CeleriteLinAlgError
 from numpy.typing import ArrayLike, NDArray
@@ -186,7 +187,7 @@ def _data_scales(time: ArrayLike, y: ArrayLike, diag_variance: ArrayLike) -> dic
     if t.shape != yy.shape or ok.sum() < 3:
         raise DataValidationError("time/y need the same shape and at least 3 finite cadences")
     t, yy, dv = t[ok], yy[ok], dv[ok]
-    mad = 1.4826 * float(np.median(np.abs(yy - np.median(yy))))
+    mad = float(mad_std(yy))
     var_y = max(mad**2, float(np.var(yy)) * 1e-6, 1e-300)
     steps = np.diff(t)
     steps = steps[steps > 0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from astropy.stats import mad_std
 from numpy.typing import NDArray
 from scipy import optimize
 
@@ -218,7 +219,7 @@ def wild_cadences(flux: NDArray[np.float64], sigma: float = WILD_CADENCE_SIGMA) 
     if y.size < 5:
         return wild
     step = y[1:-1] - 0.5 * (y[:-2] + y[2:])
-    scale = 1.4826 * float(np.median(np.abs(step - np.median(step))))
+    scale = float(mad_std(step))
     if not scale > 0:
         return wild
     limit = sigma * scale
@@ -387,7 +388,7 @@ def _gp_bounds(kernel: StellarKernel, config: DetrendConfig, t: NDArray[np.float
                 bounds[k] = [min(max(bounds[k, 0], lo), hi - 1e-3), max(min(bounds[k, 1], hi), lo + 1e-3)]
     if config.gp_amplitude_max is not None and "ln_sigma" in names:
         k = names.index("ln_sigma")
-        sd = math.sqrt(max(1.4826**2 * float(np.median(np.abs(y - np.median(y))))**2, 1e-300))
+        sd = max(float(mad_std(y)), 1e-150)
         bounds[k, 1] = max(min(bounds[k, 1], math.log(config.gp_amplitude_max * sd)), bounds[k, 0] + 1e-3)
     return bounds
 
@@ -446,7 +447,7 @@ def _new_outliers(problem: _Problem, ml: MarginalLikelihood, jitter: float, clip
     residual = ml.predict().residual
     z = residual / np.sqrt(problem.variance + jitter**2)
     fitted = ~problem.excluded
-    scale = 1.4826 * float(np.median(np.abs(z[fitted] - np.median(z[fitted]))))
+    scale = float(mad_std(z[fitted]))
     return (z / max(scale, 1e-12) > clip_sigma) & fitted
 
 
@@ -718,7 +719,7 @@ def heldout_precision(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
                                   "precision needs at least 10", lc.meta.source)
     residuals, predicted = ml.heldout_residuals(blocks, systematics=True)
     means = np.array([float(np.mean(residuals[i])) for i in full])
-    scatter = 1e6 * 1.482602218505602 * float(np.median(np.abs(means - np.median(means))))
+    scatter = 1e6 * float(mad_std(means))
     corrected = np.full(problem.y.size, np.nan)
     for block, systematics in zip(blocks, predicted):
         corrected[block] = 1.0 + problem.y[block] - systematics

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.stats import mad_std
 from numpy.typing import NDArray
 
 from .design import DesignMatrix
@@ -137,7 +138,7 @@ class DetrendResult:
     def corrected_rms_ppm(self) -> float:
         """Robust RMS of the corrected flux around its stellar signal, ppm (1.4826 MAD)."""
         r = self.residual[~(self.masked | self.clipped)]
-        return float(1e6 * 1.4826 * np.median(np.abs(r - np.median(r))))
+        return float(1e6 * mad_std(r))
 
     @property
     def cdpp_ppm(self) -> float:

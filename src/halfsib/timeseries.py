@@ -150,8 +150,9 @@ SAME_PHOTOMETRY_MIN_CADENCES = 20
 
 
 def _robust_std(values: NDArray[np.float64], axis: int | None = None) -> Any:
-    centred = values - np.median(values, axis=axis, keepdims=axis is not None)
-    return 1.482602218505602 * np.median(np.abs(centred), axis=axis)
+    from astropy.stats import mad_std
+
+    return mad_std(values, axis=axis)
 
 
 def photometry_matches(time: NDArray[np.float64], flux: NDArray[np.float64], other_time: NDArray[np.float64],

@@ -23,9 +23,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from astropy import constants as _constants
 from numpy.typing import ArrayLike, NDArray
 
 from .exceptions import ConfigurationError
+
+#: Newton's constant [cm³ g⁻¹ s⁻²] (astropy.constants, CODATA), for stellar densities
+G_CGS: float = float(_constants.G.cgs.value)
 
 __all__ = [
     "TransitParams",

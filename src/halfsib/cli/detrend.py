@@ -114,7 +114,9 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
 
     groups = ", ".join(f"{name} {n}" for name, n in result.design_columns.items()) or "none"
     raw = result.raw_flux / result.normalisation
-    raw_rms = 1e6 * 1.4826 * float(np.median(np.abs(raw - np.median(raw))))
+    from astropy.stats import mad_std
+
+    raw_rms = 1e6 * float(mad_std(raw))
     print(f"{result.meta.target_id or result.meta.source}: {result.time.size} cadences, regressors: {groups}",
           file=sys.stdout)
     if len(choices) > 1:

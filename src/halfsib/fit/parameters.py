@@ -40,7 +40,7 @@ __all__ = ["ParameterSpace", "TransitArrays", "build_space", "initial_vectors", 
 FloatArray = NDArray[np.float64]
 
 #: gravitational constant [cm³ g⁻¹ s⁻²]
-G_CGS = 6.674e-8
+from ..transit import G_CGS  # noqa: E402  (one home for the constant)
 DAY_S = 86400.0
 MAX_ECC = 0.9
 #: Rp/R★ allowed (a constraint: the depth is what is fitted)

@@ -25,15 +25,19 @@ _Z = 1.0
 
 
 def wilson_interval(k: NDArray[np.int64], n: NDArray[np.int64], z: float = _Z) -> tuple[NDArray, NDArray]:
-    """Wilson score interval of ``k`` successes in ``n`` trials (NaN where n = 0)."""
-    k = np.asarray(k, float)
-    n = np.asarray(n, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1.0 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return centre - half, centre + half
+    """Wilson score interval of ``k`` successes in ``n`` trials at ``z`` sigma (NaN where n = 0),
+    from :func:`astropy.stats.binom_conf_interval`."""
+    from astropy.stats import binom_conf_interval
+    from scipy.special import erf
+
+    k = np.atleast_1d(np.asarray(k, np.int64))
+    n = np.atleast_1d(np.asarray(n, np.int64))
+    lower, upper = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
+    has = n > 0
+    if has.any():
+        lower[has], upper[has] = binom_conf_interval(k[has], n[has], confidence_level=float(erf(z / np.sqrt(2.0))),
+                                                     interval="wilson")
+    return lower, upper
 
 
 @dataclass(frozen=True)

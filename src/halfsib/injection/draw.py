@@ -16,7 +16,7 @@ from .config import SOLAR_DENSITY_CGS, Injection, InjectionConfig
 
 __all__ = ["a_over_rs_from_density", "draw_injections"]
 
-_G_CGS = 6.674e-8
+from ..transit import G_CGS as _G_CGS  # noqa: E402
 _DAY_S = 86400.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from astropy.stats import mad_std
 from numpy.typing import NDArray
 
 from ..exceptions import DataValidationError
@@ -148,7 +149,7 @@ def flux_uncertainties(
 def second_difference_scatter(flux: NDArray[np.float64]) -> float:
     """1.4826 · MAD of the second differences / √6: the white-noise σ of a finite series."""
     d = np.diff(np.asarray(flux, float), n=2)
-    return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / float(np.sqrt(6.0))
+    return float(mad_std(d)) / float(np.sqrt(6.0))
 
 
 def estimate_white_noise(flux: NDArray[np.float64], good: NDArray[np.bool_], source: str) -> float:

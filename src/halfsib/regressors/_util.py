@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from astropy.stats import mad_std
 from numpy.typing import NDArray
 
 from ..design import RegressorGroup
@@ -16,8 +17,6 @@ log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-#: MAD -> standard deviation for Gaussian data
-MAD_TO_STD = 1.482602218505602
 #: a column whose RMS over the good cadences is below this fraction of the group's largest
 #: column RMS (or exactly zero) carries no information there and is dropped
 RELATIVE_RMS_FLOOR = 1e-10
@@ -28,7 +27,7 @@ def robust_std(values: FloatArray) -> float:
     v = values[np.isfinite(values)]
     if v.size < 2:
         return 0.0
-    return float(MAD_TO_STD * np.median(np.abs(v - np.median(v))))
+    return float(mad_std(v))
 
 
 def point_to_point_noise(values: FloatArray) -> float:

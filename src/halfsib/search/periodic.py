@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from astropy.stats import mad_std
 from numpy.typing import NDArray
 
 from .._kernels import search as _ks
@@ -15,7 +16,6 @@ from .results import Candidate, Periodogram, SearchConfig, SingleEventGrid
 __all__ = ["period_grid", "periodogram", "fold", "refine_peak", "candidate_at_peak", "candidate_at_ephemeris",
            "null_reference", "z_without_strongest", "strongest_event", "transit_indices"]
 
-_MAD_TO_SIGMA = 1.4826
 
 MAX_DUTY_CYCLE = 0.2
 """Longest box duration as a fraction of the period: a circular transit lasts
@@ -159,7 +159,7 @@ def null_reference(pg: Periodogram) -> tuple[float, float]:
     if p.size < 3:
         return 0.0, 1.0
     centre = float(np.median(p))
-    scale = _MAD_TO_SIGMA * float(np.median(np.abs(p - centre)))
+    scale = float(mad_std(p))
     if not scale > 0:
         scale = float(np.std(p)) or 1.0
     return centre, scale

@@ -26,7 +26,7 @@ FloatArray = NDArray[np.float64]
 
 #: mean solar density [g cm⁻³]
 SOLAR_DENSITY = 1.408
-_G_CGS = 6.674e-8
+from ..transit import G_CGS as _G_CGS  # noqa: E402
 #: box durations scanned by the shape and duration tests, relative to the candidate's
 DURATION_FACTORS = 2.0 ** np.arange(-1.0, 1.01, 0.25)
 
@@ -129,7 +129,9 @@ class PhaseScan:
         s = self.snr
         if s.size < 8:
             return 1.0
-        return max(1.0, 1.4826 * float(np.median(np.abs(s - np.median(s)))))
+        from astropy.stats import mad_std
+
+        return max(1.0, float(mad_std(s)))
 
 
 def phase_scan(model: FittedModel, ephemeris: Ephemeris, max_phases: int = 400) -> PhaseScan | None:
