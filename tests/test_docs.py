@@ -127,7 +127,7 @@ STRUCTURAL = re.compile(r"^(SIMPLE|BITPIX|NAXIS\d*|EXTEND|XTENSION|PCOUNT|GCOUNT
 
 
 def _documented_names() -> set[str]:
-    return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)[^`]*`", (DOCS / "outputs.md").read_text(encoding="utf-8")))
+    return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_-]*)[^`]*`", (DOCS / "outputs.md").read_text(encoding="utf-8")))
 
 
 def _undocumented(names, documented: set[str]) -> list[str]:
