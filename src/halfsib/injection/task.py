@@ -55,13 +55,19 @@ class PipelineProducts:
     units: dict[str, str]
 
 
+def periodic_rows(rows: Any) -> tuple[dict[str, Any], ...]:
+    """The candidate rows without the single events: injections are periodic, and the
+    false-alarm rates are those of periodic candidates (single events are never claimed)."""
+    return tuple(dict(r) for r in rows if not r.get("single_event"))
+
+
 def _fast(target: Any, context: Any, folder: Path) -> PipelineProducts:
     from ..batch.tasks import detrend_search_task
     from ..search import SearchConfig
 
     products = detrend_search_task(target, context, folder)
     min_snr = (context.search or SearchConfig()).min_snr
-    rows = tuple(dict(r) for r in products.rows)
+    rows = periodic_rows(products.rows)
     passes = tuple(bool(np.isfinite(r.get("snr", np.nan)) and r["snr"] >= min_snr) for r in rows)
     return PipelineProducts(rows, passes, None, tuple(products.outputs), dict(products.units))
 
@@ -75,7 +81,7 @@ def _full(target: Any, context: Any, folder: Path, config: InjectionConfig) -> P
     cfg = config.run or context.run or RunConfig(fit=FitConfig(sample=False))
     cfg = dataclasses.replace(cfg, detrend=cfg.detrend or context.detrend, search=cfg.search or context.search)
     products = run_task(target, replace_context(context, run=cfg), folder)
-    rows = tuple(dict(r) for r in products.rows)
+    rows = periodic_rows(products.rows)
     claimed = tuple(r.get("claimed") is True for r in rows)
     return PipelineProducts(rows, claimed, claimed, tuple(products.outputs), dict(products.units))
 
