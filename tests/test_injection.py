@@ -403,3 +403,11 @@ def test_pixel_file_injection_is_recovered_through_the_pipeline(campaign, tmp_pa
     assert summary.n_recovered == 1 and row["match"] == "exact"
     assert row["file"].endswith("_lpd-targ.fits")
     assert row["found_depth"] == pytest.approx(row["depth"], rel=0.3)  # box depth of a 4,300-ppm transit
+
+
+def test_single_events_are_not_counted_as_periodic_candidates():
+    from halfsib.injection.task import periodic_rows
+
+    rows = ({"period": 3.0, "snr": 9.0, "single_event": False}, {"period": 0.0, "snr": 15.0, "single_event": True},
+            {"period": 5.0, "snr": 7.0})
+    assert [r["period"] for r in periodic_rows(rows)] == [3.0, 5.0]
