@@ -483,7 +483,10 @@ def test_table_file_and_figure(small_problem, tmp_path):
     assert table["period"].unit == "d" and table["duration"].unit == "h" and table["depth"].unit == "ppm"
     assert table["rho_star"].unit == "g / cm3" and table["sigma"].unit == "ppm"
     for q in ("period", "rp_over_rs", "b", "depth"):
-        assert {f"{q}_err", f"{q}_median", f"{q}_lower", f"{q}_upper"} <= set(table.colnames)
+        assert {f"{q}_err", f"{q}_median", f"{q}_lower", f"{q}_upper", f"{q}_minus", f"{q}_plus"} <= set(table.colnames)
+        if not table[f"{q}_median"].mask[0]:
+            assert table[f"{q}_minus"][0] == pytest.approx(table[f"{q}_median"][0] - table[f"{q}_lower"][0])
+            assert table[f"{q}_plus"][0] == pytest.approx(table[f"{q}_upper"][0] - table[f"{q}_median"][0])
     path = result.write(tmp_path / "fit.ecsv", inputs=["target.fits"])
     back = Table.read(path)
     assert back["period"][0] == pytest.approx(result.maximum_likelihood["period"], rel=1e-12)

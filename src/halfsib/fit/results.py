@@ -176,7 +176,9 @@ class TransitFit:
         """One-row :class:`astropy.table.Table` with units (every column in ``docs/fit.md``).
 
         Per quantity q: ``q`` (maximum likelihood), ``q_err`` (Fisher), ``q_median``,
-        ``q_lower``, ``q_upper`` (16th/84th percentiles); undefined values are masked.
+        ``q_lower``, ``q_upper`` (16th/84th percentiles) and ``q_minus``, ``q_plus`` (the same
+        interval as distances from the median, as ``post_<q>_minus/_plus`` in a run's
+        candidate table); undefined values are masked.
         """
         from astropy.table import MaskedColumn, Table
 
@@ -204,6 +206,9 @@ class TransitFit:
             _add(table, f"{q}_median", post.median if post else math.nan, unit, MaskedColumn)
             _add(table, f"{q}_lower", post.lower if post else math.nan, unit, MaskedColumn)
             _add(table, f"{q}_upper", post.upper if post else math.nan, unit, MaskedColumn)
+            # the same interval as offsets from the median, named as in candidates.ecsv (post_<q>_minus/_plus)
+            _add(table, f"{q}_minus", post.minus if post else math.nan, unit, MaskedColumn)
+            _add(table, f"{q}_plus", post.plus if post else math.nan, unit, MaskedColumn)
         return table
 
     def _meta(self) -> dict[str, Any]:
