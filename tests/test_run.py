@@ -284,7 +284,7 @@ def test_a_dip_made_by_the_motion_terms_on_a_planet_free_star_is_not_claimed(tmp
 def test_real_k2_planets_are_claimed_from_raw_flux(shared_data, star, planets):
     """K2-136 b, c and d from C13 FRAW with the other 131 stars; K2-3 b and c from C1 FRAW with the
     EVEREST C1 basis (MANIFEST.md periods). K2-136 b (≈ 180 ppm) needs the fitted white noise and
-    the 12 × 20 motion design of session 5: see docs/run.md."""
+    the K2 motion design: see docs/run.md and docs/detrend.md."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

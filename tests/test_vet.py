@@ -481,7 +481,7 @@ def test_secondary_scan_refuses_only_a_dip_that_recurs(recurring):
 def test_shape_test_compares_the_triangle_with_the_best_flat_bottomed_transit(b, k, v_shaped):
     """U is the best of the box and the short-ramp trapezoids (never worse than the box alone), so a
     limb-darkened central transit passes; a grazing eclipse stays V-shaped. (The injected 8.77-d
-    planet of the session-5 study that lost to the triangle by 6.8 against the box now wins by 3.0.)"""
+    planet of an earlier study that lost to the triangle by 6.8 against the box now wins by 3.0.)"""
     from halfsib.transit import transit_flux
     from halfsib.vet.photometric import _best_duration, shape_test
 
