@@ -112,7 +112,9 @@ def pixel_depth_image(lc: LightCurve, pixels: PixelSeries, model: FittedModel, e
     err = pixels.flux_err[cadences]
     ok_all = pixels.pixel_good[cadences] & (err > 0)
     ny, nx = pixels.shape
-    median = np.where(ok_all.any(axis=0), np.nanmedian(np.where(ok_all, flux, np.nan), axis=0), 0.0)
+    collected = ok_all.any(axis=0)  # a never-collected pixel has no median: 0 (and no all-NaN warning)
+    median = np.zeros(collected.shape)
+    median[collected] = np.nanmedian(np.where(ok_all, flux, np.nan)[:, collected], axis=0)
     brightest = max(float(np.max(median)), 1e-30)
     floor = 0.01 * brightest
     mask = ephemeris.in_transit(model.time[rows], mask_factor)
