@@ -76,6 +76,19 @@ def _ordered_columns(outcomes: Sequence[TargetOutcome]) -> list[str]:
     return list(names)
 
 
+def _finished(outcomes: Sequence[TargetOutcome]) -> list[TargetOutcome]:
+    """The done and complete targets, sorted by (name, path)."""
+    return sorted((o for o in outcomes if o.status in ("done", "complete")), key=lambda o: (o.name, o.path))
+
+
+def _where(outcome: TargetOutcome, records: Mapping[str, TargetRecord]) -> dict[str, str]:
+    """The target's front columns except ``candidate``: name, id, group, mission, season, channel."""
+    rec = records.get(outcome.name)
+    return {"name": outcome.name, "target_id": outcome.target_id, "group": outcome.group,
+            "mission": rec.mission if rec else "", "season": rec.season if rec else "",
+            "channel": rec.detector if rec else "?"}
+
+
 def catalog_table(outcomes: Sequence[TargetOutcome], records: Mapping[str, TargetRecord]) -> Any:
     """One row per candidate of the done/complete targets, sorted by (name, candidate rank).
 
@@ -94,17 +107,15 @@ def catalog_table(outcomes: Sequence[TargetOutcome], records: Mapping[str, Targe
     """
     from astropy.table import Table
 
-    good = sorted((o for o in outcomes if o.status in ("done", "complete")), key=lambda o: (o.name, o.path))
+    good = _finished(outcomes)
     columns = _ordered_columns(good)
     units: dict[str, str] = dict(_SEARCH_UNITS)
     rows: list[dict[str, Any]] = []
     for outcome in good:
         units.update(outcome.units)
-        rec = records.get(outcome.name)
+        front = _where(outcome, records)
         for rank, row in enumerate(outcome.rows, start=1):
-            rows.append({"name": outcome.name, "target_id": outcome.target_id, "group": outcome.group,
-                         "mission": rec.mission if rec else "", "season": rec.season if rec else "",
-                         "channel": rec.detector if rec else "?", "candidate": rank, **row})
+            rows.append({**front, "candidate": rank, **row})
     table = Table()
     for name in (*FRONT_COLUMNS, *columns):
         values = [r.get(name) for r in rows]
@@ -136,16 +147,11 @@ def targets_table(outcomes: Sequence[TargetOutcome], records: Mapping[str, Targe
     corrected 6.5-h CDPP) and its candidate counts (:data:`TARGET_COLUMNS`; missing values masked)."""
     from astropy.table import MaskedColumn, Table
 
-    good = sorted((o for o in outcomes if o.status in ("done", "complete")), key=lambda o: (o.name, o.path))
+    good = _finished(outcomes)
+    fronts = [_where(o, records) for o in good]
     table = Table()
     for name in FRONT_COLUMNS[:6]:
-        values = []
-        for o in good:
-            rec = records.get(o.name)
-            values.append({"name": o.name, "target_id": o.target_id, "group": o.group,
-                           "mission": rec.mission if rec else "", "season": rec.season if rec else "",
-                           "channel": rec.detector if rec else "?"}[name])
-        table[name] = np.array(values, dtype=str)
+        table[name] = np.array([f[name] for f in fronts], dtype=str)
     for name, (unit, text) in TARGET_COLUMNS.items():
         values = [o.info.get(name) for o in good]
         missing = [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in values]
