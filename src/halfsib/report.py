@@ -58,7 +58,7 @@ def search_candidate_table(detrend: Any, search: Any) -> Any:
     """
     from astropy.table import MaskedColumn, Table
 
-    rows = getattr(search, "all_candidates", search.candidates)
+    rows = search.all_candidates
     table = Table(meta={"target": detrend.meta.target_id or "", "mission": detrend.meta.mission,
                         "time_system": _time_system(detrend.time_format),
                         "masked_lone_events": _masked_events(search)})

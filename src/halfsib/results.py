@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -140,17 +141,18 @@ class DetrendResult:
         r = self.residual[~(self.masked | self.clipped)]
         return float(1e6 * mad_std(r))
 
-    @property
+    @functools.cached_property
     def cdpp_ppm(self) -> float:
         """6.5-h CDPP [ppm] of the corrected flux (:func:`halfsib.precision.cdpp`, lightkurve's
         definition), on the fitted cadences: masked transits and clipped outliers left out.
-        NaN for less than about 6 days of data."""
+        NaN for less than about 6 days of data. Computed once (the header, the console, the
+        summary and the batch tables all read it)."""
         from .precision import cdpp
 
         keep = ~(self.masked | self.clipped)
         return cdpp(self.time[keep], self.flux[keep])
 
-    @property
+    @functools.cached_property
     def raw_cdpp_ppm(self) -> float:
         """6.5-h CDPP [ppm] of the raw flux on the same cadences as :attr:`cdpp_ppm`."""
         from .precision import cdpp
