@@ -41,25 +41,44 @@ ABLATION = (("windows20", dict(motion_modulation="windows", motion_windows=20, n
             ("motion+elc,noGP", {}, "none"))
 
 
+#: known planets of the benchmark stars, masked in every fit and left out of every CDPP
+#: (period [d], mid-transit time [BKJD], half-width of the masked window [d]); K2-136's
+#: ephemerides from a box search of K2SFF's FCOR at the published periods
+KNOWN_PLANETS = {"247589423": ((7.975, 2989.071, 0.1), (17.307, 2997.026, 0.15), (25.575, 2998.946, 0.15))}
+
+
+def planet_mask(target_id: str, t: np.ndarray) -> np.ndarray | None:
+    """True in the known planets' transit windows of ``target_id`` (None: none known)."""
+    planets = next((p for key, p in KNOWN_PLANETS.items() if key in str(target_id)), None)
+    if planets is None:
+        return None
+    return np.any([np.abs((t - t0 + 0.5 * p) % p - 0.5 * p) < w for p, t0, w in planets], axis=0)
+
+
 def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
     from halfsib.model import DetrendConfig, detrend
     from halfsib.pipeline import choose_design, fit_target, prepare_target
     from halfsib.precision import cdpp
     from halfsib.regressors import RegressorConfig
 
+    mask = planet_mask(name, np.asarray(target.time, float))
     t0 = time.process_time()
-    lc, design, fit, choices = fit_target(target, others=others)
+    lc, design, fit, choices = fit_target(target, others=others, transit_mask=mask)
     seconds = time.process_time() - t0
     good = np.isin(np.round(peer_time, 6), np.round(fit.time, 6))
-    peer = cdpp(peer_time[good], peer_flux[good])
+
+    def cdpp_of(t, f):  # the known planets left out of the statistic
+        return cdpp(t, f, mask=planet_mask(name, t))
+
+    peer = cdpp_of(peer_time[good], peer_flux[good])
     cells = {}
     for c in choices:
         if c.chosen:
-            cells[_label(c.settings)] = (cdpp(fit.time, fit.flux), c.heldout.scatter, c.heldout.cdpp, c)
+            cells[_label(c.settings)] = (cdpp_of(fit.time, fit.flux), c.heldout.scatter, c.heldout.cdpp, c)
         else:  # refit the candidate to measure its CDPP (fit_target keeps only the chosen fit)
             lc_c, design_c = prepare_target(target, others=others, regressors=RegressorConfig(**c.settings))
-            other = detrend(lc_c, design_c)
-            cells[_label(c.settings)] = (cdpp(other.time, other.flux), c.heldout.scatter, c.heldout.cdpp, c)
+            other = detrend(lc_c, design_c, transit_mask=mask)
+            cells[_label(c.settings)] = (cdpp_of(other.time, other.flux), c.heldout.scatter, c.heldout.cdpp, c)
     labels = list(cells)
     columns = [sum(cells[k][3].groups.values()) for k in labels]
     picks = {stat: labels[choose_design([cells[k][i] for k in labels], columns)]
@@ -68,8 +87,8 @@ def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
     ablation = {}
     for label, settings, kernel in ABLATION:  # designs that are not candidates, for the ablation columns
         lc_a, design_a = prepare_target(target, others=others, regressors=RegressorConfig(**settings))
-        fit_a = detrend(lc_a, design_a, config=DetrendConfig(kernel=kernel))
-        ablation[label] = cdpp(fit_a.time, fit_a.flux)
+        fit_a = detrend(lc_a, design_a, config=DetrendConfig(kernel=kernel), transit_mask=mask)
+        ablation[label] = cdpp_of(fit_a.time, fit_a.flux)
     rows.append((name, peer, cells, chosen, seconds, picks, ablation))
     text = "  ".join(f"{k} {v[0]:7.1f} ({v[1]:6.1f}, {v[2]:6.1f})" for k, v in cells.items())
     text += "  " + "  ".join(f"{k} {v:7.1f}" for k, v in ablation.items())

@@ -496,12 +496,14 @@ def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64]
     return systematics, stellar, groups
 
 
-def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any
+def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any, *, keep_mask: bool = False
                      ) -> tuple[_Objective, NDArray[np.float64], NDArray[np.float64]]:
-    """Rebuild a fit's objective on its cadences, without any transit mask (for the search and the joint fit).
+    """Rebuild a fit's objective on its cadences, by default without its transit mask (for the
+    search and the joint fit, which model the transits themselves).
 
-    Returns the objective (its ``problem`` has the fit's clipped outliers excluded), the
-    fitted GP/jitter parameters (empty without any) and the fitted ln prior variances.
+    Returns the objective (its ``problem`` has the fit's clipped outliers excluded, and its
+    masked cadences too with ``keep_mask``), the fitted GP/jitter parameters (empty without
+    any) and the fitted ln prior variances.
 
     Raises
     ------
@@ -517,6 +519,8 @@ def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any
         raise DataValidationError(f"design groups {sorted(design.groups)} differ from the fit's "
                                   f"{sorted(result.prior_variances)}", lc.meta.source)
     problem.clipped = np.asarray(result.clipped, bool).copy()
+    if keep_mask:
+        problem.masked = np.asarray(result.masked, bool).copy()
     kernel = StellarKernel(result.config.kernel, fit_jitter=result.config.fit_jitter)
     gp = kernel.pack(**result.hyperparameters) if kernel.n_parameters else np.zeros(0)
     lnlam = np.log([result.prior_variances[name] for name in design.groups])
@@ -690,8 +694,9 @@ def heldout_precision(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
                       duration: float = HELDOUT_DURATION) -> HeldoutPrecision:
     """The fitted model's precision on data it was not fitted to, on a transit's time scale.
 
-    The fitted cadences are cut into consecutive blocks of ``duration`` hours; each block is
-    predicted by the fitted model from all the *other* cadences, exactly, the weights
+    The fitted cadences (the fit's masked transits and clipped outliers left out) are cut into
+    consecutive blocks of ``duration`` hours; each block is predicted by the fitted model from
+    all the *other* fitted cadences, exactly, the weights
     integrated out and the hyper-parameters held (:meth:`MarginalLikelihood.heldout_residuals`).
     Two statistics follow (:class:`HeldoutPrecision`): the scatter of the blocks' held-out
     residuals (systematics and stellar GP predicted) and the CDPP of the flux corrected by
@@ -708,7 +713,7 @@ def heldout_precision(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
     """
     from .precision import cdpp
 
-    objective, gp, lnlam = fitted_objective(lc, design, fit)
+    objective, gp, lnlam = fitted_objective(lc, design, fit, keep_mask=True)
     ml = objective.build(np.concatenate([gp, lnlam]))
     problem = objective.problem
     blocks = heldout_blocks(problem.time, ~problem.excluded, duration, min_fill=0.0)
@@ -720,10 +725,11 @@ def heldout_precision(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
     residuals, predicted = ml.heldout_residuals(blocks, systematics=True)
     means = np.array([float(np.mean(residuals[i])) for i in full])
     scatter = 1e6 * float(mad_std(means))
-    corrected = np.full(problem.y.size, np.nan)
+    corrected = np.ones(problem.y.size)  # excluded cadences: left out of the statistic (filled there)
     for block, systematics in zip(blocks, predicted):
         corrected[block] = 1.0 + problem.y[block] - systematics
-    return HeldoutPrecision(scatter=scatter, cdpp=cdpp(problem.time, corrected), n_blocks=len(full))
+    return HeldoutPrecision(scatter=scatter, cdpp=cdpp(problem.time, corrected, mask=problem.excluded),
+                            n_blocks=len(full))
 
 
 def heldout_scatter(lc: LightCurve, design: DesignMatrix, fit: DetrendResult | SystematicsModel, *,

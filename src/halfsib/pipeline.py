@@ -238,6 +238,7 @@ def fit_target(
     config: DetrendConfig | None = None,
     flux_column: str | None = None,
     show_progress: bool = False,
+    transit_mask: NDArray[np.bool_] | None = None,
 ) -> tuple[LightCurve, Any, DetrendResult, tuple[DesignChoice, ...]]:
     """Read the target and its regressor stars, choose its design and fit the nuisance model.
 
@@ -253,6 +254,10 @@ def fit_target(
     cost of the 6.5-h precision (``docs/detrend.md``). With a ``RegressorConfig`` given, that
     design is fitted as is.
 
+    ``transit_mask`` (one flag per cadence of the target's light curve, True for cadences
+    to keep out of the fit: known transits) applies to every candidate's fit and to the
+    held-out statistic that chooses between them.
+
     Returns
     -------
     lc : LightCurve
@@ -260,7 +265,7 @@ def fit_target(
     design : DesignMatrix
         The chosen design.
     fit : DetrendResult
-        Its fit (no transit mask).
+        Its fit (with ``transit_mask``, when given).
     choices : tuple of DesignChoice
         Every design tried, with its held-out scatter (one entry, not scored, when
         ``regressors`` was given).
@@ -273,7 +278,7 @@ def fit_target(
     if regressors is not None:
         design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
                               config=regressors)
-        fit = detrend(lc, design, config=config)
+        fit = detrend(lc, design, config=config, transit_mask=transit_mask)
         only = DesignChoice(settings={}, groups=_columns(design), heldout_ppm=float("nan"),
                             log_likelihood=fit.log_likelihood, chosen=True)
         return lc, design, fit, (only,)
@@ -289,7 +294,7 @@ def fit_target(
         if any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d, _ in tried):
             continue  # e.g. two motion settings for a target without motion variables
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
-            fit = detrend(lc, design, config=config)
+            fit = detrend(lc, design, config=config, transit_mask=transit_mask)
         except HalfsibError as err:
             if len(variants) == 1:
                 raise

@@ -144,21 +144,20 @@ class DetrendResult:
     @functools.cached_property
     def cdpp_ppm(self) -> float:
         """6.5-h CDPP [ppm] of the corrected flux (:func:`halfsib.precision.cdpp`, lightkurve's
-        definition), on the fitted cadences: masked transits and clipped outliers left out.
-        NaN for less than about 6 days of data. Computed once (the header, the console, the
-        summary and the batch tables all read it)."""
+        definition), masked transits and clipped outliers left out of the statistic (not cut
+        out of the light curve: see :func:`halfsib.precision.cdpp`). NaN for less than about
+        6 days of data. Computed once (the header, the console, the summary and the batch
+        tables all read it)."""
         from .precision import cdpp
 
-        keep = ~(self.masked | self.clipped)
-        return cdpp(self.time[keep], self.flux[keep])
+        return cdpp(self.time, self.flux, mask=self.masked | self.clipped)
 
     @functools.cached_property
     def raw_cdpp_ppm(self) -> float:
         """6.5-h CDPP [ppm] of the raw flux on the same cadences as :attr:`cdpp_ppm`."""
         from .precision import cdpp
 
-        keep = ~(self.masked | self.clipped)
-        return cdpp(self.time[keep], self.raw_flux[keep])
+        return cdpp(self.time, self.raw_flux, mask=self.masked | self.clipped)
 
     def to_lightcurve(self) -> LightCurve:
         """The corrected flux as a halfsib :class:`LightCurve` (relative units) with the components as columns."""

@@ -75,7 +75,6 @@ def _parse_mask(texts: list[str], time: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Detrend one target; print a summary."""
     from ..model import DetrendConfig
-    from ..model import detrend
     from ..pipeline import fit_target, load_target
     from ..regressors import RegressorConfig
     from ..timeseries import PixelSeries
@@ -91,10 +90,9 @@ def run(args: argparse.Namespace) -> int:
     config = DetrendConfig(kernel=args.kernel, holdout_chunks=args.holdout, clip_sigma=args.clip_sigma)
     # no design option given: the design is chosen per target by held-out scatter (fit_target)
     regressors = RegressorConfig(n_elc=args.n_elc) if args.n_elc is not None else None
-    lc, design, fit, choices = fit_target(target, others=args.others, basis=args.basis, cbv=args.cbv,
-                                          regressors=regressors, config=config, flux_column=args.flux_column,
-                                          show_progress=not args.quiet)
-    result = fit if mask is None else detrend(lc, design, config=config, transit_mask=mask)
+    _, _, result, choices = fit_target(target, others=args.others, basis=args.basis, cbv=args.cbv,
+                                       regressors=regressors, config=config, flux_column=args.flux_column,
+                                       show_progress=not args.quiet, transit_mask=mask)
     inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv) if p]
     chosen = next(c for c in choices if c.chosen)
     result.write(out, inputs=inputs, settings={"regressors": str(regressors) if regressors else
