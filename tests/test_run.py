@@ -146,7 +146,8 @@ def test_follow_ups_on_an_executor_equal_the_serial_run(patch):
 
     out, truth, planets = patch
     tpf, others = _files(out, truth, 901100007)
-    config = RunConfig(fit=FitConfig(n_starts=2, n_steps=40, check_every=20), max_candidates=2)
+    config = RunConfig(fit=FitConfig(n_starts=2, n_steps=40, check_every=20), max_candidates=2,
+                       sample_rejected=True)
     serial = run_target(tpf, others=[others], config=config)
     with ThreadPoolExecutor(2) as pool:
         pooled = run_target(tpf, others=[others], config=config, executor=pool)
@@ -157,7 +158,7 @@ def test_follow_ups_on_an_executor_equal_the_serial_run(patch):
         np.testing.assert_array_equal(a.fit.chain, b.fit.chain)
         assert [r.depth for r in a.ladder.rungs] == [r.depth for r in b.ladder.rungs]
         assert a.vetting.failed == b.vetting.failed and a.claimed == b.claimed
-        assert list(a.seconds) == list(b.seconds) == ["fit", "sampling", "ladder", "vet"]
+        assert list(a.seconds) == list(b.seconds) == ["fit", "ladder", "vet", "sampling"]
 
 
 @pytest.mark.slow
@@ -215,6 +216,25 @@ def test_a_failed_fit_is_recorded_and_the_run_goes_on(patch, tmp_path):
     assert table["fit_status"][0].startswith("InsufficientTransitData")
     assert np.ma.getmaskarray(table["fit_rp_over_rs"])[0]
     run.write(tmp_path / "failed", figure=True)
+
+
+@pytest.mark.slow
+def test_only_candidates_the_claim_rule_keeps_are_sampled(patch):
+    """emcee runs after the ladder and vetting, and only where the posterior can matter (a
+    claim or a single-event candidate); ``sample_rejected`` samples every fitted candidate."""
+    out, truth, planets = patch
+    tpf, others = _files(out, truth, 901100007)
+    sampling = FitConfig(n_starts=1, n_steps=20, check_every=10)
+    claims = run_target(tpf, others=[others], config=RunConfig(fit=sampling, max_candidates=1))
+    refused = run_target(tpf, others=[others], config=RunConfig(fit=sampling, max_candidates=1, claim_snr=1e4))
+    everything = run_target(tpf, others=[others], config=RunConfig(fit=sampling, max_candidates=1, claim_snr=1e4,
+                                                                   sample_rejected=True))
+    first = [run.outcomes[0] for run in (claims, refused, everything)]
+    assert all(o.fit is not None for o in first)
+    assert first[0].claimed and first[0].fit.sampler is not None
+    assert not first[1].claimed and first[1].fit.sampler is None and "sampling" not in first[1].seconds
+    assert first[2].fit.sampler is not None and list(first[2].seconds)[-1] == "sampling"
+    np.testing.assert_array_equal(first[0].fit.chain, first[2].fit.chain)  # the same random stream
 
 
 @pytest.mark.slow

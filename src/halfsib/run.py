@@ -34,7 +34,7 @@ import os
 import time as _time
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,12 @@ class RunConfig:
         Seed of the fit's multi-start and sampler.
     stellar_density : float or None
         Stellar density [solar units] for the duration test (None: the vetting default).
+    sample_rejected : bool
+        Also sample the candidates that the ladder, the vetting or the shared-period rule
+        already stopped. Default False: the claim rule reads the maximum-likelihood fit, the
+        ladder and the vetting, never the posterior, so emcee (most of a run's time) runs
+        only for the claims and the single-event candidates; the others keep their
+        maximum-likelihood fit with Fisher errors.
     """
 
     detrend: Any = None
@@ -92,6 +98,7 @@ class RunConfig:
     ladder_tension_sigma: float = 1.5
     seed: int = 0
     stellar_density: float | None = None
+    sample_rejected: bool = False
 
     def __post_init__(self) -> None:
         if self.max_candidates < 0:
@@ -332,6 +339,7 @@ class _FollowUp:
     vetting: Any = None
     errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    shared_period: tuple[str, ...] = ()
 
     def merge(self, state: dict[str, Any]) -> None:
         self.errors.update(state["errors"])
@@ -350,10 +358,19 @@ class _FollowUp:
             return None
 
     def outcome(self) -> CandidateOutcome:
-        order = ["fit", "sampling", "ladder", "vet"]
+        order = ["fit", "ladder", "vet", "sampling"]
         seconds = {k: self.seconds[k] for k in order if k in self.seconds}
         return CandidateOutcome(index=self.index, candidate=self.candidate, fit=self.fit, ladder=self.ladder,
-                                vetting=self.vetting, errors=self.errors, seconds=seconds)
+                                vetting=self.vetting, errors=self.errors, seconds=seconds,
+                                shared_period=self.shared_period)
+
+    def worth_sampling(self, cfg: RunConfig) -> bool:
+        """Whether the posterior can matter: the fit succeeded and the candidate is, after the
+        ladder and vetting, a claim or a single-event candidate (or ``cfg.sample_rejected``)."""
+        if self.fit is None or not _sampling(cfg):
+            return False
+        outcome = self.outcome()
+        return cfg.sample_rejected or outcome.claimed or outcome.single_event_candidate
 
 
 def _sampling(cfg: RunConfig) -> bool:
@@ -378,8 +395,9 @@ class _InlineExecutor(Executor):
 def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
                cfg: RunConfig, executor: Executor) -> None:
     """Every candidate's stages as separate tasks: the maximum-likelihood fits first, then, as
-    each finishes, its sampling task and its ladder-and-vetting task (the two need only the
-    maximum likelihood), so no worker idles while one candidate samples alone."""
+    each finishes, its ladder-and-vetting task, and after that its sampling task when the
+    posterior can matter (:meth:`_FollowUp.worth_sampling`), so no worker idles while one
+    candidate samples alone and no sampler runs for a candidate already rejected."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     by_index = {w.index: w for w in works}
@@ -390,18 +408,20 @@ def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: P
         for future in done:
             kind, index = pending.pop(future)
             work, result = by_index[index], future.result()
-            if kind == "fit":  # the sampling first: the longer task, queued before the ladder
+            if kind == "fit":
                 work.fit, state, work.rng = result
-                if work.fit is not None and _sampling(cfg):
-                    pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
-                                            work.rng)] = ("sampling", index)
                 pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
                                         work.template(), nuisance)] = ("check", index)
-            elif kind == "sampling":
+            elif kind == "check":
+                work.ladder, work.vetting, state = result
+                work.merge(state)
+                if work.worth_sampling(cfg):
+                    pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
+                                            work.rng)] = ("sampling", index)
+                continue
+            else:
                 sampled, state = result
                 work.fit = sampled if sampled is not None else work.fit
-            else:
-                work.ladder, work.vetting, state = result
             work.merge(state)
 
 
@@ -548,8 +568,9 @@ def run_target(
     show_progress : bool
     executor : concurrent.futures.Executor, optional
         Where the candidates' follow-ups run (``halfsib run --workers N`` passes a process
-        pool): each candidate's maximum-likelihood fit is a task, and when it finishes its
-        sampling and its ladder-and-vetting are two more. ``None``: one after the other here.
+        pool): each candidate's maximum-likelihood fit is a task, its ladder-and-vetting a
+        second, and its sampling a third, only where the posterior can matter
+        (``RunConfig.sample_rejected``). ``None``: one after the other here.
         The results do not depend on it: each candidate has its own random stream
         (``SeedSequence(config.seed).spawn``), which its sampling continues.
 
@@ -588,15 +609,16 @@ def run_target(
     works += [_FollowUp(index=first + j + 1, candidate=cand, lc=single_event_light_curve(lc, found, j),
                         rng=np.random.default_rng(streams[len(chosen) + j]))
               for j, cand in enumerate(found.single_candidates)]
+    notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
+    for work in works:
+        if work.index <= first:
+            work.shared_period = notes[work.index - 1]
     if works:
         message = (f"fit, ladder and vetting of {len(works)} candidate(s)"
                    f"{' with emcee' if _sampling(cfg) else ''}")
         with stage(message, enabled=show_progress):
             _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
     outcomes = tuple(work.outcome() for work in works)
-    notes = shared_period_notes(found.candidates, float(np.nanmax(lc.time) - np.nanmin(lc.time)))
-    outcomes = tuple(replace(o, shared_period=notes[o.index - 1]) if o.index <= first and notes[o.index - 1] else o
-                     for o in outcomes)
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),

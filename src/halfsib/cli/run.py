@@ -18,7 +18,8 @@ light and pixels, the target's own motion and pixel terms, a GP for the star), s
 transits jointly with it, and take the strongest candidates through
 
   fit     a limb-darkened transit (batman) fitted jointly with the nuisance model:
-          maximum likelihood with Fisher errors, then emcee posteriors (--no-sample: skip);
+          maximum likelihood with Fisher errors, then emcee posteriors for the claims and
+          single-event candidates (--no-sample: none; --sample-rejected: every candidate);
   ladder  the depth S/N under nuisance models of growing flexibility, up to the most
           flexible one with its prior scales widened 10x;
   vet     odd/even, secondary eclipse, phase curve, single-event dominance, quality-flag
@@ -71,6 +72,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--single-min-snr", type=float, default=None, metavar="S",
                    help="search: S/N a single event needs (default: search's, 10)")
     p.add_argument("--no-sample", action="store_true", help="fit: maximum likelihood + Fisher errors only, no emcee")
+    p.add_argument("--sample-rejected", action="store_true",
+                   help="also run emcee for candidates the ladder or vetting rejected (default: only claims and "
+                        "single-event candidates are sampled; the claim rule never reads the posterior)")
     p.add_argument("--steps", type=int, default=None, metavar="N", help="fit: most emcee steps per walker")
     p.add_argument("--walkers", type=int, default=None, metavar="N", help="fit: emcee walkers")
     p.add_argument("--stellar-density", type=float, nargs=2, default=None, metavar=("RHO", "SIGMA"),
@@ -111,7 +115,7 @@ def _config(args: argparse.Namespace) -> Any:
     return RunConfig(detrend=DetrendConfig(kernel=args.kernel), search=search, fit=FitConfig(**fit_settings),
                      max_candidates=args.max_candidates, claim_snr=args.claim_snr,
                      ladder_tension_sigma=args.ladder_tension, seed=args.seed,
-                     stellar_density=vetting_density(density))
+                     stellar_density=vetting_density(density), sample_rejected=args.sample_rejected)
 
 
 def stellar_density_arguments(values: Sequence[float] | None) -> tuple[float, float] | None:
