@@ -107,6 +107,16 @@ def test_apply_inverse_matches_dense(rng):
     np.testing.assert_allclose(ml.apply_inverse(v[:, 0]), np.linalg.solve(cov, v[:, 0]), rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("m", [0, 5])
+def test_inverse_block_matches_the_dense_inverse(rng, m):
+    p = problem(rng, m=m, kernel="sho")
+    ml, cov = build(p), dense_cov(p)
+    rows = np.sort(rng.choice(p["time"].size, 40, replace=False))
+    cols = rng.choice(p["time"].size, 7, replace=False)
+    expected = np.linalg.inv(cov)[np.ix_(rows, cols)]
+    np.testing.assert_allclose(ml.inverse_block(rows, cols, chunk=3), expected, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize("kernel", ["none", "sho", "matern32"])
 @pytest.mark.parametrize("m", [0, 4])
 def test_heldout_residuals_match_the_dense_conditional(rng, kernel, m):

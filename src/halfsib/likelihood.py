@@ -315,6 +315,28 @@ class MarginalLikelihood:
         corr = p.solve(scaled) * (p.scale if vv.ndim == 1 else p.scale[:, None])
         return self._solves.factor.solve(vv) - self._kinv_active @ corr
 
+    def inverse_block(self, rows: ArrayLike, columns: ArrayLike, chunk: int = 256) -> FloatArray:
+        """(C⁻¹)[rows][:, columns], shape (len(rows), len(columns)), without forming C⁻¹.
+
+        The columns are C⁻¹ e_j for the unit vectors of ``columns``: one celerite2 solve each
+        (in chunks of ``chunk`` columns, so memory stays O(N · chunk)) and, for the Woodbury
+        term, the rows of K⁻¹A at ``rows`` and ``columns`` (no O(N M) product per column).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        columns = np.asarray(columns, dtype=np.int64)
+        out = np.empty((rows.size, columns.size))
+        p = self._prior
+        for start in range(0, columns.size, chunk):
+            cols = columns[start:start + chunk]
+            unit = np.zeros((self.n_cadences, cols.size))
+            unit[cols, np.arange(cols.size)] = 1.0
+            block = self._solves.factor.solve(unit)[rows]
+            if self._kinv_active.shape[1]:
+                corr = p.solve(self._kinv_active[cols].T * p.scale[:, None]) * p.scale[:, None]
+                block -= self._kinv_active[rows] @ corr
+            out[:, start:start + cols.size] = block
+        return out
+
     def residual_inverse(self) -> FloatArray:
         """α = C⁻¹ r, shape (N,) (read-only copy)."""
         return self._alpha.copy()

@@ -130,6 +130,9 @@ def transit_windows(time: FloatArray, params: TransitParams, half_width: float) 
 class _FixedNoise:
     """Exact ln L(m) at fixed noise parameters: ln L₀ + mᵀα₀ − ½ m_Wᵀ (C⁻¹)_WW m_W.
 
+    The columns of (C⁻¹)_WW are computed when a model first reaches their cadence
+    (:meth:`_active`), never for all of W at once: a sampler's transits cover a fraction
+    of W, and each column costs a GP solve over all N cadences.
     With ``window`` None (W too large for the dense block (C⁻¹)_WW) only :meth:`full` is
     available: the factorisation and the design solves are still built once, so each call
     costs one GP solve and O(N M) instead of a rebuild.
@@ -143,10 +146,8 @@ class _FixedNoise:
             return
         self.log_like0 = ml.log_likelihood() + offset
         self.alpha0 = ml.residual_inverse()
-        unit = np.zeros((ml.n_cadences, window.size))
-        unit[window, np.arange(window.size)] = 1.0
-        block = ml.apply_inverse(unit)[window]
-        self.block = 0.5 * (block + block.T)
+        self._column_of = np.full(window.size, -1, dtype=np.int64)  # W index -> column of _columns
+        self._columns = np.zeros((window.size, 0))                   # (C⁻¹)_{W, j} for the computed j
         self._active_mask = np.zeros(window.size, bool)
         self._active_set: NDArray[np.int64] | None = None
         self._active_block = np.zeros((0, 0))
@@ -159,6 +160,17 @@ class _FixedNoise:
     def __call__(self, m_window: FloatArray) -> float:
         return float(self.many(m_window[None, :])[0])
 
+    def block(self, indices: NDArray[np.int64]) -> FloatArray:
+        """(C⁻¹) between the window cadences ``indices`` (positions in W), symmetrised."""
+        missing = indices[self._column_of[indices] < 0]
+        if missing.size:
+            assert self.window is not None
+            new = self.ml.inverse_block(self.window, self.window[missing])
+            self._column_of[missing] = self._columns.shape[1] + np.arange(missing.size)
+            self._columns = np.hstack([self._columns, new])
+        b = self._columns[indices][:, self._column_of[indices]]
+        return 0.5 * (b + b.T)
+
     def _active(self, used: NDArray[np.int64]) -> tuple[NDArray[np.int64], FloatArray]:
         """A cached set of window cadences holding ``used``, and (C⁻¹) restricted to it.
 
@@ -169,7 +181,7 @@ class _FixedNoise:
         if self._active_set is None or not self._active_mask[used].all():
             self._active_mask[used] = True
             self._active_set = np.flatnonzero(self._active_mask)
-            self._active_block = self.block[np.ix_(self._active_set, self._active_set)]
+            self._active_block = self.block(self._active_set)
         return self._active_set, self._active_block
 
     def many(self, m_window: FloatArray) -> FloatArray:
