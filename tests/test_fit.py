@@ -648,3 +648,23 @@ def test_cli_help_teaches():
                           check=True).stdout
     for word in ("--candidates", "--which", "--no-sample", "Fisher", "examples:", "q_err"):
         assert word in text
+
+
+def test_near_transits_equals_the_phase_of_every_cadence(rng):
+    """The binary-search selection of in-transit cadences equals the phase-fold one (its dense twin)
+    up to cadences exactly at the window edge, sorted or not."""
+    from halfsib.fit._model import near_transits
+
+    for _ in range(500):
+        n = int(rng.integers(0, 400))
+        time = rng.uniform(0.0, 30.0, n)
+        if rng.random() < 0.8:
+            time = np.sort(time)
+        period, t0 = rng.uniform(0.3, 40.0), rng.uniform(-50.0, 50.0)
+        half_width = rng.uniform(1e-3, 0.6 * period)
+        phase = np.mod(time - t0 + 0.5 * period, period) - 0.5 * period
+        expected = np.arange(n) if half_width >= 0.5 * period else np.flatnonzero(np.abs(phase) <= half_width)
+        got = near_transits(time, period, t0, half_width)
+        differ = np.setxor1d(expected, got)
+        assert np.all(np.abs(np.abs(phase[differ]) - half_width) < 1e-9)
+        assert np.unique(got).size == got.size

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 #: largest transit window (cadences) for which (C⁻¹)_WW is formed; beyond it each call solves once
 MAX_WINDOW = 4000
+#: the fixed-noise evaluator's cached cadence set starts again when a call needs less than this fraction of it
+ACTIVE_SHRINK = 0.5
 #: relative step of the transit-model central differences in the gradient (× the parameter scale)
 MODEL_STEP = 1e-3
 
@@ -176,12 +178,19 @@ class _FixedNoise:
 
         Successive calls (a sampler's steps, an optimiser's) put their transits on nearly
         the same cadences: the set grows to their union and the gathered block is reused
-        until some call reaches outside it.
+        until some call reaches outside it. When a call needs less than
+        :data:`ACTIVE_SHRINK` of the set (an optimiser that tried long durations earlier),
+        the set starts again from that call's cadences: each product costs O(|set|²).
         """
         if self._active_set is None or not self._active_mask[used].all():
             self._active_mask[used] = True
-            self._active_set = np.flatnonzero(self._active_mask)
-            self._active_block = self.block(self._active_set)
+        elif used.size < ACTIVE_SHRINK * self._active_set.size:
+            self._active_mask[:] = False
+            self._active_mask[used] = True
+        else:
+            return self._active_set, self._active_block
+        self._active_set = np.flatnonzero(self._active_mask)
+        self._active_block = self.block(self._active_set)
         return self._active_set, self._active_block
 
     def many(self, m_window: FloatArray) -> FloatArray:
