@@ -240,23 +240,36 @@ class LadderResult:
         return "not claimed"
 
     def plot(self, *, ax: Any = None) -> Any:
-        """S/N (δ̂/σ) per rung with its threshold; returns the matplotlib Figure."""
+        """Depth ± 1σ [ppm] per rung, with each rung's S/N written above it and the claim's
+        consistency line (:data:`TENSION_FRACTION` of the top rung's depth); returns the Figure.
+
+        Depths, not S/N, are drawn: the S/N jumps when flexible terms enter (larger errors),
+        while what the claim rule asks is whether the less flexible rungs see the same dip.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
             fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
         else:
             fig = ax.figure
-        done = self.evaluated
+        done = [r for r in self.evaluated if r.depth is not None]
         x = np.arange(len(done))
-        snr = [r.snr for r in done]
-        err = [1.0] * len(done)  # δ̂/σ has unit error
-        ax.errorbar(x, snr, yerr=err, fmt="o-", color="k", ms=4, lw=1, capsize=2)
-        ax.axhline(self.threshold_snr, color="C3", ls="--", lw=0.8, label=f"threshold {self.threshold_snr:g}")
+        depth = np.array([r.depth for r in done], float)
+        err = np.array([r.depth_err if r.depth_err is not None else np.nan for r in done], float)
+        ax.errorbar(x, depth, yerr=err, fmt="o-", color="k", ms=4, lw=1, capsize=2)
+        for xi, r, d, e in zip(x, done, depth, err):
+            snr = f"S/N {r.snr:.1f}" if r.snr is not None and np.isfinite(r.snr) else ""
+            ax.annotate(snr, (xi, d + (e if np.isfinite(e) else 0.0)), textcoords="offset points", xytext=(0, 4),
+                        ha="center", fontsize=7)
+        top = self.top
+        if top is not None and top.depth is not None:
+            ax.axhline(TENSION_FRACTION * top.depth, color="C3", ls="--", lw=0.8,
+                       label=f"{TENSION_FRACTION:g} × top-rung depth")
+            ax.legend(fontsize=8)
+        ax.axhline(0.0, color="0.6", lw=0.6)
         ax.set_xticks(x, [f"{r.name}\n{r.n_columns}" for r in done], fontsize=8)
-        ax.set(ylabel="depth S/N (δ/σ)", xlabel="rung (columns)",
-               title=f"flexibility ladder: {self._verdict()}")
-        ax.legend(fontsize=8)
+        ax.set(ylabel="depth [ppm]", xlabel="rung (columns)",
+               title=f"flexibility ladder (S/N threshold {self.threshold_snr:g}): {self._verdict()}")
         return fig
 
 

@@ -388,20 +388,22 @@ def report_figure(run: Any, *, fig: Any = None) -> Any:
     """The page to look at before believing a planet.
 
     Rows: raw flux with the systematics + stellar model; the corrected flux; the
-    periodogram; then one row per candidate of :func:`report_rows` (the strongest
-    followed-up candidate and every other claimed one) with its folded transit and fitted
-    model beside its flexibility ladder; last, the strongest candidate's odd/even transits
-    and per-pixel depth image.
+    periodogram, each candidate's transits and period marked in its own colour (solid:
+    claimed); then one block per candidate of :func:`report_rows` (the strongest
+    followed-up candidate and every other claimed one): its folded transit and fitted model
+    beside its flexibility ladder (depths with errors), and under them its vetting (odd and
+    even transits, per-pixel depth image).
     """
     import matplotlib.pyplot as plt
 
     shown = report_rows(run)
     if fig is None:
-        fig = plt.figure(figsize=(12, 10 + 3 * len(shown)), constrained_layout=True)
-    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1.6, 1.0 * len(shown), 1.1])
+        fig = plt.figure(figsize=(12, 7 + 5.5 * len(shown)), constrained_layout=True)
+    top, middle = fig.subfigures(2, 1, height_ratios=[1.6, 2.1 * len(shown)])
     _light_curve_panels(top, run)
     for row, outcome in zip(np.atleast_1d(middle.subfigures(len(shown), 1, squeeze=False)[:, 0]), shown):
-        left, right = row.subfigures(1, 2, width_ratios=[1.0, 1.0])
+        upper, lower = row.subfigures(2, 1, height_ratios=[1.0, 1.1])
+        left, right = upper.subfigures(1, 2, width_ratios=[1.0, 1.0])
         _folded_panel(left.subplots(), run, outcome)
         ladder_ax = right.subplots()
         if outcome is not None and outcome.ladder is not None:
@@ -409,11 +411,10 @@ def report_figure(run: Any, *, fig: Any = None) -> Any:
             ladder_ax.set_title(f"candidate #{outcome.index}: " + ladder_ax.get_title(), fontsize=10)
         else:
             _empty(ladder_ax, "flexibility ladder", "no candidate" if outcome is None else outcome.errors.get("ladder", ""))
-    best = shown[0]
-    if best is not None and best.vetting is not None:
-        best.vetting.plot(fig=bottom)
-    else:
-        _empty(bottom.subplots(), "vetting", "no candidate" if best is None else best.errors.get("vet", "not run"))
+        if outcome is not None and outcome.vetting is not None:
+            outcome.vetting.plot(fig=lower, label=f"candidate #{outcome.index}")
+        else:
+            _empty(lower.subplots(), "vetting", "no candidate" if outcome is None else outcome.errors.get("vet", "not run"))
     d = run.detrend
     claims = ", ".join(f"#{o.index} P={o.candidate.period:.4f} d" for o in run.claimed) or "none"
     singles = [o for o in run.outcomes if o.single_event_candidate]
@@ -441,8 +442,11 @@ def _light_curve_panels(subfig: Any, run: Any) -> None:
     ax_raw.legend(fontsize=8, loc="best")
     ax_corr.plot(t, d.flux, ".", ms=1.5, color="k")
     for o in run.outcomes:
-        for tt in getattr(o.candidate, "transit_times", ()):
-            ax_corr.axvline(tt, color="C3" if o.claimed else "C1", lw=0.6, alpha=0.5)
+        for j, tt in enumerate(getattr(o.candidate, "transit_times", ())):
+            ax_corr.axvline(tt, color=_colour(o), ls="-" if o.claimed else "--", lw=0.7, alpha=0.6,
+                            label=_mark_label(o) if j == 0 else None)
+    if any(getattr(o.candidate, "transit_times", ()) for o in run.outcomes):
+        ax_corr.legend(fontsize=7, loc="lower left", ncols=min(4, len(run.outcomes)))
     corrected = run.corrected
     ax_corr.set(ylabel="corrected flux", xlabel=f"time [{_time_system(d.time_format)}]",
                 title=f"systematics removed (stellar variability kept); candidate transits marked\n6.5-h CDPP "
@@ -451,8 +455,18 @@ def _light_curve_panels(subfig: Any, run: Any) -> None:
     ax_pg.plot(pg.periods, pg.power, "-", lw=0.6, color="k")
     for o in run.outcomes:
         if np.isfinite(o.candidate.period):  # a single event has no period
-            ax_pg.axvline(o.candidate.period, color="C3" if o.claimed else "C1", lw=0.8, ls="--")
+            ax_pg.axvline(o.candidate.period, color=_colour(o), lw=0.8, ls="-" if o.claimed else "--")
     ax_pg.set(xscale="log", xlabel="period [d]", ylabel="Δln L", title="joint periodic search")
+
+
+def _colour(outcome: Any) -> str:
+    """One matplotlib colour per candidate (its index), the same in every panel."""
+    return f"C{(outcome.index - 1) % 10}"
+
+
+def _mark_label(outcome: Any) -> str:
+    status = "claimed" if outcome.claimed else ("single event" if outcome.single_event else "not claimed")
+    return f"#{outcome.index} {status}"
 
 
 def _folded_panel(ax: Any, run: Any, best: Any) -> None:
@@ -472,7 +486,9 @@ def _folded_panel(ax: Any, run: Any, best: Any) -> None:
     what = "single event" if best.single_event else f"P = {period:.5f} d"
     ax.set(xlabel="hours from mid-transit", ylabel="relative flux [ppm]",
            title=f"candidate #{best.index}: {what}, depth {f.maximum_likelihood['depth']:.0f} ppm")
-    ax.legend(fontsize=8, loc="lower left")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo - 0.8 * (hi - lo), hi + 0.15 * (hi - lo))  # room for the legend and the fit's health
+    ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
     ax.text(0.99, 0.02, "\n".join(fit_health(best, run.outcomes)), transform=ax.transAxes, ha="right", va="bottom",
             fontsize=7.5, family="monospace", bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.85))
 

@@ -263,8 +263,9 @@ class VetReport:
         t["detail"] = [x.detail for x in self.tests]
         return t
 
-    def plot(self, *, fig: Any = None) -> Any:
-        """Odd and even transits folded side by side, and the pixel depth image."""
+    def plot(self, *, fig: Any = None, label: str = "") -> Any:
+        """Odd and even transits folded side by side, and the pixel depth image; ``label``
+        (e.g. ``"candidate #2"``) starts the title."""
         import matplotlib.pyplot as plt
 
         if fig is None:
@@ -272,7 +273,8 @@ class VetReport:
         axes = fig.subplots(1, 3)
         _plot_odd_even(axes[:2], self.folded)
         _plot_pixels(axes[2], self.pixel_image)
-        fig.suptitle(f"vetting: {'passed' if self.passed else 'failed ' + ', '.join(self.failed)}", fontsize=10)
+        verdict = "passed" if self.passed else "failed " + ", ".join(self.failed)
+        fig.suptitle(f"{label + ' ' if label else ''}vetting: {verdict}", fontsize=10)
         return fig
 
 
