@@ -51,7 +51,7 @@ def _guess(params=TRUTH, **changes):
 
 
 def _objective_for(lc, design, fit, guess, config=None, half_width=None):
-    config = config or FitConfig()
+    config = config or FitConfig(fit_noise=True)  # the joint objective with the noise parameters in it
     nuisance = nuisance_from_fit(lc, design, fit)
     space = build_space(guess, nuisance.time, config, nuisance.kernel.parameter_names, nuisance.noise,
                         nuisance.noise_bounds, bool(guess.single))
@@ -284,7 +284,7 @@ def test_fisher_rows_from_the_gradient_equal_the_four_point_formula(small_proble
     from halfsib.fit import optimize
 
     lc, design, fit, guess = small_problem
-    result = fit_transit(lc, design, fit, guess, sample=False, n_starts=2, rng=3)
+    result = fit_transit(lc, design, fit, guess, sample=False, fit_noise=True, n_starts=2, rng=3)
     objective, space, _ = _objective_for(lc, design, fit, guess)
     fast = optimize.fisher_information(objective, result.theta)
     monkeypatch.setattr(optimize, "_noise_rows", lambda *args: {})
@@ -328,7 +328,7 @@ def test_stellar_density_prior_enters_the_posterior_only(small_problem):
     lc, design, fit, guess = small_problem
     free, space, start = _objective_for(lc, design, fit, guess)
     rho = float(stellar_density(space.transit_params(start).a_over_rs, guess.period))
-    informed, space2, _ = _objective_for(lc, design, fit, guess, FitConfig(stellar_density=(rho + 2.0, 1.0)))
+    informed, space2, _ = _objective_for(lc, design, fit, guess, FitConfig(stellar_density=(rho + 2.0, 1.0), fit_noise=True))
     assert informed.log_likelihood(start) == pytest.approx(free.log_likelihood(start), rel=1e-12)
     assert informed.log_probability(start) == pytest.approx(free.log_probability(start) - 2.0, abs=1e-9)
     # the density of the Sun from a/R★ = 215 at 365.25 d

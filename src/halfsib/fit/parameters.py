@@ -5,8 +5,8 @@ Fit space (what the optimiser and the sampler move), in order::
     period [d]  (single-transit mode: ln_period)
     t0 [d], ln_depth, b, ln_duration [ln d], q1, q2
     secosw, sesinw            (only with fit_eccentricity: √e cos ω, √e sin ω)
-    ln_sigma, ln_rho, ...     (the stellar GP's log-parameters, only with fit_noise)
-    ln_jitter                 (relative flux, only with fit_noise and a fitted jitter)
+    ln_sigma, ln_rho, ...     (the stellar GP's log-parameters, only with fit_noise or sample_noise)
+    ln_jitter                 (relative flux, only with fit_noise or sample_noise and a fitted jitter)
 
 The transit is described by what the data measure best: its central depth and its total
 duration T14, rather than Rp/R★ and a/R★. Rp/R★ follows from the depth, b and the limb
@@ -359,7 +359,7 @@ def build_space(guess: TransitGuess, time: FloatArray, config: FitConfig, noise_
         upper += [1.0, 1.0]
         scales += [0.05, 0.05]
     n_transit = len(names)
-    if config.fit_noise:
+    if config.fit_noise or config.sample_noise:
         names += list(noise_names)
         lower += list(noise_bounds[:, 0])
         upper += list(noise_bounds[:, 1])
