@@ -212,6 +212,23 @@ def test_sampling_later_equals_sampling_in_the_fit(small_problem):
         sample_transit(first, lc, design, fit, fit_eccentricity=True)
 
 
+@pytest.mark.parametrize("fit_noise", [False, True])
+def test_sampling_with_the_noise_held_never_rebuilds_the_nuisance_model(small_problem, monkeypatch, fit_noise):
+    """With the noise held (the default) every walker takes the fixed-noise evaluator: the
+    nuisance model is built once for the whole chain, whether or not the ML fit fitted the noise."""
+    from halfsib.fit import sample_transit
+    from halfsib.fit.objective import Nuisance
+
+    lc, design, fit, guess = small_problem
+    first = fit_transit(lc, design, fit, guess, rng=1, sample=False, n_starts=1, fit_noise=fit_noise)
+    builds = []
+    original = Nuisance.build
+    monkeypatch.setattr(Nuisance, "build", lambda self, noise: builds.append(1) or original(self, noise))
+    later = sample_transit(first, lc, design, fit, rng=2, n_steps=30, check_every=10)
+    assert later.chain is not None and later.chain.shape[0] == 30
+    assert len(builds) <= 1
+
+
 def test_sampling_the_noise_parameters_too(small_problem):
     lc, design, fit, guess = small_problem
     result = fit_transit(lc, design, fit, guess, sample_noise=True, n_steps=20, check_every=10, n_starts=1,

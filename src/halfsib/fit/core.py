@@ -256,12 +256,13 @@ def _with_posterior(fit: TransitFit, nuisance: Nuisance, space: ParameterSpace, 
 def _sample(objective: JointObjective, theta: FloatArray, fisher_errors: FloatArray, cfg: FitConfig,
             rng: np.random.Generator, show_progress: bool) -> SamplerRun:
     space = objective.space
-    n_dim = space.n_parameters if (cfg.sample_noise and space.fits_noise) else space.n_transit
+    sample_noise = bool(cfg.sample_noise and space.fits_noise)
+    n_dim = space.n_parameters if sample_noise else space.n_transit
     errors = np.where(np.isfinite(fisher_errors), fisher_errors, space.scales)
     spread = 0.1 * np.minimum(errors, space.scales * 10.0)[:n_dim]
-    if n_dim == space.n_parameters:
+    if sample_noise:
         log_prob = objective.log_probability_many
-    else:
+    else:  # the noise held: every walker takes the fixed-noise evaluator's fast path
         objective.fixed_noise(space.noise(theta))
         rest = theta[n_dim:]
 
