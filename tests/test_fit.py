@@ -578,13 +578,14 @@ def test_emcee_intervals_cover_the_truth():
 @pytest.mark.shared_data
 def test_k2_3_b_from_raw_k2sff_flux(shared_data):
     """K2-3 b (C1) from FRAW with the EVEREST C1 basis: period and Rp/R★ near the published values."""
+    from halfsib.fit import masked_nuisance_fit
     from halfsib.pipeline import prepare_target
 
     folder = shared_data / "k2-c1"
     lc, design = prepare_target(folder / "hlsp_k2sff_k2_lightcurve_201367065-c01_kepler_v1_llc.fits",
                                 cbv=folder / "everest_c01_cbv_basis.txt")
-    nuisance = detrend(lc, design)
     guess = TransitGuess(period=10.0542, t0=2010.581, duration=2.6, depth=1450.0)  # from halfsib search
+    nuisance = masked_nuisance_fit(lc, design, guess)  # the noise the fit holds: fitted with the transits masked
     result = fit_transit(lc, design, nuisance, guess, sample=False, rng=1)
     # published (Crossfield et al. 2015): P = 10.054 d, Rp/R★ ≈ 0.035; MANIFEST depth ≈ 1,200 ppm
     assert abs(result.maximum_likelihood["period"] - 10.054) < 3e-3
@@ -685,3 +686,19 @@ def test_near_transits_equals_the_phase_of_every_cadence(rng):
         differ = np.setxor1d(expected, got)
         assert np.all(np.abs(np.abs(phase[differ]) - half_width) < 1e-9)
         assert np.unique(got).size == got.size
+
+
+def test_a_nuisance_fit_that_saw_the_transits_is_named_when_its_noise_is_held(small_problem, caplog):
+    """The fit holds the nuisance fit's GP and jitter: one made through the transits gets a warning
+    saying what to pass instead; the masked one (or fitting the noise too) does not."""
+    from halfsib.fit import masked_nuisance_fit
+
+    lc, design, unmasked, guess = small_problem
+    with caplog.at_level("WARNING", logger="halfsib.fit.core"):
+        fit_transit(lc, design, unmasked, guess, sample=False, n_starts=1, rng=0)
+    assert "masked_nuisance_fit" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="halfsib.fit.core"):
+        fit_transit(lc, design, masked_nuisance_fit(lc, design, guess), guess, sample=False, n_starts=1, rng=0)
+        fit_transit(lc, design, unmasked, guess, sample=False, n_starts=1, rng=0, fit_noise=True)
+    assert "masked_nuisance_fit" not in caplog.text

@@ -29,6 +29,7 @@ is recorded with its reason and the run goes on with the next stage and candidat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time as _time
@@ -289,11 +290,19 @@ def _stage(name: str, outcome: dict[str, Any], func: Any, *args: Any, **kwargs: 
 
 def _fit_stage(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index: int, cfg: RunConfig,
                rng: np.random.Generator) -> tuple[Any, dict[str, Any], np.random.Generator]:
-    """The maximum-likelihood fit of one candidate (no sampling); returns the generator it advanced."""
-    from .fit import fit_transit
+    """The maximum-likelihood fit of one candidate (no sampling); returns the generator it advanced.
+
+    The fit holds the noise parameters of ``nuisance``, the search's refit with the periodic
+    candidates masked. A single event is found after that refit and is not masked in it, so
+    its fit refits the noise jointly (``fit_noise=True``).
+    """
+    from .fit import FitConfig, fit_transit
 
     state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
-    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=cfg.fit, rng=rng,
+    config = cfg.fit
+    if getattr(candidate, "single", False):
+        config = dataclasses.replace(cfg.fit or FitConfig(), fit_noise=True)
+    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=config, rng=rng,
                     sample=False)
     return fitted, state, rng
 
@@ -304,7 +313,7 @@ def _sample_stage(fitted: Any, lc: LightCurve, design: Any, nuisance: Any, index
     from .fit import sample_transit
 
     state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
-    sampled = _stage("sampling", state, sample_transit, fitted, lc, design, nuisance, config=cfg.fit, rng=rng)
+    sampled = _stage("sampling", state, sample_transit, fitted, lc, design, nuisance, config=fitted.config, rng=rng)
     return sampled, state
 
 

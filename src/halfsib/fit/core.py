@@ -204,12 +204,27 @@ def sample_transit(fit: TransitFit, lc: LightCurve, design: DesignMatrix,
         return _with_posterior(fit, nuisance, space, cfg, np.random.default_rng(rng), show_progress)
 
 
+def _warn_if_unmasked(lc: LightCurve, nuisance_fit: Any, guess: TransitGuess, single: bool) -> None:
+    """Warn when the nuisance fit whose noise the transit fit holds saw the guessed transits."""
+    from ..model import transit_window_mask
+
+    result = nuisance_fit.result if isinstance(nuisance_fit, SystematicsModel) else nuisance_fit
+    period = math.inf if single else guess.period
+    window = transit_window_mask(result.time, period, guess.t0, guess.duration, 1.0)
+    if window.any() and not np.asarray(result.masked, bool)[window].any():
+        log.warning("%s: the nuisance fit was made with these transits unmasked; its GP and jitter, which the "
+                    "transit fit holds (fit_noise=False), absorbed part of them. Pass masked_nuisance_fit(...) "
+                    "(or None) as the nuisance fit, or set fit_noise=True", lc.meta.target_id or lc.meta.source)
+
+
 def _fit(lc: LightCurve, design: DesignMatrix, nuisance_fit: Any, guess: TransitGuess, cfg: FitConfig,
          rng: np.random.Generator, show_progress: bool) -> TransitFit:
     clock = {"start": _time.perf_counter()}
     fit = masked_nuisance_fit(lc, design, guess) if nuisance_fit is None else nuisance_fit
     nuisance = nuisance_from_fit(lc, design, fit)
     single = _resolve_single(cfg, guess, nuisance.time, nuisance.fitted)
+    if nuisance_fit is not None and not (cfg.fit_noise or cfg.sample_noise):
+        _warn_if_unmasked(lc, fit, guess, single)
     n_in, n_transits = count_in_transit(nuisance.time, nuisance.fitted, guess, single)
     if n_in < cfg.min_in_transit:
         raise InsufficientTransitDataError(
