@@ -319,3 +319,18 @@ def test_other_stars_of_another_season_are_left_out_by_name(campaign, tmp_path, 
     assert len(curves) == 3 and not failures and odd.name not in {c.meta.source for c in curves}
     message = next(r.getMessage() for r in caplog.records if "odd_campaign.fits" in r.getMessage())
     assert "from K2 C5, the target from K2 C" in message and "remove it from --others" in message
+
+
+def test_a_transit_mask_reaches_every_candidate_design_and_the_choice(rng):
+    """fit_target(transit_mask=...) masks the cadences in each candidate's fit and leaves them
+    out of the held-out statistic (fewer blocks than without the mask)."""
+    from halfsib.pipeline import fit_target
+
+    target, others = _half_siblings(rng)
+    mask = np.zeros(target.n_cadences, bool)
+    mask[300:360] = True
+    _, _, plain, plain_choices = fit_target(target, others=others)
+    _, _, fit, choices = fit_target(target, others=others, transit_mask=mask)
+    assert np.array_equal(fit.masked, mask[target.good]) and not plain.masked.any()
+    for masked, unmasked in zip(choices, plain_choices):
+        assert masked.heldout.n_blocks < unmasked.heldout.n_blocks

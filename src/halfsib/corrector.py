@@ -79,18 +79,22 @@ class HalfSiblingCorrector(_Corrector):
         lightkurve.LightCurve
             ``corrected_lc``.
         """
-        from .model import DetrendConfig, detrend
-        from .pipeline import fit_target
+        from .model import DetrendConfig
+        from .pipeline import fit_target, load_target
+        from .timeseries import LightCurve
 
         config = DetrendConfig(kernel=kernel)
-        lc, design, fit, _ = fit_target(self.target, others=others, basis=basis, cbv=cbv, config=config,
-                                        show_progress=show_progress)
+        star = load_target(self.target)
+        mask = None
         if cadence_mask is not None:
             keep = np.asarray(cadence_mask, bool)
             if keep.shape != (len(self.original_lc),):
                 raise ConfigurationError(f"cadence_mask has shape {keep.shape}; give one entry per cadence of "
                                          f"original_lc ({len(self.original_lc)})")
-            fit = detrend(lc, design, config=config, transit_mask=self._on_model_cadences(~keep, lc))
+            lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
+            mask = self._on_model_cadences(~keep, lc)  # masked in every candidate design and in the choice
+        _, _, fit, _ = fit_target(star, others=others, basis=basis, cbv=cbv, config=config,
+                                  show_progress=show_progress, transit_mask=mask)
         self.cadence_mask = np.ones(len(self.original_lc), bool) if cadence_mask is None else keep
         self.result = fit
         self.corrected_lc = fit.to_lightkurve()
