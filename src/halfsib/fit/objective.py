@@ -37,7 +37,7 @@ from ..model import SystematicsModel, fitted_objective
 from ..results import DetrendResult
 from ..timeseries import LightCurve
 from ..transit import TransitParams, transit_duration
-from ._model import model_flux, model_flux_rows
+from ._model import model_flux, model_flux_rows, near_transits
 from .parameters import ParameterSpace, TransitArrays
 
 __all__ = ["Nuisance", "nuisance_from_fit", "JointObjective", "transit_windows"]
@@ -124,9 +124,11 @@ def nuisance_from_fit(lc: LightCurve, design: DesignMatrix, fit: DetrendResult |
 
 
 def transit_windows(time: FloatArray, params: TransitParams, half_width: float) -> NDArray[np.bool_]:
-    """Cadences within ``half_width`` [d] of a mid-transit of ``params`` (any period)."""
-    phase = np.mod(time - params.t0 + 0.5 * params.period, params.period) - 0.5 * params.period
-    return np.abs(phase) <= half_width
+    """Cadences within ``half_width`` [d] of a mid-transit of ``params`` (any period; see
+    :func:`~halfsib.fit._model.near_transits`)."""
+    mask = np.zeros(time.size, bool)
+    mask[near_transits(time, params.period, params.t0, half_width)] = True
+    return mask
 
 
 class _FixedNoise:
