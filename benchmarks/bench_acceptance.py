@@ -9,7 +9,11 @@ one process). For every known planet the table gives what halfsib made of it: **
 **found, not claimed** (with the first reason), or **missed**; the fitted period and
 Rp/R★ (posterior median when sampled, else maximum likelihood, with its 1σ), (Rp/R★)²
 against the approximate depth in ``../shared/data/MANIFEST.md`` (a rough check: limb
-darkening makes the central depth 10–30 % deeper than (Rp/R★)²), and the wall time.
+darkening makes the central depth 10–30 % deeper than (Rp/R★)²), the per-event depths'
+χ² about their common depth (errors calibrated on null events, the vetting's model floor
+included) and the fractional floor they need to bring it to its expectation
+(``floor_needed``: the event-to-event scatter a real planet shows beyond its errors), and
+the wall time.
 Needs ``../shared/data``; exits with a message without it. The table is quoted in
 docs/run.md; ``tests/test_acceptance.py`` runs the same set (maximum likelihood only).
 """
@@ -86,6 +90,20 @@ def _radius(o: Any) -> str:
     return f"{o.fit.maximum_likelihood['rp_over_rs']:.4f} ± {o.fit.fisher_errors.get('rp_over_rs', math.nan):.4f}"
 
 
+def _scatter(o: Any) -> str:
+    """The depth-consistency test's χ²/dof and the fractional floor its per-event depths need."""
+    if o is None or o.vetting is None:
+        return "–"
+    try:
+        test = o.vetting["depth_consistency"]
+    except KeyError:
+        return "–"
+    extras = test.extras or {}
+    if "floor_needed" not in extras:
+        return "–"
+    return f"{extras['chi2']:.1f}/{extras['dof']} · {100 * extras['floor_needed']:.1f} %"
+
+
 def _row(planet: tuple, run: Any, seconds: float) -> str:
     name, period, depth, expected = planet
     status, o = outcome_of(run, period, depth, expected)
@@ -95,7 +113,7 @@ def _row(planet: tuple, run: Any, seconds: float) -> str:
     reason = "" if status in ("claimed", "single event") or o is None else o.claim_blockers[0][:70]
     ok = "yes" if status == expected else "**no**"
     return (f"| {name} | {period} | {expected} | {status}{' (' + reason + ')' if reason else ''} | {ok} | {found_p} | "
-            f"{_radius(o)} | {depth_text} | {seconds:.0f} |")
+            f"{_radius(o)} | {depth_text} | {_scatter(o)} | {seconds:.0f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_acceptance: {DATA} is absent (the real K2, Kepler and TESS files); nothing to measure")
         return 0
     print("| planet | P [d] | expected | halfsib run | as expected | fitted P [d] | Rp/R★ | (Rp/R★)² / MANIFEST "
-          "depth [ppm] | run [s] |")
-    print("|---|---:|---|---|---|---:|---|---|---:|")
+          "depth [ppm] | depths χ²/dof · floor needed | run [s] |")
+    print("|---|---:|---|---|---|---:|---|---|---|---:|")
     for name in args.targets:
         started = time.perf_counter()
         run = run_acceptance_target(name, sample=not args.no_sample)
@@ -119,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome_of(run, p, d, e)[1] is o for _, p, d, e in ACCEPTANCE[name]["planets"])]
         for o in others:
             print(f"| ({name}: another claim) | {o.candidate.period:.4f} | – | claimed | **no** | – | {_radius(o)} | – | "
-                  f"{seconds:.0f} |")
+                  f"{_scatter(o)} | {seconds:.0f} |")
     return 0
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from halfsib.design import DesignMatrix, RegressorGroup
 from halfsib.exceptions import ConfigurationError
-from halfsib.ladder import DEFAULT_TENSION_SIGMA, TENSION_FRACTION, LadderResult, flexibility_ladder, plan_rungs
+from halfsib.ladder import (DEFAULT_TENSION_SIGMA, TENSION_FRACTION, LadderResult, fit_rungs, flexibility_ladder,
+                            plan_rungs)
 from halfsib.model import DetrendConfig
 from halfsib.timeseries import LightCurve, TargetInfo
 from halfsib.transit import TransitParams
@@ -114,6 +115,52 @@ def test_every_rung_equals_the_dense_formula(rng):
     assert rungs["wide"].delta_loglike == pytest.approx(dll, rel=1e-7)
     # the truth is recovered on the most flexible rung and the candidate is claimed
     assert abs(result.top.depth - 1000.0) < 3 * result.top.depth_err and result.claimed
+
+
+def _rung_numbers(result):
+    return [(r.name, r.skipped, r.depth, r.depth_err, r.delta_loglike, r.log_likelihood) for r in result.rungs]
+
+
+def test_shared_rung_fits_with_one_candidate_equal_its_own_ladder(rng):
+    """The shortcut pinned against the exact counterpart: with one candidate, the shared fits are
+    the fits its own ladder makes, so every number is the same."""
+    eph = Ephemeris(2.0, 2000.7, 3.0)
+    lc, design = _light_curve(rng)
+    config = DetrendConfig(clip_sigma=0)
+    own = flexibility_ladder(lc, design, eph, config=config)
+    shared = fit_rungs(lc, design, eph.in_transit(lc.time, 1.5), config=config)
+    assert set(shared.fits) == {p.name for p in plan_rungs(design)}
+    assert isinstance(shared.fits["tens"], str) and "nothing beyond" in shared.fits["tens"]
+    via = flexibility_ladder(lc, design, eph, config=config, rung_fits=shared)
+    assert _rung_numbers(via) == pytest.approx(_rung_numbers(own), rel=1e-10)
+    assert via.claimed == own.claimed
+
+
+def test_shared_rung_fits_masking_another_candidate_keep_the_depths(rng):
+    """Rungs fitted with a second (empty) candidate masked too: each depth moves by a small
+    fraction of its error (the hyper-parameters see 6 % fewer cadences)."""
+    eph, other = Ephemeris(2.0, 2000.7, 3.0), Ephemeris(1.3, 2000.2, 2.0)
+    lc, design = _light_curve(rng)
+    config = DetrendConfig(clip_sigma=0)
+    own = flexibility_ladder(lc, design, eph, config=config)
+    mask = eph.in_transit(lc.time, 1.5) | other.in_transit(lc.time, 1.5)
+    via = flexibility_ladder(lc, design, eph, config=config, rung_fits=fit_rungs(lc, design, mask, config=config))
+    for a, b in zip(own.evaluated, via.evaluated):
+        assert a.name == b.name
+        assert abs(a.depth - b.depth) < 0.3 * a.depth_err
+    assert via.claimed and own.claimed
+
+
+def test_shared_rung_fits_that_miss_the_candidate_are_not_used(rng, caplog):
+    eph = Ephemeris(2.0, 2000.7, 3.0)
+    lc, design = _light_curve(rng)
+    config = DetrendConfig(clip_sigma=0)
+    unmasked = fit_rungs(lc, design, np.zeros(lc.n_cadences, bool), config=config)
+    with caplog.at_level("WARNING", logger="halfsib.ladder"):
+        via = flexibility_ladder(lc, design, eph, config=config, rung_fits=unmasked)
+    assert "do not mask this candidate" in caplog.text
+    assert _rung_numbers(via) == pytest.approx(_rung_numbers(flexibility_ladder(lc, design, eph, config=config)),
+                                               rel=1e-10)
 
 
 def test_nested_rungs_never_lose_prior_variance(rng):

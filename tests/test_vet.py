@@ -19,7 +19,7 @@ from halfsib.vet.fitted import fit_candidate_model
 from halfsib.vet.flags import flag_coincidence_test, flagged_neighbours
 from halfsib.vet.photometric import (
     MIN_NULL_EVENTS, NULL_PHASES, NULL_Z_CAP, event_noise_scale,
-    SOLAR_DENSITY, consistency_chi2, dominance_tests, max_central_duration, odd_even_test, phase_curve_test,
+    SOLAR_DENSITY, consistency_chi2, dominance_tests, floor_needed, max_central_duration, odd_even_test, phase_curve_test,
     secondary_scan_test, secondary_test,
 )
 from halfsib.vet.pixels import dip_centroid, pixel_centroid_test, pixel_depth_image
@@ -106,6 +106,15 @@ def test_model_floor_widens_every_comparison(fitted):
     depths, cov = np.array([1.0, 1.1, 0.9]), np.diag([1e-4, 1e-4, 1e-4])
     assert consistency_chi2(depths, cov) == pytest.approx(np.sum((depths - 1.0) ** 2) / 1e-4)
     assert consistency_chi2(depths, cov, 0.1) == pytest.approx(np.sum((depths - 1.0) ** 2) / (1e-4 + 0.01))
+
+
+def test_floor_needed_brings_the_chi2_to_its_expectation():
+    depths, cov = np.array([1.0, 1.1, 0.9]), np.diag([1e-4, 1e-4, 1e-4])
+    # equal errors, common depth 1: 0.02 / (1e-4 + f²) = 2  ->  f² = 0.0099
+    assert floor_needed(depths, cov) == pytest.approx(math.sqrt(0.0099), rel=1e-9)
+    assert floor_needed(depths, np.diag([0.1, 0.1, 0.1])) == 0.0  # the errors explain the scatter
+    assert floor_needed(np.array([1.0, 3.0, -1.0]), cov, largest=0.5) == 0.5
+    assert floor_needed(np.array([1.0]), cov[:1, :1]) == 0.0
 
 
 def test_event_dominance_and_depth_consistency_equal_dense(fitted):

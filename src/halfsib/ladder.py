@@ -47,14 +47,16 @@ import numpy as np
 
 from .design import DesignMatrix, RegressorGroup
 from .exceptions import ConfigurationError, DataValidationError, NotPositiveDefiniteError
-from .model import DetrendConfig
+from .model import DetrendConfig, detrend
 from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
 from .results import DetrendResult
 from ._blas import blas_threads
-from .vet.fitted import OFFSET_GROUP, FittedModel, exposure_of, fit_candidate_model, fit_templates
+from .vet.fitted import (OFFSET_GROUP, FittedModel, exposure_of, fit_candidate_model, fit_templates, fitted_model,
+                         with_offset)
 
-__all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "DEFAULT_THRESHOLD_SNR",
+__all__ = ["flexibility_ladder", "LadderResult", "LadderRung", "plan_rungs", "RungPlan", "RungFits", "fit_rungs",
+           "fit_rung", "DEFAULT_THRESHOLD_SNR",
            "DEFAULT_TENSION_SIGMA", "TENSION_FRACTION"]
 
 log = logging.getLogger(__name__)
@@ -376,11 +378,75 @@ def _skip(plan: RungPlan, reason: str, design: DesignMatrix | None = None) -> La
                       prior_factor=plan.prior_factor, skipped=reason)
 
 
+@dataclass(frozen=True, eq=False)
+class RungFits:
+    """Every rung's masked hyper-parameter fit, made once for a target and shared by its candidates.
+
+    A ladder's rungs differ between candidates only by the cadences masked in their fits. With
+    every candidate's transits masked at once, one fit per rung serves them all
+    (:func:`flexibility_ladder` with ``rung_fits``): on K2-136 (4 candidates) the ladders then
+    cost one set of rung fits instead of four.
+
+    Attributes
+    ----------
+    time : ndarray
+        The light curve's times [d] (all cadences) the fits were made on.
+    mask : ndarray of bool
+        Cadences masked in every fit (shape of ``time``).
+    fits : dict
+        Rung name → its :class:`~halfsib.results.DetrendResult` (design with the offset
+        column), or the reason it was not fitted (skipped plan, failed fit).
+    seconds : dict
+        Rung name → wall time of its fit [s].
+    """
+
+    time: np.ndarray
+    mask: np.ndarray
+    fits: dict[str, DetrendResult | str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def covers(self, time: np.ndarray, mask: np.ndarray) -> bool:
+        """True when these fits were made on ``time`` with at least the cadences of ``mask`` masked."""
+        return (time.shape == self.time.shape and bool(np.array_equal(time, self.time, equal_nan=True))
+                and not bool(np.any(mask & ~self.mask)))
+
+
+def fit_rung(lc: LightCurve, plan: RungPlan, mask: np.ndarray, *, config: DetrendConfig | None = None,
+             start: DetrendResult | None = None) -> DetrendResult | str:
+    """One rung's hyper-parameter fit with ``mask`` masked, or why it has none.
+
+    ``plan``: from :func:`plan_rungs`; ``start``: as in :func:`flexibility_ladder` (used by the
+    rung with the full design only).
+    """
+    if plan.design is None:
+        return plan.skipped or "nothing to fit (a widened rung)"
+    design = with_offset(plan.design)
+    try:
+        return detrend(lc, design, config=config or DetrendConfig(), transit_mask=mask,
+                       start=_rung_start(design, start))
+    except (NotPositiveDefiniteError, DataValidationError) as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def fit_rungs(lc: LightCurve, design: DesignMatrix, mask: np.ndarray, *, config: DetrendConfig | None = None,
+              widen: float = 10.0, start: DetrendResult | None = None) -> RungFits:
+    """:func:`fit_rung` for every rung of :func:`plan_rungs` (``halfsib run`` sends them to its
+    pool as separate tasks instead)."""
+    fits: dict[str, DetrendResult | str] = {}
+    seconds: dict[str, float] = {}
+    with blas_threads((config or DetrendConfig()).blas_threads):
+        for plan in plan_rungs(design, widen=widen):
+            started = _time.perf_counter()
+            fits[plan.name] = fit_rung(lc, plan, mask, config=config, start=start)
+            seconds[plan.name] = _time.perf_counter() - started
+    return RungFits(time=lc.time.copy(), mask=np.asarray(mask, bool).copy(), fits=fits, seconds=seconds)
+
+
 def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
                        template: Any = None, config: DetrendConfig | None = None, widen: float = 10.0,
                        threshold_snr: float = DEFAULT_THRESHOLD_SNR, mask_factor: float = 1.5,
-                       tension_sigma: float = DEFAULT_TENSION_SIGMA, start: DetrendResult | None = None
-                       ) -> LadderResult:
+                       tension_sigma: float = DEFAULT_TENSION_SIGMA, start: DetrendResult | None = None,
+                       rung_fits: RungFits | None = None) -> LadderResult:
     """Evaluate a candidate's depth and Δln L under nuisance models of growing flexibility.
 
     Parameters
@@ -408,6 +474,11 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
         The other rungs start cold: warm-starting each from the rung below halved the ladder's
         time but moved their optima by −80 to +15 in ln L (the hyper-parameter surface of a
         partial design has several maxima), and the ladder compares rungs.
+    rung_fits : RungFits, optional
+        Each rung's fit with this and the target's other candidates masked
+        (:func:`fit_rungs`): the rungs keep those hyper-parameters and only rebuild the
+        likelihood on ``lc`` (no refit). Ignored (each rung fitted here) unless made on
+        ``lc``'s cadences with at least this candidate's ``mask_factor`` window masked.
 
     Returns
     -------
@@ -425,8 +496,12 @@ def flexibility_ladder(lc: LightCurve, design: DesignMatrix, candidate: Any, *,
     if not tension_sigma > 0:
         raise ConfigurationError(f"tension_sigma={tension_sigma} must be > 0 (math.inf: no tension condition)")
     ephemeris = Ephemeris.of(candidate)
+    if rung_fits is not None and not rung_fits.covers(lc.time, ephemeris.in_transit(lc.time, mask_factor)):
+        log.warning("%s: the shared rung fits do not mask this candidate's transits (P=%.4f d); each rung is "
+                    "fitted again", lc.meta.target_id or lc.meta.source, ephemeris.period)
+        rung_fits = None
     with blas_threads((config or DetrendConfig()).blas_threads):
-        rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor, start)
+        rungs, top = _climb(lc, design, ephemeris, template, config, widen, mask_factor, start, rung_fits)
     if not any(r.evaluated for r in rungs):
         raise DataValidationError(f"no rung of the ladder could be evaluated: {[r.skipped for r in rungs]}",
                                   lc.meta.source)
@@ -442,8 +517,8 @@ def _rung_start(design: DesignMatrix, start: DetrendResult | None) -> DetrendRes
 
 
 def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template: Any, config: DetrendConfig | None,
-           widen: float, mask_factor: float, start: DetrendResult | None = None
-           ) -> tuple[list[LadderRung], FittedModel | None]:
+           widen: float, mask_factor: float, start: DetrendResult | None = None,
+           rung_fits: RungFits | None = None) -> tuple[list[LadderRung], FittedModel | None]:
     rungs: list[LadderRung] = []
     top: FittedModel | None = None
     carried: dict[str, float] = {}
@@ -455,9 +530,12 @@ def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template:
         if plan.design is None:
             rungs.append(_skip(plan, plan.skipped))
             continue
+        shared = rung_fits.fits.get(plan.name, "not in the shared rung fits") if rung_fits is not None else None
+        if isinstance(shared, str):
+            rungs.append(_skip(plan, shared))
+            continue
         try:
-            model = fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor,
-                                        start=_rung_start(plan.design, start))
+            model = _rung_model(lc, plan, ephemeris, config, mask_factor, start, rung_fits)
             model, raised = _carry_priors(model, carried)
             rung = _measure(plan.name, plan.description, model, model.ml, _template(model, ephemeris, template),
                             1.0, started, raised)
@@ -470,6 +548,16 @@ def _climb(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemeris, template:
         log.info("ladder %s (%d columns): depth %.0f ± %.0f ppm, S/N %.1f", rung.name, rung.n_columns, rung.depth,
                  rung.depth_err, rung.snr)
     return rungs, top
+
+
+def _rung_model(lc: LightCurve, plan: RungPlan, ephemeris: Ephemeris, config: DetrendConfig | None,
+                mask_factor: float, start: DetrendResult | None, rung_fits: RungFits | None) -> FittedModel:
+    """The rung's nuisance model on ``lc``: from its shared fit when there is one, else fitted here."""
+    shared = rung_fits.fits.get(plan.name) if rung_fits is not None else None
+    if not isinstance(shared, DetrendResult):
+        return fit_candidate_model(lc, plan.design, ephemeris, config=config, mask_factor=mask_factor,
+                                   start=_rung_start(plan.design, start))
+    return fitted_model(lc, with_offset(plan.design), shared)
 
 
 def _carry_priors(model: FittedModel, carried: dict[str, float]) -> tuple[FittedModel, tuple[str, ...]]:

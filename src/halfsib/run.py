@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .exceptions import ConfigurationError, HalfsibError
 from .timeseries import LightCurve, PixelSeries
@@ -317,17 +318,27 @@ def _sample_stage(fitted: Any, lc: LightCurve, design: Any, nuisance: Any, index
     return sampled, state
 
 
+def _rung_stage(lc: LightCurve, plan: Any, mask: NDArray[np.bool_], cfg: RunConfig, nuisance: Any
+                ) -> tuple[Any, float]:
+    """One rung's hyper-parameter fit with every candidate masked (shared by their ladders)."""
+    from .ladder import fit_rung
+
+    started = _time.perf_counter()
+    return fit_rung(lc, plan, mask, config=cfg.detrend, start=nuisance), _time.perf_counter() - started
+
+
 def _check_stage(lc: LightCurve, design: Any, candidate: Any, index: int, pixels: PixelSeries | None,
-                 cfg: RunConfig, template: Any, nuisance: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """The flexibility ladder (warm-started from the search's nuisance fit) and the vetting of one
-    candidate, with the fitted transit as template."""
+                 cfg: RunConfig, template: Any, nuisance: Any, rung_fits: Any = None
+                 ) -> tuple[Any, Any, dict[str, Any]]:
+    """The flexibility ladder (on the shared rung fits, else fitted here, warm-started from the
+    search's nuisance fit) and the vetting of one candidate, with the fitted transit as template."""
     from .ladder import flexibility_ladder
     from .vet import vet
 
     state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
     ladder = _stage("ladder", state, flexibility_ladder, lc, design, candidate, template=template,
                     config=cfg.detrend, widen=cfg.ladder_widen, threshold_snr=cfg.claim_snr,
-                    tension_sigma=cfg.ladder_tension_sigma, start=nuisance)
+                    tension_sigma=cfg.ladder_tension_sigma, start=nuisance, rung_fits=rung_fits)
     model = ladder.top_model if ladder is not None else None
     vetting = _stage("vet", state, vet, lc, design, candidate, pixels=pixels, config=cfg.vet,
                      detrend_config=cfg.detrend, stellar_density=cfg.stellar_density, template=template,
@@ -401,26 +412,75 @@ class _InlineExecutor(Executor):
         return future
 
 
+#: the ladder's rungs are fitted once per target with every candidate masked, unless that masks
+#: more than this fraction of the cadences (then each candidate's ladder fits its own rungs)
+MAX_SHARED_MASK_FRACTION = 0.3
+
+
+def shared_ladder_mask(lc: LightCurve, candidates: Sequence[Any]) -> NDArray[np.bool_] | None:
+    """Every candidate's ladder mask (:data:`halfsib.vet.fitted.MASK_FACTOR` × duration / 2 around
+    each transit) on ``lc``'s cadences, or None when it covers more than
+    :data:`MAX_SHARED_MASK_FRACTION` of the good ones."""
+    from .vet.ephemeris import Ephemeris
+    from .vet.fitted import MASK_FACTOR
+
+    mask = np.zeros(lc.n_cadences, bool)
+    for cand in candidates:
+        mask |= Ephemeris.of(cand).in_transit(lc.time, MASK_FACTOR)
+    good = np.asarray(lc.good, bool)
+    return mask if np.count_nonzero(mask & good) <= MAX_SHARED_MASK_FRACTION * np.count_nonzero(good) else None
+
+
 def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: PixelSeries | None,
-               cfg: RunConfig, executor: Executor) -> None:
-    """Every candidate's stages as separate tasks: the maximum-likelihood fits first, then, as
-    each finishes, its ladder-and-vetting task, and after that its sampling task when the
-    posterior can matter (:meth:`_FollowUp.worth_sampling`), so no worker idles while one
-    candidate samples alone and no sampler runs for a candidate already rejected."""
+               cfg: RunConfig, executor: Executor, shared_lc: LightCurve | None = None) -> Any:
+    """Every candidate's stages as separate tasks: the maximum-likelihood fits and the ladder's
+    rung fits (once for all candidates, on ``shared_lc`` with every candidate masked:
+    :func:`shared_ladder_mask`) first; then, as each fit finishes and once the rungs are fitted,
+    its ladder-and-vetting task, and after that its sampling task when the posterior can matter
+    (:meth:`_FollowUp.worth_sampling`), so no worker idles while one candidate samples alone and
+    no sampler runs for a candidate already rejected. Returns the shared
+    :class:`~halfsib.ladder.RungFits` (None when each ladder fitted its own)."""
     from concurrent.futures import FIRST_COMPLETED, wait
+
+    from .ladder import RungFits, plan_rungs
 
     by_index = {w.index: w for w in works}
     pending = {executor.submit(_fit_stage, w.lc, design, nuisance, w.candidate, w.index, cfg, w.rng):
                ("fit", w.index) for w in works}
+    mask = shared_ladder_mask(shared_lc, [w.candidate for w in works]) if shared_lc is not None else None
+    plans = {p.name: p for p in plan_rungs(design, widen=cfg.ladder_widen)} if mask is not None else {}
+    for name, plan in plans.items():
+        pending[executor.submit(_rung_stage, shared_lc, plan, mask, cfg, nuisance)] = ("rung", name)
+    fits: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    rung_fits: RungFits | None = None
+    waiting: list[int] = []
+
+    def check(index: int) -> None:
+        work = by_index[index]
+        pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
+                                work.template(), nuisance, rung_fits)] = ("check", index)
+
     while pending:
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for future in done:
-            kind, index = pending.pop(future)
+            kind, key = pending.pop(future)
+            if kind == "rung":
+                fits[key], seconds[key] = future.result()
+                if len(fits) == len(plans):
+                    rung_fits = RungFits(time=shared_lc.time, mask=mask, fits=fits, seconds=seconds)
+                    for index in waiting:
+                        check(index)
+                    waiting.clear()
+                continue
+            index = key
             work, result = by_index[index], future.result()
             if kind == "fit":
                 work.fit, state, work.rng = result
-                pending[executor.submit(_check_stage, work.lc, design, work.candidate, index, pixels, cfg,
-                                        work.template(), nuisance)] = ("check", index)
+                if len(fits) == len(plans):
+                    check(index)
+                else:
+                    waiting.append(index)
             elif kind == "check":
                 work.ladder, work.vetting, state = result
                 work.merge(state)
@@ -432,6 +492,7 @@ def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: P
                 sampled, state = result
                 work.fit = sampled if sampled is not None else work.fit
             work.merge(state)
+    return rung_fits
 
 
 def warm_up() -> int:
@@ -622,14 +683,18 @@ def run_target(
     for work in works:
         if work.index <= first:
             work.shared_period = notes[work.index - 1]
+    rung_fits = None
     if works:
         message = (f"fit, ladder and vetting of {len(works)} candidate(s)"
                    f"{' with emcee' if _sampling(cfg) else ''}")
         with stage(message, enabled=show_progress):
-            _follow_up(works, design, masked, pixels, cfg, executor if executor is not None else _InlineExecutor())
+            rung_fits = _follow_up(works, design, masked, pixels, cfg,
+                                   executor if executor is not None else _InlineExecutor(), shared_lc=followed)
     outcomes = tuple(work.outcome() for work in works)
     clock["candidates"] = _time.perf_counter()
     seconds = _durations(clock)
+    if rung_fits is not None:
+        seconds["ladder_rung_fits"] = float(sum(rung_fits.seconds.values()))
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),
              sum(o.claimed for o in outcomes), seconds["total"])
     return TargetRun(lc=lc, pixels=pixels, detrend=nuisance, search=found, outcomes=outcomes, config=cfg,

@@ -60,13 +60,25 @@ def model_flux_rows(time: NDArray[np.float64], arrays: TransitArrays, rows: NDAr
     if _rsky is None:  # pragma: no cover
         raise ImportError("model_flux_rows needs batman's compiled _rsky and _quadratic_ld")
     offsets = _offsets(exposure_time, supersample)
-    out = np.empty((rows.size, time.size))
+    n_sub = 1 if offsets is None else offsets.size
+    out = np.ones((rows.size, time.size))
+    if rows.size == 0 or time.size == 0:
+        return out
     a = arrays
-    half_widths = 0.5 * a.duration + 0.5 * (exposure_time or 0.0) + 1e-3
+    period, t0 = a.period[rows], a.t0[rows]
+    half_widths = 0.5 * a.duration[rows] + 0.5 * (exposure_time or 0.0) + 1e-3
+    # every row's cadences near a transit at once: (rows, N) phases; the same cadences as near_transits
+    phase = np.mod(time[None, :] - t0[:, None] + 0.5 * period[:, None], period[:, None]) - 0.5 * period[:, None]
+    near = (np.abs(phase) <= half_widths[:, None]) | (half_widths >= 0.5 * period)[:, None]
+    sub_times = time[:, None] + offsets[None, :] if offsets is not None else time[:, None]
     for j, i in enumerate(rows):
-        out[j] = _flux(time, offsets, float(a.period[i]), float(a.t0[i]), float(a.rp_over_rs[i]),
-                       float(a.a_over_rs[i]), float(a.inclination[i]), float(a.ecc[i]), float(a.omega[i]),
-                       float(a.u1[i]), float(a.u2[i]), float(half_widths[i]))
+        sel = np.flatnonzero(near[j])
+        if sel.size == 0:
+            continue
+        ds = _rsky._rsky(sub_times[sel].ravel(), float(t0[j]), float(period[j]), float(a.a_over_rs[i]),
+                         float(a.inclination[i]), float(a.ecc[i]), float(a.omega[i]), 1, 1)
+        flux = _quadratic_ld._quadratic_ld(ds, float(a.rp_over_rs[i]), float(a.u1[i]), float(a.u2[i]), 1)
+        out[j, sel] = flux.reshape(sel.size, n_sub).mean(axis=1) if n_sub > 1 else flux
     return out
 
 

@@ -27,8 +27,8 @@ from ..results import DetrendResult
 from ..timeseries import LightCurve
 from .ephemeris import DipShape, Ephemeris, box_template, trapezoid_template
 
-__all__ = ["FittedModel", "TemplateFit", "fit_candidate_model", "fit_templates", "with_offset", "OFFSET_GROUP",
-           "MASK_FACTOR"]
+__all__ = ["FittedModel", "TemplateFit", "fit_candidate_model", "fitted_model", "fit_templates", "with_offset",
+           "OFFSET_GROUP", "MASK_FACTOR"]
 
 FloatArray = NDArray[np.float64]
 
@@ -243,11 +243,28 @@ def fit_candidate_model(lc: LightCurve, design: DesignMatrix, ephemeris: Ephemer
     NotPositiveDefiniteError
         No hyper-parameters give a positive-definite model.
     """
-    from ..search import fitted_likelihood
-
     design = with_offset(design) if add_offset else design
     mask = ephemeris.in_transit(lc.time, mask_factor)
     fit = detrend(lc, design, config=config or DetrendConfig(), transit_mask=mask, start=start)
+    return fitted_model(lc, design, fit)
+
+
+def fitted_model(lc: LightCurve, design: DesignMatrix, fit: DetrendResult) -> FittedModel:
+    """The :class:`FittedModel` of ``fit``'s hyper-parameters on ``lc``, no transit mask.
+
+    ``fit`` was made on the same good cadences and ``design`` (offset column included), with
+    some transit mask; ``lc``'s flux may differ from what it saw (another candidate's transits
+    divided out, errors inflated at lone events): the hyper-parameters are kept, the
+    likelihood is rebuilt on ``lc``. The flexibility ladder uses it to share one masked fit
+    per rung among a target's candidates (:func:`halfsib.ladder.fit_rungs`).
+
+    Raises
+    ------
+    DataValidationError
+        When ``fit`` was made on other cadences or another design.
+    """
+    from ..search import fitted_likelihood
+
     ml, excluded = fitted_likelihood(lc, design, fit)
     index = np.flatnonzero(lc.good)
     y = lc.flux[index] / fit.normalisation - 1.0

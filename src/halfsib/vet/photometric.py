@@ -288,9 +288,11 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     detail = f"χ² = {chi2:.1f} for {k - 1} degrees of freedom"
     if scale > 1.0:
         detail += f" (per-event errors × {scale:.2f} from {n_null} null events; uncalibrated χ² = {raw_chi2:.1f})"
+    needed = floor_needed(fit.amplitude, fit.covariance * scale**2)
     cons = VetTest.judge("depth_consistency", p, config.depth_consistency_p, detail, unit="p-value",
                          fails_above=False, extras={"chi2": chi2, "dof": k - 1, "chi2_uncalibrated": raw_chi2,
-                                                    "error_scale": scale, "n_null_events": n_null})
+                                                    "error_scale": scale, "n_null_events": n_null,
+                                                    "model_floor": config.model_floor, "floor_needed": needed})
     return [dom, cons]
 
 
@@ -370,6 +372,25 @@ def event_noise_scale(model: FittedModel, ephemeris: Ephemeris) -> tuple[float, 
         return 1.0, int(values.size)
     capped = np.minimum(np.abs(values), NULL_Z_CAP)
     return max(1.0, float(np.sqrt(np.mean(capped**2)))), int(values.size)
+
+
+def floor_needed(depths: FloatArray, covariance: FloatArray, largest: float = 1.0) -> float:
+    """The smallest fractional floor f that brings :func:`consistency_chi2` down to its
+    expectation k − 1 (0 when the per-event errors alone do; ``largest`` when even it does not).
+
+    Per planet, this is the event-to-event depth scatter beyond the errors, as a fraction of
+    the depth: what ``VetConfig.model_floor`` has to cover (``docs/vet.md``).
+    """
+    dof = depths.size - 1
+    if dof < 1 or consistency_chi2(depths, covariance) <= dof:
+        return 0.0
+    if consistency_chi2(depths, covariance, largest) > dof:
+        return float(largest)
+    lo, hi = 0.0, float(largest)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if consistency_chi2(depths, covariance, mid) > dof else (lo, mid)
+    return hi
 
 
 def consistency_chi2(depths: FloatArray, covariance: FloatArray, floor: float = 0.0) -> float:
