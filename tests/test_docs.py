@@ -115,9 +115,11 @@ def test_docs_build_without_warnings(tmp_path):
     api = (out / "api.html").read_text(encoding="utf-8")
     for name, module in halfsib._EXPORTS.items():
         assert f'id="halfsib.{module}.{name}"' in api, f"API reference lacks halfsib.{name}"
+    real_data = (REPO.parent / "shared" / "data" / "k2-c13" / "k2sff").is_dir()
     for notebook in sorted((REPO / "examples").glob("*.ipynb")):
         page = (out / "tutorials" / f"{notebook.stem}.html").read_text(encoding="utf-8")
-        assert "<img" in page, f"{notebook.name} shows no figure"
+        executed = real_data or notebook.stem != "k2_136_real_files"  # shown unexecuted without the files
+        assert "<img" in page or not executed, f"{notebook.name} shows no figure"
         assert "Traceback" not in page
 
 
