@@ -134,6 +134,27 @@ def test_heldout_residuals_match_the_dense_conditional(rng, kernel, m):
         np.testing.assert_allclose(fast, dense, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("kernel", ["none", "sho"])
+def test_heldout_weights_give_every_part_of_the_dense_conditional(rng, kernel):
+    """Each block's systematics (per column group) and stellar signal given the other cadences:
+    (A Λ Aᵀ)_{s,−s} C_{−s,−s}⁻¹ r_{−s} per group and K_GP(s, −s) C_{−s,−s}⁻¹ r_{−s}."""
+    p = problem(rng, m=6, kernel=kernel)
+    ml, cov = build(p), dense_cov(p)
+    n = p["time"].size
+    gp = ref.dense_gp_covariance(p["time"], p["term"]) if kernel != "none" else np.zeros((n, n))
+    blocks = [np.arange(0, 9), np.arange(60, 75), np.arange(n - 4, n)]
+    for block, (e, w) in zip(blocks, ml.heldout_weights(blocks)):
+        held = np.zeros(n, bool)
+        held[block] = True
+        alpha = np.linalg.solve(cov[np.ix_(~held, ~held)], p["y"][~held])
+        for cols in (slice(0, 2), slice(2, 6)):
+            a = p["design"][:, cols]
+            dense = ((a * p["lam"][cols]) @ a.T)[np.ix_(held, ~held)] @ alpha
+            np.testing.assert_allclose(p["design"][block][:, cols] @ w[cols], dense, rtol=1e-7, atol=1e-9)
+        stellar = p["y"][block] - p["design"][block] @ w - e
+        np.testing.assert_allclose(stellar, gp[np.ix_(held, ~held)] @ alpha, rtol=1e-7, atol=1e-9)
+
+
 @pytest.mark.parametrize("kernel", ["none", "sho", "rotation"])
 def test_template_and_window_statistics_match_dense(rng, kernel):
     p = problem(rng, n=160, m=12, kernel=kernel)

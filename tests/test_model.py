@@ -136,6 +136,30 @@ def test_holdout_prediction_never_sees_its_chunk(rng):
     np.testing.assert_allclose(result.systematics[chunk], expected, rtol=0, atol=1e-8)
 
 
+def test_holdout_hours_predict_each_block_from_every_other_cadence(rng):
+    """``holdout_hours``: every block of fitted cadences is corrected by the model conditioned on
+    all the others (dense twin), with the same hyper-parameters as the plain fit."""
+    from halfsib.model import heldout_blocks
+
+    lc, design, _ = _light_curve(rng, n=300)
+    plain = detrend(lc, design, clip_sigma=0)
+    result = detrend(lc, design, clip_sigma=0, holdout_hours=6.5)
+    assert result.hyperparameters == plain.hyperparameters and result.prior_variances == plain.prior_variances
+    term, t, y, var, a, lam, _ = _dense_from_result(result, lc, design, np.zeros(300, bool))
+    blocks = heldout_blocks(t, np.ones(t.size, bool), 6.5, min_fill=0.0)
+    assert len(blocks) > 10
+    for block in blocks[::4]:
+        keep = np.ones(t.size, bool)
+        keep[block] = False
+        cov = dense_covariance(t[keep], var[keep], term, a[keep], lam)
+        alpha = np.linalg.solve(cov, y[keep])
+        np.testing.assert_allclose(result.systematics[block], a[block] @ ((a[keep] * lam).T @ alpha),
+                                   rtol=0, atol=1e-8)
+    assert np.allclose(sum(result.groups.values()), result.systematics, atol=1e-12)
+    with pytest.raises(halfsib.ConfigurationError, match="holdout_hours"):
+        DetrendConfig(holdout_hours=-1.0)
+
+
 def test_masked_transit_keeps_its_depth_in_the_corrected_flux(rng):
     transit = slice(300, 306)  # 3 h at K2 cadence
     lc, design, truth = _light_curve(rng, n=700, depth=2e-3, transit=transit, noise=2e-4)

@@ -427,14 +427,33 @@ class MarginalLikelihood:
         ConfigurationError
             ``systematics=True`` with a flat-prior column (its prediction needs finite λ).
         """
+        if not systematics:
+            return [e for e, _ in self._heldout(blocks, weights=False)]
+        pairs = self.heldout_weights(blocks)
+        design = self._solves.design
+        return [e for e, _ in pairs], [design[np.asarray(b, dtype=np.int64)] @ w for b, (_, w) in zip(blocks, pairs)]
+
+    def heldout_weights(self, blocks: Sequence[ArrayLike]) -> list[tuple[FloatArray, FloatArray]]:
+        """Each block's held-out residual (as :meth:`heldout_residuals`) and the posterior mean
+        of the regression weights given every *other* cadence, ``w' = Λ Aᵀ α'`` (shape (M,),
+        zero for columns with λ = 0): ``A_s w'`` is the held-out systematics of the block, and
+        ``A_{s,g} w'_g`` that of group g.
+
+        Raises
+        ------
+        ConfigurationError
+            A flat-prior column (its held-out weight needs finite λ).
+        """
+        if self._prior.flat.any():
+            raise ConfigurationError("held-out systematics need finite prior variances (a column has a flat prior)")
+        return self._heldout(blocks, weights=True)
+
+    def _heldout(self, blocks: Sequence[ArrayLike], weights: bool) -> list[tuple[FloatArray, FloatArray | None]]:
         alpha = self._alpha
         p = self._prior
-        if systematics and p.flat.any():
-            raise ConfigurationError("held-out systematics need finite prior variances (a column has a flat prior)")
-        a_active = self._solves.design[:, p.active]
         gram = self._solves.gram[np.ix_(p.active, p.active)]
-        proj_alpha = a_active.T @ alpha if systematics else None
-        residuals, predicted = [], []
+        proj_alpha = self._solves.design[:, p.active].T @ alpha if weights else None
+        out: list[tuple[FloatArray, FloatArray | None]] = []
         for block in blocks:
             idx = np.asarray(block, dtype=np.int64)
             unit = np.zeros((self.n_cadences, idx.size))
@@ -444,15 +463,16 @@ class MarginalLikelihood:
             if p.active.size:
                 inverse_block = inverse_block - z @ p.solve(z.T)
             e = sla.solve(inverse_block, alpha[idx], assume_a="pos", check_finite=False)
-            residuals.append(e)
-            if systematics:
-                if not p.active.size:
-                    predicted.append(np.zeros(idx.size))
-                    continue
+            if not weights:
+                out.append((e, None))
+                continue
+            w = np.zeros(self.n_columns)
+            if p.active.size:
                 ze = self._kinv_active[idx].T @ e  # Z_sᵀ e
                 proj = proj_alpha - ze + gram @ (p.scale * p.solve(p.scale * ze))
-                predicted.append(a_active[idx] @ (p.scale**2 * proj))
-        return (residuals, predicted) if systematics else residuals
+                w[p.active] = p.scale**2 * proj
+            out.append((e, w))
+        return out
 
     def systematics_variance(self) -> FloatArray:
         """Posterior variance of (A w)_i per cadence, diag(A S⁻¹ Aᵀ), shape (N,); O(N M²)."""

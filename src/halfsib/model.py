@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,12 @@ class DetrendConfig:
         k > 1: cadences are split into k contiguous chunks and each chunk's systematics
         and stellar signal are predicted from the fit to the other chunks (the causal
         pixel model's hold-out), so the model never sees the data it corrects.
+    holdout_hours : float
+        0: off. > 0: the fitted cadences are cut into consecutive blocks of this many hours
+        and each block's systematics and stellar signal are predicted exactly from every
+        *other* cadence, the hyper-parameters held (:meth:`MarginalLikelihood.heldout_weights`):
+        a transit shorter than a block is not absorbed by the correction of its own data.
+        Unlike ``holdout_chunks``, the rest of each motion window still trains its terms.
     leakage_duration : float
         Box duration [hours] of the leakage curve.
     maxiter : int
@@ -108,6 +115,7 @@ class DetrendConfig:
     clip_sigma: float = 5.0
     clip_iterations: int = 3
     holdout_chunks: int = 0
+    holdout_hours: float = 0.0
     leakage_duration: float = 3.0
     maxiter: int = 200
     prior_variance_range: tuple[float, float] = (1e-10, 1e2)
@@ -124,6 +132,10 @@ class DetrendConfig:
             raise ConfigurationError("clip_iterations must be >= 0 and maxiter >= 1")
         if self.holdout_chunks == 1 or self.holdout_chunks < 0:
             raise ConfigurationError(f"holdout_chunks={self.holdout_chunks}: use 0 (off) or at least 2")
+        if not (math.isfinite(self.holdout_hours) and self.holdout_hours >= 0):
+            raise ConfigurationError(f"holdout_hours={self.holdout_hours}: use 0 (off) or a block length > 0 hours")
+        if self.holdout_hours and self.holdout_chunks:
+            raise ConfigurationError("holdout_hours and holdout_chunks are two hold-out schemes; set one of them")
         if self.blas_threads is not None and self.blas_threads < 1:
             raise ConfigurationError(f"blas_threads={self.blas_threads}: use None or an integer >= 1")
         if not self.leakage_duration > 0:
@@ -496,6 +508,33 @@ def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64]
     return systematics, stellar, groups
 
 
+def heldout_components(time: NDArray[np.float64], fitted: NDArray[np.bool_], matrix: NDArray[np.float64],
+                       groups: Mapping[str, slice], ml: MarginalLikelihood, hours: float,
+                       in_sample: tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Systematics, stellar signal and each group's part, every block of ``hours`` of the
+    ``fitted`` cadences predicted from all the other cadences (``DetrendConfig.holdout_hours``).
+    ``matrix``: the design's rows on the model grid, ``groups``: its column slices.
+
+    With e_s the block's held-out residual and w' the weights' posterior mean without it
+    (:meth:`MarginalLikelihood.heldout_weights`): systematics A_s w', group g A_{s,g} w'_g,
+    stellar r_s − A_s w' − e_s (the held-out prediction of r_s is their sum). Cadences outside
+    ``fitted`` (masked, clipped) keep ``in_sample``'s values: the fit never used them.
+    """
+    systematics, stellar = in_sample[0].copy(), in_sample[1].copy()
+    parts = {name: values.copy() for name, values in in_sample[2].items()}
+    blocks = heldout_blocks(time, fitted, hours, min_fill=0.0)
+    r = ml.predict()
+    resid = r.systematics + r.stellar + r.residual  # y − mean
+    for block, (e, w) in zip(blocks, ml.heldout_weights(blocks)):
+        rows = matrix[block]
+        systematics[block] = rows @ w
+        stellar[block] = resid[block] - systematics[block] - e
+        for name, cols in groups.items():
+            parts[name][block] = rows[:, cols] @ w[cols]
+    return systematics, stellar, parts
+
+
 def fitted_objective(lc: LightCurve, design: DesignMatrix, fit: Any, *, keep_mask: bool = False
                      ) -> tuple[_Objective, NDArray[np.float64], NDArray[np.float64]]:
     """Rebuild a fit's objective on its cadences, by default without its transit mask (for the
@@ -603,6 +642,10 @@ class SystematicsModel:
         systematics, stellar, groups = parts.systematics, parts.stellar, dict(parts.groups)
         if config.holdout_chunks:
             systematics, stellar, groups = _holdout_predictions(problem, theta, kernel, config.holdout_chunks)
+        elif config.holdout_hours:
+            systematics, stellar, groups = heldout_components(problem.time, ~problem.excluded, problem.matrix,
+                                                              problem.design.groups, ml, config.holdout_hours,
+                                                              (systematics, stellar, groups))
         gp = theta[: kernel.n_parameters]
         jitter = kernel.jitter(gp)
         objective = _Objective(problem, kernel, problem.effective_variance())
