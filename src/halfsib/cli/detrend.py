@@ -27,13 +27,16 @@ normalised to 1 (systematics removed, stellar variability kept), FLUX_ERR, SYSTE
 STELLAR, RESIDUAL, RAW_FLUX, the leakage curves (fraction of a transit-like box the model
 would absorb) and the fitted hyper-parameters and inputs in the header.
 
-Transits are not eaten when you mask them (--mask) or use hold-out prediction
-(--holdout); the transit search (halfsib search) fits them jointly instead.
+Transits you do not mask lose about 8 % of their depth in FLUX (the flexible model
+absorbs part of them; median of 26 K2 C13 stars). Mask known ones (--mask), or correct
+each block of H hours from all the other data (--holdout-hours 12: 0.99 of the depth kept,
+for a CDPP about 1.4x higher); the transit search (halfsib search) fits them jointly instead.
 
 examples:
   halfsib detrend ktwo247589423-c13_llc.fits --others k2-c13/ -o k2-136.fits --plot k2-136.png
   halfsib detrend target_tpf.fits --others 'c13/*.fits' --basis c13_basis.fits -o out.fits
-  halfsib detrend target.fits --others c13/ --mask 17.307,2988.37,3.0 --holdout 10 -o out.fits
+  halfsib detrend target.fits --others c13/ --mask 17.307,2988.37,3.0 -o out.fits
+  halfsib detrend target.fits --others c13/ --holdout-hours 12 -o depths_kept.fits
 """
 
 
@@ -46,6 +49,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="OUT.png", help="also save the diagnostic figure (PNG or PDF)")
     p.add_argument("--holdout", type=int, default=0, metavar="K",
                    help="predict each of K contiguous chunks from the fit to the others (0 = off)")
+    p.add_argument("--holdout-hours", type=float, default=0.0, metavar="H",
+                   help="correct each block of H hours from every other cadence: unmasked transits "
+                        "shorter than H keep their depth (0 = off; 12 is a good value)")
     p.add_argument("--mask", action="append", default=[], metavar="P,T0,DUR",
                    help="keep transits out of the fit: period [d] (0 = single event), epoch [d, file's "
                         "time system], duration [h]; repeat for several planets")
@@ -87,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(source, flux_column=args.flux_column) if isinstance(source, str) else source
     lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     mask = _parse_mask(args.mask, lc.time) if args.mask else None
-    config = DetrendConfig(kernel=args.kernel, holdout_chunks=args.holdout, clip_sigma=args.clip_sigma)
+    config = DetrendConfig(kernel=args.kernel, holdout_chunks=args.holdout, holdout_hours=args.holdout_hours,
+                           clip_sigma=args.clip_sigma)
     # no design option given: the design is chosen per target by held-out scatter (fit_target)
     regressors = RegressorConfig(n_elc=args.n_elc) if args.n_elc is not None else None
     _, _, result, choices = fit_target(target, others=args.others, basis=args.basis, cbv=args.cbv,
