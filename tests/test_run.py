@@ -130,6 +130,8 @@ def test_the_shared_ladder_mask_covers_every_candidate_or_is_not_used():
     wide = Ephemeris(0.5, 2000.1, 0.5 * 24 * MAX_SHARED_MASK_FRACTION * 1.2 / MASK_FACTOR * 2)
     assert wide.in_transit(time, MASK_FACTOR).mean() > MAX_SHARED_MASK_FRACTION
     assert shared_ladder_mask(lc, [a, wide]) is None
+    bad = SimpleNamespace(period=3.1, t0=2002.0, duration=0.2, box_duration=1.5)  # Ephemeris.of refuses it
+    assert np.array_equal(shared_ladder_mask(lc, [a, bad]), a.in_transit(time, MASK_FACTOR))
 
 
 @pytest.mark.parametrize("field, value", [("max_candidates", -1), ("claim_snr", 0.0), ("claim_snr", float("nan")),

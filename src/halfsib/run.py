@@ -420,13 +420,17 @@ MAX_SHARED_MASK_FRACTION = 0.3
 def shared_ladder_mask(lc: LightCurve, candidates: Sequence[Any]) -> NDArray[np.bool_] | None:
     """Every candidate's ladder mask (:data:`halfsib.vet.fitted.MASK_FACTOR` × duration / 2 around
     each transit) on ``lc``'s cadences, or None when it covers more than
-    :data:`MAX_SHARED_MASK_FRACTION` of the good ones."""
+    :data:`MAX_SHARED_MASK_FRACTION` of the good ones. A candidate without a valid ephemeris
+    is left out (its ladder records the error, as without the shared fits)."""
     from .vet.ephemeris import Ephemeris
     from .vet.fitted import MASK_FACTOR
 
     mask = np.zeros(lc.n_cadences, bool)
     for cand in candidates:
-        mask |= Ephemeris.of(cand).in_transit(lc.time, MASK_FACTOR)
+        try:
+            mask |= Ephemeris.of(cand).in_transit(lc.time, MASK_FACTOR)
+        except HalfsibError as err:  # its own ladder fails the same way and records it
+            log.info("no ladder mask for a candidate at P=%s d: %s", getattr(cand, "period", "?"), err)
     good = np.asarray(lc.good, bool)
     return mask if np.count_nonzero(mask & good) <= MAX_SHARED_MASK_FRACTION * np.count_nonzero(good) else None
 

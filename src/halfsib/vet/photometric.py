@@ -264,7 +264,7 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
 
     Per event i: n_i = −b_iᵀC⁻¹r, I_i = b_iᵀC⁻¹b_i. Dominance: max n_i / Σ max(n_i, 0).
     Consistency: the k per-event depths fitted jointly (F = BᵀC⁻¹B), χ² of the depths about
-    their common GLS depth with covariance F⁻¹ + (model_floor × depth)² I, χ²_{k−1} under a
+    their common GLS depth with covariance F⁻¹ + (depth_floor × depth)² I, χ²_{k−1} under a
     constant depth (without the floor: nᵀF⁻¹n − (Σn)²/1ᵀF1, free depths versus one).
     """
     events, epochs = event_templates(model, ephemeris)
@@ -282,7 +282,7 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     except DataValidationError as err:
         return [dom, VetTest.not_run("depth_consistency", str(err), threshold=config.depth_consistency_p,
                                      unit="p-value")]
-    raw_chi2 = consistency_chi2(fit.amplitude, fit.covariance, config.model_floor)
+    raw_chi2 = consistency_chi2(fit.amplitude, fit.covariance, config.depth_floor)
     chi2 = raw_chi2 / scale**2
     p = float(stats.chi2.sf(chi2, k - 1))
     detail = f"χ² = {chi2:.1f} for {k - 1} degrees of freedom"
@@ -292,7 +292,7 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     cons = VetTest.judge("depth_consistency", p, config.depth_consistency_p, detail, unit="p-value",
                          fails_above=False, extras={"chi2": chi2, "dof": k - 1, "chi2_uncalibrated": raw_chi2,
                                                     "error_scale": scale, "n_null_events": n_null,
-                                                    "model_floor": config.model_floor, "floor_needed": needed})
+                                                    "depth_floor": config.depth_floor, "floor_needed": needed})
     return [dom, cons]
 
 
@@ -379,7 +379,7 @@ def floor_needed(depths: FloatArray, covariance: FloatArray, largest: float = 1.
     expectation k − 1 (0 when the per-event errors alone do; ``largest`` when even it does not).
 
     Per planet, this is the event-to-event depth scatter beyond the errors, as a fraction of
-    the depth: what ``VetConfig.model_floor`` has to cover (``docs/vet.md``).
+    the depth: what ``VetConfig.depth_floor`` has to cover (``docs/vet.md``).
     """
     dof = depths.size - 1
     if dof < 1 or consistency_chi2(depths, covariance) <= dof:
@@ -484,11 +484,13 @@ def shape_test(model: FittedModel, ephemeris: Ephemeris, config: VetConfig) -> V
     v, dv = _best_duration(model, ephemeris, "triangle")
     if not (np.isfinite(u) and np.isfinite(v)):
         return VetTest.not_run(name, "no in-transit data", threshold=config.shape_delta_loglike)
-    return VetTest.judge(name, v - u, config.shape_delta_loglike,
+    threshold = config.shape_delta_loglike + config.shape_floor * max(u, 0.0)
+    return VetTest.judge(name, v - u, threshold,
                          f"U (ramps {fraction_u:.0%} of the width) Δln L {u:.1f} ({du:.2f} h), triangle {v:.1f} "
-                         f"({dv:.2f} h)",
+                         f"({dv:.2f} h); threshold {config.shape_delta_loglike:g} + {config.shape_floor:g} × U",
                          extras={"u_delta_loglike": u, "u_duration": du, "u_ingress_fraction": fraction_u,
-                                 "triangle_delta_loglike": v, "triangle_duration": dv})
+                                 "triangle_delta_loglike": v, "triangle_duration": dv,
+                                 "shape_floor": config.shape_floor})
 
 
 def max_central_duration(period: float, density: float, radius_ratio: float) -> float:

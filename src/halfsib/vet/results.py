@@ -120,6 +120,16 @@ class VetConfig:
         difference and of every dip compared with the transit (odd/even, secondaries,
         per-event depths, flags): the imperfection of a box/trapezoid template and of the
         instrument model, which a test at S/N ~ 200 would otherwise call significant.
+    depth_floor : float
+        The same for the per-event depths of ``depth_consistency``: the event-to-event depth
+        scatter that real transits show beyond their errors (residual systematics, gaps and
+        pointing at ingress), as a fraction of the depth. Measured with
+        ``benchmarks/bench_vet_floors.py`` (``docs/vet.md``).
+    shape_floor : float
+        The V/U test fails when Δln L(V) − Δln L(U) exceeds ``shape_delta_loglike`` +
+        ``shape_floor`` × Δln L(U): a template that misses a real transit's shape by a
+        fixed fraction loses a share of Δln L that grows as S/N², so a fixed threshold
+        refuses bright planets. Measured like ``depth_floor``.
     """
 
     odd_even_sigma: float = 3.0
@@ -137,6 +147,8 @@ class VetConfig:
     pixel_offset_min: float = 1.0
     flag_bits: int | None = None
     model_floor: float = 0.02
+    depth_floor: float = 0.15
+    shape_floor: float = 0.03
 
     def __post_init__(self) -> None:
         for name in ("odd_even_sigma", "secondary_sigma", "phase_curve_sigma", "flag_sigma", "duration_ratio",
@@ -155,8 +167,9 @@ class VetConfig:
         lo, hi = self.density_range
         if not 0 < lo < hi:
             raise ConfigurationError(f"VetConfig.density_range={self.density_range} must satisfy 0 < low < high")
-        if not 0 <= self.model_floor < 1:
-            raise ConfigurationError(f"VetConfig.model_floor={self.model_floor} must be in [0, 1)")
+        for name in ("model_floor", "depth_floor", "shape_floor"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigurationError(f"VetConfig.{name}={getattr(self, name)!r} must be in [0, 1)")
         if self.pixel_offset_min < 0 or not math.isfinite(self.shape_delta_loglike):
             raise ConfigurationError("VetConfig.pixel_offset_min must be >= 0 and shape_delta_loglike finite")
 
