@@ -289,6 +289,7 @@ def dominance_tests(model: FittedModel, ephemeris: Ephemeris, config: VetConfig)
     if scale > 1.0:
         detail += f" (per-event errors × {scale:.2f} from {n_null} null events; uncalibrated χ² = {raw_chi2:.1f})"
     needed = floor_needed(fit.amplitude, fit.covariance * scale**2)
+    detail += f"; depth floor {config.depth_floor:.0%} (these events need {needed:.1%})"
     cons = VetTest.judge("depth_consistency", p, config.depth_consistency_p, detail, unit="p-value",
                          fails_above=False, extras={"chi2": chi2, "dof": k - 1, "chi2_uncalibrated": raw_chi2,
                                                     "error_scale": scale, "n_null_events": n_null,
