@@ -367,6 +367,22 @@ def test_demo_truth_matching_exact_alias_missed_leak():
     assert np.ma.is_masked(m["snr"][2]) and m["snr"][0] == 12.0
 
 
+def test_demo_truth_matching_keeps_a_single_event_without_a_period(tmp_path):
+    """A single-event candidate has no period (masked in the catalog): an 'other' row with the
+    period masked, and the table can be written (it used to stop the demo at the very end)."""
+    from halfsib.batch.demo import match_truth
+    from halfsib.io import write_table
+
+    bodies = Table(rows=[("EPIC 1", "planet", 3.0, 100.0, 3.0, 500.0, 5)],
+                   names=("object", "kind", "period", "t0", "duration", "depth", "n_events"))
+    catalog = Table(rows=[("EPIC 1", 3.0, 103.0, 480.0, 5, 12.0), ("EPIC 1", 0.0, 130.0, 900.0, 1, 9.0)],
+                    names=("target_id", "period", "t0", "depth", "n_transits", "snr"), masked=True)
+    catalog["period"].mask = [False, True]
+    m = match_truth(catalog, bodies)
+    assert list(m["found"]) == ["exact", "candidate"] and np.ma.is_masked(m["period"][1])
+    write_table(m, tmp_path / "truth_match.ecsv")
+
+
 @pytest.mark.slow
 def test_run_task_fills_claimed_and_the_stage_columns(campaign, tmp_path):
     from halfsib.batch.tasks import run_task

@@ -123,12 +123,13 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
     used: set[int] = set()
     rows = []
     claimed = _claimed_flags(catalog)
+    periods = np.ma.filled(np.ma.asarray(catalog["period"], dtype=float), np.nan) if len(catalog) else []
     for body in bodies:
         found, snr, idx = "", math.nan, -1
         for i, cand in enumerate(catalog):
             if i in used or str(cand["target_id"]) != str(body["object"]):
                 continue
-            how = _is_match(float(cand["period"]), float(cand["t0"]), body)
+            how = _is_match(float(periods[i]), float(cand["t0"]), body) if math.isfinite(periods[i]) else ""
             if how:
                 found, snr, idx = how, float(cand["snr"]), i
                 break
@@ -138,9 +139,11 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
                      int(body["n_events"]), found, snr, claimed[idx] if idx >= 0 else None))
     for i, cand in enumerate(catalog):
         if i not in used:
-            leak = any(_is_match(float(cand["period"]), float(cand["t0"]), body) for body in bodies
-                       if str(body["object"]) != str(cand["target_id"]))
-            rows.append((str(cand["target_id"]), "other", float(cand["period"]), float(cand["depth"]),
+            period = float(periods[i])
+            leak = math.isfinite(period) and any(
+                _is_match(period, float(cand["t0"]), body) for body in bodies
+                if str(body["object"]) != str(cand["target_id"]))
+            rows.append((str(cand["target_id"]), "other", period, float(cand["depth"]),
                          int(cand["n_transits"]), "leak" if leak else "candidate", float(cand["snr"]), claimed[i]))
     t = Table(rows=[r[:7] for r in rows] or None,
               names=("target_id", "kind", "period", "depth", "n_events", "found", "snr"),
@@ -148,6 +151,7 @@ def match_truth(catalog: Any, bodies: Any) -> Any:
     flags = [r[7] for r in rows]
     t["claimed"] = np.ma.MaskedArray([bool(f) for f in flags], mask=[f is None for f in flags], dtype=bool)
     t["claimed"].description = "the matched candidate was claimed (masked: no candidate, or the task does not claim)"
+    t["period"] = np.ma.masked_invalid(np.asarray(t["period"], float))  # a single event has no period
     t["period"].unit, t["depth"].unit = "d", "ppm"
     t["snr"] = np.ma.masked_invalid(np.asarray(t["snr"], float))
     t["found"].description = ("exact / alias (period ratio 1/2, 2, 1/3, 3) / '' (missed); for other candidates: "
