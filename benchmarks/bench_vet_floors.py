@@ -65,7 +65,7 @@ def _row(label: str, kind: str, outcome: Any) -> tuple:
     return kind, s
 
 
-def real_rows() -> list[tuple]:
+def real_rows(targets: list[str] | None = None) -> list[tuple]:
     from bench_acceptance import ACCEPTANCE, DATA, outcome_of, run_acceptance_target
 
     rows = []
@@ -73,6 +73,8 @@ def real_rows() -> list[tuple]:
         print(f"({DATA} is absent: no real rows)")
         return rows
     for name, spec in ACCEPTANCE.items():
+        if targets and name not in targets:
+            continue
         run = run_acceptance_target(name, sample=False)
         for planet, period, depth, expected in spec["planets"]:
             status, outcome = outcome_of(run, period, depth, expected)
@@ -126,13 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-real", action="store_true", help="skip the real acceptance set")
     parser.add_argument("--no-sim", action="store_true", help="skip the simulated campaign")
+    parser.add_argument("--targets", nargs="+", default=None, help="real targets (default: the acceptance set)")
     parser.add_argument("--stars", type=int, default=30, help="stars of the simulated campaign")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     print("| candidate | kind | ladder S/N | depths χ²/dof | floor needed | (V − U)/U | claimed | vetting failed |")
     print("|---|---|---:|---:|---:|---:|---|---|")
-    rows = [] if args.no_real else real_rows()
+    rows = [] if args.no_real else real_rows(args.targets)
     rows += [] if args.no_sim else simulated_rows(args.stars, args.seed)
     _summary(rows)
     print(f"\n{time.perf_counter() - started:.0f} s")
