@@ -122,6 +122,20 @@ def test_a_folder_that_refuses_new_files_is_named_before_the_fit(tmp_path, capsy
     assert f"cannot write into {tmp_path} (Permission denied)" in err and "Traceback" not in err
 
 
+def test_detrend_refuses_two_holdout_schemes_naming_both_flags(tmp_path, capsys):
+    import numpy as np
+
+    t = 2000.0 + 0.0204 * np.arange(600)
+    rows = "\n".join(f"{a:.6f},{1.0 + 1e-3 * np.sin(a):.7f},0.001" for a in t)
+    (tmp_path / "lc.csv").write_text("time,flux,flux_err\n" + rows + "\n")
+    args = ["detrend", str(tmp_path / "lc.csv"), "--holdout", "3", "--holdout-hours", "12", "-o",
+            str(tmp_path / "out.fits")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "--holdout K and --holdout-hours H" in err and "Traceback" not in err
+    assert not (tmp_path / "out.fits").exists()
+
+
 def test_a_disk_error_while_writing_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
     """ENOSPC (or any OSError) from the operating system: no traceback, the file named, no
     partial output left."""

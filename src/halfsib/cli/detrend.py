@@ -80,6 +80,7 @@ def _parse_mask(texts: list[str], time: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Detrend one target; print a summary."""
+    from ..exceptions import ConfigurationError
     from ..model import DetrendConfig
     from ..pipeline import fit_target, load_target
     from ..regressors import RegressorConfig
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(source, flux_column=args.flux_column) if isinstance(source, str) else source
     lc = target.to_lightcurve() if isinstance(target, PixelSeries) else target
     mask = _parse_mask(args.mask, lc.time) if args.mask else None
+    if args.holdout and args.holdout_hours:
+        raise ConfigurationError("--holdout K and --holdout-hours H are two hold-out schemes; give one of them")
     config = DetrendConfig(kernel=args.kernel, holdout_chunks=args.holdout, holdout_hours=args.holdout_hours,
                            clip_sigma=args.clip_sigma)
     # no design option given: the design is chosen per target by held-out scatter (fit_target)
