@@ -82,15 +82,17 @@ class DetrendConfig:
         Maximum number of fit → clip → refit rounds.
     holdout_chunks : int
         0: the systematics at every cadence come from one fit to all of them.
-        k > 1: cadences are split into k contiguous chunks and each chunk's systematics
-        and stellar signal are predicted from the fit to the other chunks (the causal
-        pixel model's hold-out), so the model never sees the data it corrects.
+        k > 1: the fitted cadences are split into k contiguous chunks and each chunk's
+        systematics and stellar signal are predicted exactly from the other chunks, the
+        hyper-parameters held (the causal pixel model's hold-out), so the model never sees
+        the data it corrects.
     holdout_hours : float
         0: off. > 0: the fitted cadences are cut into consecutive blocks of this many hours
         and each block's systematics and stellar signal are predicted exactly from every
         *other* cadence, the hyper-parameters held (:meth:`MarginalLikelihood.heldout_weights`):
         a transit shorter than a block is not absorbed by the correction of its own data.
-        Unlike ``holdout_chunks``, the rest of each motion window still trains its terms.
+        With short blocks, unlike a few long chunks, the rest of each motion window still
+        trains its terms.
     leakage_duration : float
         Box duration [hours] of the leakage curve.
     maxiter : int
@@ -491,39 +493,22 @@ def _preclip(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64
     return theta
 
 
-def _holdout_predictions(problem: _Problem, objective_theta: NDArray[np.float64], kernel: StellarKernel,
-                         chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    n = problem.y.size
-    systematics, stellar = np.zeros(n), np.zeros(n)
-    groups = {name: np.zeros(n) for name in problem.design.groups}
-    for chunk in np.array_split(np.arange(n), chunks):
-        held = np.zeros(n, bool)
-        held[chunk] = True
-        objective = _Objective(problem, kernel, problem.effective_variance(extra=held))
-        parts = objective.build(objective_theta).predict()
-        systematics[chunk] = parts.systematics[chunk]
-        stellar[chunk] = parts.stellar[chunk]
-        for name in groups:
-            groups[name][chunk] = parts.groups[name][chunk]
-    return systematics, stellar, groups
-
-
-def heldout_components(time: NDArray[np.float64], fitted: NDArray[np.bool_], matrix: NDArray[np.float64],
-                       groups: Mapping[str, slice], ml: MarginalLikelihood, hours: float,
+def heldout_components(blocks: list[NDArray[np.int64]], matrix: NDArray[np.float64], groups: Mapping[str, slice],
+                       ml: MarginalLikelihood,
                        in_sample: tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]
                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    """Systematics, stellar signal and each group's part, every block of ``hours`` of the
-    ``fitted`` cadences predicted from all the other cadences (``DetrendConfig.holdout_hours``).
-    ``matrix``: the design's rows on the model grid, ``groups``: its column slices.
+    """Systematics, stellar signal and each group's part, every block of model-grid cadences
+    predicted exactly from all the other cadences, the hyper-parameters held
+    (``DetrendConfig.holdout_hours`` and ``holdout_chunks``). ``matrix``: the design's rows on
+    the model grid, ``groups``: its column slices.
 
     With e_s the block's held-out residual and w' the weights' posterior mean without it
     (:meth:`MarginalLikelihood.heldout_weights`): systematics A_s w', group g A_{s,g} w'_g,
-    stellar r_s − A_s w' − e_s (the held-out prediction of r_s is their sum). Cadences outside
-    ``fitted`` (masked, clipped) keep ``in_sample``'s values: the fit never used them.
+    stellar r_s − A_s w' − e_s (the held-out prediction of r_s is their sum). Cadences in no
+    block keep ``in_sample``'s values.
     """
     systematics, stellar = in_sample[0].copy(), in_sample[1].copy()
     parts = {name: values.copy() for name, values in in_sample[2].items()}
-    blocks = heldout_blocks(time, fitted, hours, min_fill=0.0)
     r = ml.predict()
     resid = r.systematics + r.stellar + r.residual  # y − mean
     for block, (e, w) in zip(blocks, ml.heldout_weights(blocks)):
@@ -640,11 +625,11 @@ class SystematicsModel:
         config = self.config
         parts = ml.predict()
         systematics, stellar, groups = parts.systematics, parts.stellar, dict(parts.groups)
-        if config.holdout_chunks:
-            systematics, stellar, groups = _holdout_predictions(problem, theta, kernel, config.holdout_chunks)
-        elif config.holdout_hours:
-            systematics, stellar, groups = heldout_components(problem.time, ~problem.excluded, problem.matrix,
-                                                              problem.design.groups, ml, config.holdout_hours,
+        if config.holdout_chunks or config.holdout_hours:
+            fitted = ~problem.excluded  # masked and clipped cadences: the fit never used them
+            blocks = (np.array_split(np.flatnonzero(fitted), config.holdout_chunks) if config.holdout_chunks
+                      else heldout_blocks(problem.time, fitted, config.holdout_hours, min_fill=0.0))
+            systematics, stellar, groups = heldout_components(blocks, problem.matrix, problem.design.groups, ml,
                                                               (systematics, stellar, groups))
         gp = theta[: kernel.n_parameters]
         jitter = kernel.jitter(gp)
