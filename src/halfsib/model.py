@@ -192,8 +192,8 @@ class _Problem:
     def excluded(self) -> NDArray[np.bool_]:
         return self.masked | self.clipped
 
-    def effective_variance(self, extra: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
-        excluded = self.excluded if extra is None else self.excluded | extra
+    def effective_variance(self) -> NDArray[np.float64]:
+        excluded = self.excluded
         big = EXCLUDE_INFLATION * (float(np.var(self.y[~excluded])) + float(np.median(self.variance)))
         return np.where(excluded, self.variance + big, self.variance)
 

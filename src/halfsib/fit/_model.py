@@ -75,10 +75,9 @@ def model_flux_rows(time: NDArray[np.float64], arrays: TransitArrays, rows: NDAr
         sel = np.flatnonzero(near[j])
         if sel.size == 0:
             continue
-        ds = _rsky._rsky(sub_times[sel].ravel(), float(t0[j]), float(period[j]), float(a.a_over_rs[i]),
-                         float(a.inclination[i]), float(a.ecc[i]), float(a.omega[i]), 1, 1)
-        flux = _quadratic_ld._quadratic_ld(ds, float(a.rp_over_rs[i]), float(a.u1[i]), float(a.u2[i]), 1)
-        out[j, sel] = flux.reshape(sel.size, n_sub).mean(axis=1) if n_sub > 1 else flux
+        out[j, sel] = _batman(sub_times[sel].ravel(), n_sub, float(period[j]), float(t0[j]), float(a.rp_over_rs[i]),
+                              float(a.a_over_rs[i]), float(a.inclination[i]), float(a.ecc[i]), float(a.omega[i]),
+                              float(a.u1[i]), float(a.u2[i]))
     return out
 
 
@@ -127,7 +126,15 @@ def _flux(time: NDArray[np.float64], offsets: NDArray[np.float64] | None, period
         return out
     times = time[sel]
     sub = (times[:, None] + offsets[None, :]).ravel() if offsets is not None else np.ascontiguousarray(times)
-    ds = _rsky._rsky(sub, t0, period, a_over_rs, inclination, ecc, omega, 1, 1)
-    flux = _quadratic_ld._quadratic_ld(ds, k, u1, u2, 1)
-    out[sel] = flux.reshape(times.size, offsets.size).mean(axis=1) if offsets is not None else flux
+    out[sel] = _batman(sub, 1 if offsets is None else offsets.size, period, t0, k, a_over_rs, inclination, ecc,
+                       omega, u1, u2)
     return out
+
+
+def _batman(sub_times: NDArray[np.float64], n_sub: int, period: float, t0: float, k: float, a_over_rs: float,
+            inclination: float, ecc: float, omega: float, u1: float, u2: float) -> NDArray[np.float64]:
+    """batman's compiled model at the sub-exposure times (``n_sub`` per cadence, consecutive),
+    averaged per cadence (angles in radians)."""
+    ds = _rsky._rsky(sub_times, t0, period, a_over_rs, inclination, ecc, omega, 1, 1)
+    flux = _quadratic_ld._quadratic_ld(ds, k, u1, u2, 1)
+    return flux.reshape(-1, n_sub).mean(axis=1) if n_sub > 1 else flux
