@@ -618,3 +618,27 @@ def test_k2_centroid_motion_gets_smooth_defaults_and_fits_drift(rng):
     # 11 arclength B-splines x 40 time B-splines (columns constant on this short series dropped)
     assert 9 * 4 < len(arc) <= 40 * 11 and all("(arclength)" in c for c in arc)
     assert r_squared(flux, windows.matrix) < r_squared(flux, design.matrix)
+
+
+# --------------------------------------------------------------------------- group sources
+def test_every_builder_group_name_has_its_source():
+    from halfsib.regressors import SOURCES, group_source
+
+    expected = {"elc": "other_stars", "elc11_40": "other_stars", "elc_motion": "other_stars_motion",
+                "cpm": "other_pixels", "pld1": "own_pixels", "pld3": "own_pixels", "motion": "own_motion",
+                "cbv": "cbv", "spline": "smooth", "offset": "other", "my_regressors": "other"}
+    assert {name: group_source(name) for name in expected} == expected
+    assert set(expected.values()) <= set(SOURCES)
+
+
+def test_systematics_scope_says_what_a_design_can_model():
+    from halfsib.regressors import systematics_scope
+
+    shared = systematics_scope({"elc1_10": 10, "elc11_40": 30, "motion": 440})
+    assert shared["shared"] and shared["sources"] == {"other_stars": 40, "own_motion": 440}
+    alone = systematics_scope({"motion": 440, "spline": 12})
+    assert not alone["shared"] and alone["statement"].startswith("one star alone")
+    assert "no other-stars rung" in alone["statement"]
+    dropped = systematics_scope({"motion": 440}, offered=["elc1_10", "motion"])
+    assert not dropped["shared"] and dropped["statement"].startswith("other stars were given")
+    assert systematics_scope({})["statement"].startswith("no regressors")

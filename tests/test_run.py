@@ -220,6 +220,11 @@ def test_written_outputs_round_trip_and_are_not_overwritten(planet_run, tmp_path
     assert summary["n_claimed"] == len(run.claimed) and summary["versions"]["halfsib"]
     lone = [{"time": round(t, 5), "duration_h": d} for t, d in run.search.masked_events]
     assert summary["masked_lone_events"] == lone and table.meta["masked_lone_events"] == lone
+    # other stars were given: the summary says whether the chosen design kept them
+    scope = summary["systematics_model"]
+    kept = any(name.startswith("elc") for name in run.detrend.design_columns)
+    assert scope["shared"] == kept and scope["statement"].startswith("systematics shared" if kept else "other stars were given")
+    assert len(run.design_choices) >= 1 and sum(c.chosen for c in run.design_choices) == 1
     with pytest.raises(ConfigurationError, match="exists"):
         run.write(tmp_path / "out")
     run.write(tmp_path / "out", overwrite=True, figure=False)

@@ -48,6 +48,7 @@ import numpy as np
 from .design import DesignMatrix, RegressorGroup
 from .exceptions import ConfigurationError, DataValidationError, NotPositiveDefiniteError
 from .model import DetrendConfig, detrend
+from .regressors import group_source
 from .timeseries import LightCurve
 from .vet.ephemeris import Ephemeris, box_template, transit_template
 from .results import DetrendResult
@@ -281,7 +282,7 @@ def _groups(design: DesignMatrix, keep: Callable[[str], bool]) -> list[str]:
 
 
 def _is_elc(name: str) -> bool:
-    return name.startswith("elc") and not name.startswith("elc_motion")
+    return group_source(name) == "other_stars"
 
 
 def _first_columns(design: DesignMatrix, names: list[str], n: int) -> list[RegressorGroup]:
@@ -317,11 +318,11 @@ def plan_rungs(design: DesignMatrix, *, widen: float = 10.0) -> list[RungPlan]:
     n = design.matrix.shape[0]
     elc = _groups(design, _is_elc)
     n_elc = sum(design.groups[g].stop - design.groups[g].start for g in elc)
-    smooth = _groups(design, lambda g: g.startswith("spline"))
-    cbv = _groups(design, lambda g: g.startswith("cbv"))
-    elc_motion = _groups(design, lambda g: g.startswith("elc_motion"))
-    motion = _groups(design, lambda g: g == "motion" or (g.startswith("motion") and not g.startswith("elc")))
-    pixel = _groups(design, lambda g: g.startswith(("cpm", "pld")))
+    def of(*sources: str) -> list[str]:
+        return _groups(design, lambda g: group_source(g) in sources)
+
+    smooth, cbv, elc_motion, motion = of("smooth"), of("cbv"), of("other_stars_motion"), of("own_motion")
+    pixel = of("other_pixels", "own_pixels")
     base = [*smooth]
     plans = [RungPlan("none", "constant + white noise + stellar GP", DesignMatrix.from_groups([], n_cadences=n))]
 

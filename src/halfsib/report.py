@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,7 @@ def run_summary(run: Any) -> dict[str, Any]:
         "target": d.meta.target_id or "", "mission": d.meta.mission, "source": d.meta.source,
         "time_system": _time_system(d.time_format), "n_cadences": int(d.time.size),
         "n_fitted": int((~d.masked & ~d.clipped).sum()), "design_columns": dict(d.design_columns),
+        "systematics_model": run.systematics_scope,
         "hyperparameters": {k: _finite(float(v)) for k, v in d.hyperparameters.items()},
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
         "cdpp_ppm": {"raw": _finite(float(run.corrected.raw_cdpp_ppm)), "corrected": _finite(float(run.corrected.cdpp_ppm)),
@@ -421,7 +423,8 @@ def report_figure(run: Any, *, fig: Any = None) -> Any:
     single_text = ("; single events: " + ", ".join(f"#{o.index} t0={o.candidate.t0:.3f}" for o in singles)
                    if singles else "")
     fig.suptitle(f"{d.meta.target_id or d.meta.source} ({d.meta.mission}): {len(run.search.candidates)} "
-                 f"candidate(s), claimed: {claims}{single_text}", fontsize=12)
+                 f"candidate(s), claimed: {claims}{single_text}\n{textwrap.fill(run.systematics_scope['statement'], 150)}",
+                 fontsize=12)
     return fig
 
 

@@ -213,6 +213,9 @@ class TargetRun:
         Files that went in (provenance).
     seconds : dict
         Wall time per stage [s] (``read``, ``detrend``, ``search``, ``candidates``, ``total``).
+    design_choices : tuple of DesignChoice
+        Every design the nuisance fit tried, with its held-out precision (one when a design
+        was given).
     """
 
     lc: LightCurve
@@ -223,6 +226,15 @@ class TargetRun:
     config: RunConfig
     inputs: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    design_choices: tuple[Any, ...] = ()
+
+    @property
+    def systematics_scope(self) -> dict[str, Any]:
+        """What the fitted design models and what it cannot (:func:`halfsib.regressors.systematics_scope`)."""
+        from .regressors import systematics_scope
+
+        offered = [name for choice in self.design_choices for name in choice.groups]
+        return systematics_scope(self.detrend.design_columns, offered)
 
     @property
     def corrected(self) -> Any:
@@ -666,7 +678,7 @@ def run_target(
     clock = {"start": _time.perf_counter()}
     star, pixels = _read(target, flux_column)
     clock["read"] = _time.perf_counter()
-    lc, design, nuisance, _ = fit_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
+    lc, design, nuisance, choices = fit_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
                                          config=cfg.detrend, flux_column=flux_column, show_progress=show_progress)
     clock["detrend"] = _time.perf_counter()
     with stage("searching (periodic, then single events)", enabled=show_progress):
@@ -702,7 +714,8 @@ def run_target(
     log.info("%s: %d candidates, %d claimed, %.1f s", lc.meta.target_id, len(found.candidates),
              sum(o.claimed for o in outcomes), seconds["total"])
     return TargetRun(lc=lc, pixels=pixels, detrend=nuisance, search=found, outcomes=outcomes, config=cfg,
-                     inputs=_inputs(target, others, basis, cbv), seconds=seconds)
+                     inputs=_inputs(target, others, basis, cbv), seconds=seconds,
+                     design_choices=tuple(choices))
 
 
 def _durations(clock: dict[str, float]) -> dict[str, float]:

@@ -128,9 +128,16 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
     print(f"{result.meta.target_id or result.meta.source}: {result.time.size} cadences, regressors: {groups}",
           file=sys.stdout)
     if len(choices) > 1:
+        from ..pipeline import SELECTION_STATISTIC
+
+        label = "CDPP" if SELECTION_STATISTIC == "cdpp" else SELECTION_STATISTIC
         scores = "; ".join(f"{_design_label(c.settings)} {c.heldout_ppm:.0f}{' (chosen)' if c.chosen else ''}"
                            for c in choices)
-        print(f"  held-out 6.5-h scatter [ppm] of the candidate designs: {scores}", file=sys.stdout)
+        print(f"  held-out 6.5-h {label} [ppm] of the candidate designs: {scores}", file=sys.stdout)
+    from ..regressors import systematics_scope
+
+    scope = systematics_scope(result.design_columns, [name for c in choices for name in c.groups])
+    print(f"  model: {scope['statement']}", file=sys.stdout)
     print(f"  6.5-h CDPP (lightkurve's definition): raw {_ppm(result.raw_cdpp_ppm)} -> corrected "
           f"{_ppm(result.cdpp_ppm)}", file=sys.stdout)
     print(f"  robust RMS per cadence: raw {raw_rms:.0f} ppm -> residual {result.corrected_rms_ppm:.0f} ppm; "

@@ -193,6 +193,7 @@ def _summary(result: Any, outdir: str, n_files: int) -> None:
     corrected = result.corrected
     print(f"  6.5-h CDPP: raw {corrected.raw_cdpp_ppm:.1f} ppm -> corrected {corrected.cdpp_ppm:.1f} ppm "
           "(candidate transits left out)", file=sys.stdout)
+    print(f"  model: {result.systematics_scope['statement']}", file=sys.stdout)
     for o in result.outcomes:
         c = o.candidate
         if o.single_event:

@@ -12,7 +12,8 @@ fits the mean separately); :func:`build_design` stacks them into a
 - :func:`motion_regressors`, :func:`elc_motion_products` — the target's own motion terms;
 - :func:`cbv_regressors` — a user's CBV-style basis table;
 - :func:`spline_regressors` — smooth time terms;
-- :func:`build_design`, :class:`RegressorConfig` — all of the above in one call.
+- :func:`build_design`, :class:`RegressorConfig` — all of the above in one call;
+- :func:`group_source`, :func:`systematics_scope` — what each group is made of.
 """
 
 from .build import DESIGN_CANDIDATES, MISSION_DEFAULTS, RegressorConfig, build_design, split_tiers
@@ -21,9 +22,11 @@ from .elc import ElcBasis, StarCatalogue, normalise_star
 from .motion import arclength_from_centroids, centroid_track, elc_motion_products, motion_regressors
 from .pixels import cpm_regressors, pld_regressors
 from .smooth import spline_regressors
+from .sources import SOURCES, group_source, systematics_scope
 
 __all__ = [
     "ElcBasis", "StarCatalogue", "normalise_star", "cpm_regressors", "pld_regressors", "motion_regressors",
     "elc_motion_products", "centroid_track", "arclength_from_centroids", "cbv_regressors", "spline_regressors",
     "build_design", "split_tiers", "RegressorConfig", "MISSION_DEFAULTS", "DESIGN_CANDIDATES",
+    "SOURCES", "group_source", "systematics_scope",
 ]

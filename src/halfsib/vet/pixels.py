@@ -28,6 +28,7 @@ from ..design import DesignMatrix
 from ..exceptions import NotPositiveDefiniteError
 from ..likelihood import MarginalLikelihood
 from ..model import EXCLUDE_INFLATION
+from ..regressors import group_source
 from ..timeseries import LightCurve, PixelSeries
 from .ephemeris import Ephemeris
 from .fitted import FittedModel, fit_templates
@@ -40,8 +41,9 @@ log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 #: a pixel is fitted when it has data at this fraction of the model grid's cadences
 MIN_PIXEL_COVERAGE = 0.9
-#: groups made from the target's own pixels or centroids: left out of the per-pixel model
-OWN_PIXEL_GROUPS = ("pld", "cpm")
+#: sources (:func:`halfsib.regressors.group_source`) left out of the per-pixel model: pixel columns
+#: share light with the stamp's pixels and move with any dip that is off the target's PSF
+OWN_PIXEL_GROUPS = ("own_pixels", "other_pixels")
 
 
 def _align(lc: LightCurve, pixels: PixelSeries, model: FittedModel) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -55,13 +57,13 @@ def _align(lc: LightCurve, pixels: PixelSeries, model: FittedModel) -> tuple[NDA
 
 
 def pixel_design(design: DesignMatrix) -> DesignMatrix:
-    """The target's design without the groups built from its own pixels (PLD, centroid motion).
+    """The target's design without its pixel groups (its own pixels' PLD, other stamps' pixels).
 
     Those columns move with any dip that is not on the target's PSF (a neighbour's eclipse
     shifts the light between pixels and the centroid), so they would absorb the very signal
     this test locates.
     """
-    return design.subset([g for g in design.group_names if not g.startswith(OWN_PIXEL_GROUPS)])
+    return design.subset([g for g in design.group_names if group_source(g) not in OWN_PIXEL_GROUPS])
 
 
 def _pixel_likelihood(model: FittedModel, design: DesignMatrix, rows: NDArray[np.int64], y: FloatArray,
