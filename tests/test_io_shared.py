@@ -122,3 +122,25 @@ def test_everest_products_are_read_as_their_raw_pixels_never_their_corrected_flu
     np.testing.assert_array_equal(series.columns["everest_flux"], corrected)
     # the per-pixel errors add up to FRAW_ERR in quadrature
     np.testing.assert_allclose(lc.flux_err[good], series.columns["fraw_err"][good], rtol=1e-9)
+
+
+@pytest.mark.parametrize("rel", ["k2-c13/k2sff/hlsp_k2sff_k2_lightcurve_247589423-c13_kepler_v1_llc.fits",
+                                 "k2-c5/everest/hlsp_everest_k2_llc_211492412-c05_kepler_v2.0_lc.fits"])
+def test_lightkurve_objects_of_peer_products_give_the_raw_flux_never_the_peers_answer(shared_data, rel, caplog):
+    """lightkurve puts K2SFF's FCOR and EVEREST's FLUX (corrected) in ``flux``; halfsib takes FRAW, says so."""
+    lk = import_lightkurve()
+    path = shared_data / rel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        obj = lk.read(path)
+    ours = read(obj)
+    assert "FRAW instead" in caplog.text
+    good = ours.good
+    np.testing.assert_allclose(ours.flux[good], np.asarray(obj["fraw"].value, float)[good], rtol=1e-12)
+    assert not np.allclose(ours.flux[good], np.asarray(obj.flux.value, float)[good], rtol=1e-3)
+    if "arclength" in obj.colnames:  # K2SFF: the same light curve as the file reader's, arclength included
+        direct = read(path)
+        np.testing.assert_array_equal(ours.flux, direct.flux)
+        np.testing.assert_array_equal(ours.columns["arclength"], direct.columns["arclength"])
+    kept = read(obj, flux_column="flux")  # asked for explicitly: the peer's corrected flux
+    np.testing.assert_allclose(kept.flux[kept.good], np.asarray(obj.flux.value, float)[kept.good], rtol=1e-12)

@@ -17,7 +17,7 @@ from .formats import FORMATS, detect_format, time_format_of
 from .everest import read_everest
 from .lightcurves import read_fits_lightcurve
 from .pixels import import_lightkurve, read_tpf
-from .quality import check_bitmask, resolve_bitmask
+from .quality import THRUSTER_FIRING, check_bitmask, resolve_bitmask
 from .text import BasisTable, read_basis_table, read_table_lightcurve
 from .validate import MIN_CADENCES, as_float64, check_times, check_usable, flux_uncertainties, good_mask
 
@@ -140,6 +140,11 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
         log.warning("%s: lightkurve chose PDCSAP_FLUX, which the mission pipeline has already corrected; halfsib "
                     "models the raw SAP_FLUX instead (pass flux_column='pdcsap_flux' to keep PDCSAP)", source)
         flux_column = "sap_flux"
+    origin = str(lc.meta.get("FLUX_ORIGIN", "")).lower()
+    if flux_column is None and "fraw" in lc.colnames and origin != "fraw":
+        log.warning("%s: lightkurve's flux is the peer's corrected %s; halfsib models the raw FRAW instead "
+                    "(pass flux_column='flux' to keep the corrected flux)", source, origin.upper() or "FLUX")
+        flux_column = "fraw"
     raw_aperture_flux = (flux_column or "").lower() == "sap_flux" or str(lc.meta.get("FLUX_ORIGIN", "")) == "sap_flux"
     meta = target_info(header, source=source, file_format="lightkurve", flux_column=flux_column or "flux",
                        extension=header if raw_aperture_flux else None)
@@ -155,6 +160,8 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
     err_col = lc[err_name]
     n = time.size
     quality = np.asarray(lc["quality"], np.int64) if "quality" in lc.colnames else np.zeros(n, np.int64)
+    if "moving" in lc.colnames:  # K2SFF's thruster-firing flag, as the file reader treats it
+        quality = quality | np.where(np.asarray(lc["moving"]) != 0, THRUSTER_FIRING, 0)
     cad = np.asarray(lc["cadenceno"], np.int64) if "cadenceno" in lc.colnames else np.arange(n, dtype=np.int64)
     check_times(time, source)
     bitmask = resolve_bitmask(quality_bitmask, meta.mission)
@@ -165,8 +172,9 @@ def _from_lightkurve_lc(lc: Any, *, flux_column: str | None, quality_bitmask: st
     check_usable(good, flux_err, quality, mission=meta.mission, bitmask=bitmask, min_cadences=min_cadences,
                  source=source)
     columns = {}
-    for ours, theirs in (("centroid_col", "centroid_col"), ("centroid_row", "centroid_row")):
-        if theirs in lc.colnames:
+    for ours, theirs in (("centroid_col", "centroid_col"), ("centroid_row", "centroid_row"), ("arclength", "arclength"),
+                         ("centroid_col", "x"), ("centroid_row", "y")):
+        if theirs in lc.colnames and ours not in columns:
             columns[ours] = as_float64(getattr(lc[theirs], "value", lc[theirs]))
     unit = str(getattr(lc.flux, "unit", ""))
     return LightCurve(time=time, quality=quality, good=good, cadenceno=cad, time_format=tformat, meta=meta,
