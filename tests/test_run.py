@@ -383,7 +383,7 @@ def test_candidates_at_one_period_and_two_phases_are_a_binary_and_not_claimed():
     assert not outcome.claimed and notes[1][0] in outcome.claim_blockers
 
 
-def test_a_single_transit_is_followed_up_and_reported_never_claimed(tmp_path):
+def test_a_single_transit_is_followed_up_and_reported_never_claimed(tmp_path, caplog):
     """One 4,000-ppm, 4-h transit in 30 days of K2-like data: a single-event candidate with
     a single-transit fit (period bounded by the data), ladder and vetting; not claimed."""
     from halfsib.timeseries import LightCurve, TargetInfo
@@ -404,6 +404,9 @@ def test_a_single_transit_is_followed_up_and_reported_never_claimed(tmp_path):
     fit = single.fit
     assert fit.single_transit and fit.maximum_likelihood["period"] > 0.8 * (time[-1] - 2017.3)
     assert abs(fit.maximum_likelihood["depth"] - 4000) < 800
+    # its fit held the noise of a refit with its own transit masked, never the search's unmasked one
+    assert "nuisance_refit" in single.seconds and "nuisance_refit" not in single.errors
+    assert "absorbed part of them" not in caplog.text
     skipped = set(single.vetting.not_run)
     assert {"odd_even", "secondary"} <= skipped
     table = candidate_table(run)

@@ -29,7 +29,6 @@ is recorded with its reason and the run goes on with the next stage and candidat
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time as _time
@@ -302,22 +301,29 @@ def _stage(name: str, outcome: dict[str, Any], func: Any, *args: Any, **kwargs: 
 
 
 def _fit_stage(lc: LightCurve, design: Any, nuisance: Any, candidate: Any, index: int, cfg: RunConfig,
-               rng: np.random.Generator) -> tuple[Any, dict[str, Any], np.random.Generator]:
-    """The maximum-likelihood fit of one candidate (no sampling); returns the generator it advanced.
+               rng: np.random.Generator) -> tuple[Any, dict[str, Any], np.random.Generator, Any]:
+    """The maximum-likelihood fit of one candidate (no sampling).
 
     The fit holds the noise parameters of ``nuisance``, the search's refit with the periodic
     candidates masked. A single event is found after that refit and is not masked in it, so
-    its fit refits the noise jointly (``fit_noise=True``).
+    its fit holds those of a refit with its own transit masked too, warm-started from
+    ``nuisance`` (``fit.masked_nuisance_fit``).
+
+    Returns
+    -------
+    (fit, state, rng, own_nuisance)
+        ``own_nuisance``: that single event's refit (its sampling holds it too), else None.
     """
-    from .fit import FitConfig, fit_transit
+    from .fit import fit_transit, masked_nuisance_fit
 
     state: dict[str, Any] = {"index": index, "errors": {}, "seconds": {}}
-    config = cfg.fit
+    own = None
     if getattr(candidate, "single", False):
-        config = dataclasses.replace(cfg.fit or FitConfig(), fit_noise=True)
-    fitted = _stage("fit", state, fit_transit, lc, design, nuisance, candidate, config=config, rng=rng,
-                    sample=False)
-    return fitted, state, rng
+        own = _stage("nuisance_refit", state, masked_nuisance_fit, lc, design, candidate, config=nuisance.config,
+                     start=nuisance)
+    fitted = _stage("fit", state, fit_transit, lc, design, own if own is not None else nuisance, candidate,
+                    config=cfg.fit, rng=rng, sample=False)
+    return fitted, state, rng, own
 
 
 def _sample_stage(fitted: Any, lc: LightCurve, design: Any, nuisance: Any, index: int, cfg: RunConfig,
@@ -367,6 +373,7 @@ class _FollowUp:
     lc: LightCurve
     rng: np.random.Generator
     fit: Any = None
+    own_nuisance: Any = None
     ladder: Any = None
     vetting: Any = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -390,7 +397,7 @@ class _FollowUp:
             return None
 
     def outcome(self) -> CandidateOutcome:
-        order = ["fit", "ladder", "vet", "sampling"]
+        order = ["nuisance_refit", "fit", "ladder", "vet", "sampling"]
         seconds = {k: self.seconds[k] for k in order if k in self.seconds}
         return CandidateOutcome(index=self.index, candidate=self.candidate, fit=self.fit, ladder=self.ladder,
                                 vetting=self.vetting, errors=self.errors, seconds=seconds,
@@ -492,7 +499,7 @@ def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: P
             index = key
             work, result = by_index[index], future.result()
             if kind == "fit":
-                work.fit, state, work.rng = result
+                work.fit, state, work.rng, work.own_nuisance = result
                 if len(fits) == len(plans):
                     check(index)
                 else:
@@ -501,7 +508,8 @@ def _follow_up(works: Sequence[_FollowUp], design: Any, nuisance: Any, pixels: P
                 work.ladder, work.vetting, state = result
                 work.merge(state)
                 if work.worth_sampling(cfg):
-                    pending[executor.submit(_sample_stage, work.fit, work.lc, design, nuisance, index, cfg,
+                    own = work.own_nuisance if work.own_nuisance is not None else nuisance
+                    pending[executor.submit(_sample_stage, work.fit, work.lc, design, own, index, cfg,
                                             work.rng)] = ("sampling", index)
                 continue
             else:

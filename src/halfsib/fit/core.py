@@ -80,21 +80,22 @@ def _resolve_single(cfg: FitConfig, guess: TransitGuess, time: FloatArray, fitte
 
 
 def masked_nuisance_fit(lc: LightCurve, design: DesignMatrix, guess: TransitGuess | Any,
-                        config: Any = None) -> DetrendResult:
+                        config: Any = None, start: DetrendResult | None = None) -> DetrendResult:
     """The nuisance model fitted with the guessed transits masked (the fit's default nuisance).
 
     Unmasked, a deep transit inflates the GP and distorts the regressor prior variances,
     which the joint fit holds; the fit then prefers a wrong transit shape (measured on a
     1.2 %-deep injection: b 0.79 and a/R★ 5.1 against the true 0.2 and 8.9; masked: 0.0 and
     9.1). Cadences within ``NUISANCE_MASK_FACTOR`` × T14 / 2 of each transit are masked
-    (only the one at t0 in single-transit mode).
+    (only the one at t0 in single-transit mode). ``start``: a fit of the same cadences whose
+    hyper-parameters start the optimiser (:meth:`halfsib.model.SystematicsModel.fit`).
     """
     from ..model import transit_window_mask
 
     guess = _guess(guess)
     period = math.inf if guess.single else guess.period
     mask = transit_window_mask(lc.time, period, guess.t0, guess.duration, NUISANCE_MASK_FACTOR)
-    return detrend(lc, design, config=config, transit_mask=mask)
+    return detrend(lc, design, config=config, transit_mask=mask, start=start)
 
 
 def _objective(nuisance: Nuisance, space: ParameterSpace, guess: TransitGuess, start: FloatArray,
