@@ -410,6 +410,42 @@ def test_splines_split_at_gaps_and_carry_no_constant(rng):
         spline_regressors(t, good, trend, knot_spacing=0.0)
 
 
+def test_settling_ramps_start_with_every_stretch():
+    from halfsib.regressors import settling_regressors
+
+    t = np.concatenate([np.arange(0, 10, DT), np.arange(12, 20, DT)])
+    good = np.ones(t.size, bool)
+    group = settling_regressors(t, good, np.ones(t.size), timescales=(0.3, 1.0), gap_days=0.5)
+    assert group.n_columns == 4 and group.column_names[0] == "settling0_0.3d"
+    assert_unit_rms(group, good)
+    # each column is one decaying exponential of one stretch (up to the centring and scaling)
+    ramp = np.where(t >= 12, np.exp(-(t - 12) / 1.0), 0.0)
+    assert r_squared(ramp, group.columns[:, [3]]) > 0.999999
+    assert r_squared(np.where(t < 12, np.exp(-t / 0.3), 0.0), group.columns[:, [0]]) > 0.999999
+    with pytest.raises(ConfigurationError, match="timescales"):
+        settling_regressors(t, good, np.ones(t.size), timescales=(0.0,))
+
+
+def test_a_settling_ramp_goes_to_the_systematics_not_the_star(rng):
+    """A 2 % thermal ramp (τ = 0.5 d) after each of two gaps, on a quiet star: with the settling
+    group the corrected flux keeps none of it; without it the stellar GP takes it as the star's."""
+    from halfsib.model import detrend
+
+    t = np.concatenate([np.arange(0, 12, DT), np.arange(14, 26, DT)])
+    start = np.where(t < 13, 0.0, 14.0)
+    ramp = -0.02 * np.exp(-(t - start) / 0.5)
+    flux = 1e4 * (1 + ramp + 2e-4 * rng.standard_normal(t.size))
+    lc = make_lc(flux, tid="EPIC 7", time=t)
+    early = (t - start) < 1.0
+    leftover = {}
+    for taus in [(0.3, 1.0), ()]:
+        design = build_design(lc, config=RegressorConfig(motion=False, settling_timescales=taus))
+        fit = detrend(lc, design)
+        near_start = (fit.time - np.where(fit.time < 13, 0.0, 14.0)) < 1.0
+        leftover[taus] = float(np.ptp(fit.flux[near_start]))
+    assert leftover[(0.3, 1.0)] < 0.003 < leftover[()]
+
+
 def test_cbv_interpolation_by_cadence_and_time(rng):
     n = 500
     table_time = 2000 + np.arange(n) * DT
@@ -470,7 +506,7 @@ def test_build_design_stacks_groups_deterministically(rng):
                           n_elc_motion=3)
     design = build_design(target, others=stars, config=cfg)
     assert isinstance(design, DesignMatrix)
-    assert design.group_names == ("elc1_4", "elc5_12", "elc_motion", "motion", "spline")
+    assert design.group_names == ("elc1_4", "elc5_12", "elc_motion", "motion", "spline", "settling")
     assert design.column_names[design.groups["elc_motion"]] == ("elc1*arclength", "elc2*arclength",
                                                                 "elc3*arclength")
     assert "2 given star(s) left out" in design.descriptions["elc1_4"]  # itself and star 1, 20 arcsec away
@@ -605,7 +641,8 @@ def test_k2_centroid_motion_gets_smooth_defaults_and_fits_drift(rng):
     flux = 1e4 * (1 - loss)
     cols = {"centroid_col": 500 + x, "centroid_row": 300 + y}
     target = make_lc(flux, tid="EPIC 8", columns=cols)
-    design = build_design(target, config=RegressorConfig(motion_variables="centroids", spline_spacing=0))
+    design = build_design(target, config=RegressorConfig(motion_variables="centroids", spline_spacing=0,
+                                                            settling_timescales=()))
     assert design.group_names == ("motion",)
     names = design.column_names[design.groups["motion"]]
     assert len(names) == 9 * 4 and all("arclength" not in c for c in names)  # cubic x, y monomials x 4 time splines

@@ -321,7 +321,7 @@ def plan_rungs(design: DesignMatrix, *, widen: float = 10.0) -> list[RungPlan]:
     def of(*sources: str) -> list[str]:
         return _groups(design, lambda g: group_source(g) in sources)
 
-    smooth, cbv, elc_motion, motion = of("smooth"), of("cbv"), of("other_stars_motion"), of("own_motion")
+    smooth, cbv, elc_motion, motion = of("smooth", "settling"), of("cbv"), of("other_stars_motion"), of("own_motion")
     pixel = of("other_pixels", "own_pixels")
     base = [*smooth]
     plans = [RungPlan("none", "constant + white noise + stellar GP", DesignMatrix.from_groups([], n_cadences=n))]

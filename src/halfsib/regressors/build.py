@@ -31,7 +31,7 @@ from .motion import (
     MODULATIONS, MOTION_BASES, MOTION_VARIABLES, elc_motion_products, motion_regressors, motion_variables,
 )
 from .pixels import CPM_SELECTIONS, cpm_regressors, pld_regressors
-from .smooth import spline_regressors
+from .smooth import settling_regressors, spline_regressors
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,16 @@ __all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS",
 MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
     "K2": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                pld_components=16, motion_modulation="splines", motion_basis="spline", motion_windows=40,
-               motion_degree=3, motion_splines=12, spline_spacing=3.0, gap_days=0.5),
+               motion_degree=3, motion_splines=12, spline_spacing=3.0, gap_days=0.5,
+               settling_timescales=(0.3, 1.0)),
     "Kepler": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                    pld_components=16, motion_modulation="splines", motion_basis="poly", motion_windows=6,
-                   motion_degree=2, motion_splines=8, spline_spacing=5.0, gap_days=1.0),
+                   motion_degree=2, motion_splines=8, spline_spacing=5.0, gap_days=1.0,
+                   settling_timescales=(0.3, 1.0)),
     "TESS": dict(n_elc=50, elc_tiers=(10,), exclusion_radius=210.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                  pld_components=8, motion_modulation="splines", motion_basis="poly", motion_windows=4,
-                 motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5),
+                 motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5,
+                 settling_timescales=(0.3, 1.0)),
 }
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
 #: per mission, the designs among which :func:`halfsib.pipeline.prepare_target` chooses for each
@@ -129,7 +132,10 @@ class RegressorConfig:
     spline_spacing : float
         Knot spacing of the smooth time terms, days (0: none).
     gap_days : float
-        Gaps longer than this split the smooth time terms, days.
+        Gaps longer than this split the smooth time terms and start a settling ramp, days.
+    settling_timescales : tuple of float
+        Decay times [d] of the settling ramps at the start of every stretch of data (``()``:
+        none; see :func:`~halfsib.regressors.settling_regressors`).
     """
 
     n_elc: int | None = None
@@ -151,6 +157,7 @@ class RegressorConfig:
     motion_splines: int | None = None
     spline_spacing: float | None = None
     gap_days: float | None = None
+    settling_timescales: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_elc", "n_elc_motion", "n_cpm", "cpm_exclusion_pixels", "pld_order", "pld_components"):
@@ -175,6 +182,12 @@ class RegressorConfig:
             if not all(isinstance(t, (int, np.integer)) and t > 0 for t in tiers) or list(tiers) != sorted(set(tiers)):
                 raise ConfigurationError(f"RegressorConfig.elc_tiers must be increasing positive integers, got {tiers}")
             object.__setattr__(self, "elc_tiers", tiers)
+        if self.settling_timescales is not None:
+            taus = tuple(float(x) for x in np.atleast_1d(self.settling_timescales))
+            if not all(np.isfinite(x) and x > 0 for x in taus):
+                raise ConfigurationError(f"RegressorConfig.settling_timescales must be finite and > 0 [d], "
+                                         f"got {self.settling_timescales}")
+            object.__setattr__(self, "settling_timescales", taus)
         if not isinstance(self.motion, bool):
             raise ConfigurationError(f"RegressorConfig.motion must be True or False, got {self.motion!r}")
 
@@ -275,6 +288,9 @@ def build_design(
     if cfg.spline_spacing:
         groups.append(spline_regressors(lc.time, lc.good, lc.flux, knot_spacing=cfg.spline_spacing,
                                         gap_days=cfg.gap_days))
+    if cfg.settling_timescales:
+        groups.append(settling_regressors(lc.time, lc.good, lc.flux, timescales=cfg.settling_timescales,
+                                          gap_days=cfg.gap_days))
     design = DesignMatrix.from_groups(groups, n_cadences=lc.n_cadences)
     log.info("design for %s: %s", lc.meta.target_id or lc.meta.source,
              ", ".join(f"{n} ({s.stop - s.start})" for n, s in design.groups.items()) or "no columns")

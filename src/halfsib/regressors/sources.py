@@ -1,7 +1,7 @@
 """What each design group is made of: the one place that maps a group's name to its source.
 
 Group names are set by the builders of this package (``elc``, ``elc1_10`` …, ``elc_motion``,
-``cpm``, ``pld1`` …, ``motion``, ``cbv``, ``spline``); every other stage asks
+``cpm``, ``pld1`` …, ``motion``, ``cbv``, ``spline``, ``settling``); every other stage asks
 :func:`group_source` instead of matching name prefixes itself.
 """
 
@@ -20,13 +20,14 @@ SOURCES: dict[str, str] = {
     "own_motion": "the target's own motion (centroids / arclength)",
     "cbv": "a basis table (CBVs)",
     "smooth": "smooth time terms",
+    "settling": "settling ramps after gaps",
     "other": "a user-built group",
 }
 
 # longest prefixes first: "elc_motion" must win over "elc"
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("elc_motion", "other_stars_motion"), ("elc", "other_stars"), ("cpm", "other_pixels"),
-    ("pld", "own_pixels"), ("motion", "own_motion"), ("cbv", "cbv"), ("spline", "smooth"),
+    ("pld", "own_pixels"), ("motion", "own_motion"), ("cbv", "cbv"), ("spline", "smooth"), ("settling", "settling"),
 )
 
 
