@@ -145,6 +145,14 @@ def test_lightkurve_collections_and_default_pdcsap_objects(campaign, caplog):
     from_files = detrend_target(out / truth["lc_file"][2], others=[files[0], *map(lk.read, files[1:])])
     np.testing.assert_allclose(from_collection.raw_flux, from_files.raw_flux)
     assert from_collection.design_columns == from_files.design_columns
+    # the search entry point takes the same objects (run_target reads its target the same way)
+    from halfsib import search_target
+    from halfsib.search import SearchConfig
+
+    quick = SearchConfig(max_planets=1, max_single_events=0)
+    fit, found = search_target(target, others=collection, search_config=quick)
+    assert fit.meta.flux_column == "sap_flux" and fit.design_columns == from_files.design_columns
+    assert found.periodograms and np.isfinite(found.periodograms[0].power).any()
 
 
 def test_the_lightkurve_corrector_shape(campaign):
