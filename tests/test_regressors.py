@@ -506,7 +506,7 @@ def test_build_design_stacks_groups_deterministically(rng):
                           n_elc_motion=3)
     design = build_design(target, others=stars, config=cfg)
     assert isinstance(design, DesignMatrix)
-    assert design.group_names == ("elc1_4", "elc5_12", "elc_motion", "motion", "spline", "settling")
+    assert design.group_names == ("elc1_4", "elc5_12", "elc_motion", "motion", "spline")
     assert design.column_names[design.groups["elc_motion"]] == ("elc1*arclength", "elc2*arclength",
                                                                 "elc3*arclength")
     assert "2 given star(s) left out" in design.descriptions["elc1_4"]  # itself and star 1, 20 arcsec away
@@ -641,8 +641,7 @@ def test_k2_centroid_motion_gets_smooth_defaults_and_fits_drift(rng):
     flux = 1e4 * (1 - loss)
     cols = {"centroid_col": 500 + x, "centroid_row": 300 + y}
     target = make_lc(flux, tid="EPIC 8", columns=cols)
-    design = build_design(target, config=RegressorConfig(motion_variables="centroids", spline_spacing=0,
-                                                            settling_timescales=()))
+    design = build_design(target, config=RegressorConfig(motion_variables="centroids", spline_spacing=0))
     assert design.group_names == ("motion",)
     names = design.column_names[design.groups["motion"]]
     assert len(names) == 9 * 4 and all("arclength" not in c for c in names)  # cubic x, y monomials x 4 time splines

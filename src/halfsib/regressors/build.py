@@ -43,15 +43,15 @@ MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
     "K2": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                pld_components=16, motion_modulation="splines", motion_basis="spline", motion_windows=40,
                motion_degree=3, motion_splines=12, spline_spacing=3.0, gap_days=0.5,
-               settling_timescales=(0.3, 1.0)),
+               settling_timescales=()),
     "Kepler": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                    pld_components=16, motion_modulation="splines", motion_basis="poly", motion_windows=6,
                    motion_degree=2, motion_splines=8, spline_spacing=5.0, gap_days=1.0,
-                   settling_timescales=(0.3, 1.0)),
+                   settling_timescales=()),
     "TESS": dict(n_elc=50, elc_tiers=(10,), exclusion_radius=210.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                  pld_components=8, motion_modulation="splines", motion_basis="poly", motion_windows=4,
                  motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5,
-                 settling_timescales=(0.3, 1.0)),
+                 settling_timescales=()),
 }
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
 #: per mission, the designs among which :func:`halfsib.pipeline.prepare_target` chooses for each
@@ -134,8 +134,8 @@ class RegressorConfig:
     gap_days : float
         Gaps longer than this split the smooth time terms and start a settling ramp, days.
     settling_timescales : tuple of float
-        Decay times [d] of the settling ramps at the start of every stretch of data (``()``:
-        none; see :func:`~halfsib.regressors.settling_regressors`).
+        Decay times [d] of the settling ramps at the start of every stretch of data (``()``,
+        the default of every mission: none; see :func:`~halfsib.regressors.settling_regressors`).
     """
 
     n_elc: int | None = None

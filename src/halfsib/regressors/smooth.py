@@ -10,8 +10,9 @@ After a campaign start, a safe mode or a data download the spacecraft settles th
 the flux drifts by up to several per cent over the first day (measured on the real files:
 the first half-day of the C13 K2SFF ``FRAW`` sits a median 5,300 ppm above days 1.5–3,
 C5's 3,500 ppm, TESS sector 1's 250–620 ppm). :func:`settling_regressors` gives each
-stretch decaying exponentials that start with it; B-splines with a 1.5–5-day spacing are
-too slow for that, and the stellar GP would otherwise take the ramp as the star's.
+stretch decaying exponentials that start with it (``RegressorConfig.settling_timescales``,
+off by default: see docs/regressors.md); B-splines with a 1.5–5-day spacing are too slow
+for that, and the stellar GP would otherwise take the ramp as the star's.
 """
 
 from __future__ import annotations
