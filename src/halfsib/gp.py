@@ -258,7 +258,8 @@ class CovarianceFactor:
         (celerite2's preconditioned form). Shapes: t (N,), c (J,), U and W
         (N, J), d (N,). Without a GP, J = 0 and d is the variance. Relies on the
         factor layout of celerite2 0.3.x (``_c``, ``_U``, ``_W``, ``_d``), checked
-        against the dense matrix in the tests.
+        against the dense matrix in the tests; ``pyproject.toml`` bounds celerite2 below
+        0.4 for that reason.
         """
         if self._gp is None:
             empty = np.zeros((self.n, 0))
