@@ -687,7 +687,8 @@ def run_target(
     star, pixels = _read(target, flux_column)
     clock["read"] = _time.perf_counter()
     lc, design, nuisance, choices = fit_target(star, others=others, basis=basis, cbv=cbv, regressors=regressors,
-                                         config=cfg.detrend, flux_column=flux_column, show_progress=show_progress)
+                                               config=cfg.detrend, flux_column=flux_column,
+                                               show_progress=show_progress)
     clock["detrend"] = _time.perf_counter()
     with stage("searching (periodic, then single events)", enabled=show_progress):
         found = search(lc, design, nuisance, config=cfg.search)

@@ -121,7 +121,7 @@ class FitConfig:
         parameter and the estimate changed by less than ``autocorr_tolerance``. 20 (with the
         default walkers, 500–1,400 effective draws: the median and 68 % interval to a few per
         cent of σ); 50, emcee's most cautious advice, gives the same intervals within their
-        sampling noise at 1.3–1.5× the time (``docs/fit.md``).
+        sampling noise at 1.3–1.7× the sampling time (``docs/fit.md``).
     autocorr_tolerance : float
         Largest relative change of the autocorrelation time between two checks.
     exposure_time : float or None
