@@ -1,4 +1,5 @@
-"""The real-planet acceptance set (benchmarks/bench_acceptance.py), maximum likelihood only.
+"""The real-planet acceptance set (benchmarks/bench_acceptance.py), maximum likelihood only, and
+the false-claim set on inverted real light curves.
 
 K2-136 b, c, d and K2-3 b, c are claimed in tests/test_run.py; here the TESS and Kepler
 targets: WASP-126 b, WASP-46 b (neighbour light divided out) and Kepler-8 b (from its pixel
@@ -42,3 +43,23 @@ def test_known_planets_are_claimed_or_reported_as_single_events(acceptance, shar
             assert outcome.single_event and not outcome.claimed and outcome.fit.single_transit
     assert all(o.single_event is False for o in run.claimed)
     assert math.isfinite(run.seconds["total"])
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+@pytest.mark.parametrize("index", [16, 64, 112])
+def test_inverted_real_light_curves_are_never_claimed(shared_data, index):
+    """The false-claim set on real data: a C13 star's raw FRAW turned upside down (2·median −
+    flux: no transit survives as a dip, flares and systematics bumps become dips), run with
+    every default but the sampling, with the other C13 stars as regressors: nothing is claimed."""
+    import halfsib
+    from halfsib.fit import FitConfig
+    from halfsib.injection.inject import invert_flux
+    from halfsib.run import RunConfig, run_target
+
+    files = sorted((shared_data / "k2-c13" / "k2sff").glob("*.fits"))
+    target = [f for f in files if "247589423" not in f.name][index]
+    lc = halfsib.read(target)
+    inverted = lc.replace(flux=invert_flux(lc.flux))
+    run = run_target(inverted, others=[f for f in files if f != target], config=RunConfig(fit=FitConfig(sample=False)))
+    assert run.claimed == (), [(o.candidate.period, o.candidate.depth, o.claim_blockers) for o in run.claimed]
