@@ -30,7 +30,7 @@ from ._util import BoolArray, FloatArray, _time_for_interpolation, make_group
 
 log = logging.getLogger(__name__)
 
-__all__ = ["spline_basis", "spline_regressors", "segments"]
+__all__ = ["spline_basis", "spline_regressors", "settling_regressors", "segments"]
 
 
 def segments(time: FloatArray, good: BoolArray, gap_days: float) -> list[tuple[float, float]]:
@@ -41,6 +41,8 @@ def segments(time: FloatArray, good: BoolArray, gap_days: float) -> list[tuple[f
     list of (start, stop)
         Days, in time order; each span runs from its first to its last good time.
     """
+    if not gap_days > 0:
+        raise ConfigurationError(f"gap_days must be > 0, got {gap_days}")
     t = np.sort(time[good & np.isfinite(time)])
     if t.size == 0:
         raise DataValidationError("no good cadence with a finite time")
@@ -115,8 +117,6 @@ def spline_regressors(
     RegressorGroup
         Columns named ``spline<stretch>_<k>``, unit RMS over the good cadences.
     """
-    if not gap_days > 0:
-        raise ConfigurationError(f"gap_days must be > 0, got {gap_days}")
     if not (isinstance(degree, (int, np.integer)) and 0 <= degree <= 5):
         raise ConfigurationError(f"spline degree must be an integer 0-5, got {degree}")
     spans = segments(time, good, gap_days)
@@ -167,8 +167,6 @@ def settling_regressors(
     taus = tuple(float(x) for x in timescales)
     if not taus or not all(math.isfinite(x) and x > 0 for x in taus):
         raise ConfigurationError(f"settling timescales must be finite and > 0 [d], got {timescales}")
-    if not gap_days > 0:
-        raise ConfigurationError(f"gap_days must be > 0, got {gap_days}")
     t = _time_for_interpolation(time)
     cols, names = [], []
     for i, (start, stop) in enumerate(segments(time, good, gap_days)):
