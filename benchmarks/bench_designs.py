@@ -13,9 +13,9 @@ C13 star's ``FRAW`` as regressors), EVEREST's ``FLUX`` for the 7 C5 EVEREST prod
 raw pixels; the other EVEREST stamps and the 9 C5 mission light curves as regressors).
 
 The ablation columns: the candidates themselves ("motion": own motion only, "motion+elc":
-with the other stars), the same with the roll response in 20 time windows instead of
-modulated by 40 B-splines in time ("windows20", as K2 defaults were before), and the default
-design without the stellar GP ("noGP").
+with the other stars), the same without the pointing-break search ("nobreaks"), the roll
+response in 20 time windows instead of modulated by 40 B-splines in time ("windows20"), and
+the default design without the stellar GP ("noGP").
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ def _label(settings: dict) -> str:
     return f"{motion}{'' if settings.get('n_elc') == 0 else '+elc'}"
 
 
-#: designs fitted for the ablation only (label, RegressorConfig settings, stellar kernel)
-ABLATION = (("windows20", dict(motion_modulation="windows", motion_windows=20, n_elc=0), "sho"),
-            ("windows20+elc", dict(motion_modulation="windows", motion_windows=20), "sho"),
+#: designs fitted for the ablation only (label, RegressorConfig settings, stellar kernel); each
+#: through ``fit_target`` with that config, so pointing breaks are searched unless switched off
+ABLATION = (("motion,nobreaks", dict(n_elc=0, find_breaks=False), "sho"),
+            ("motion+elc,nobreaks", dict(find_breaks=False), "sho"),
+            ("windows20", dict(motion_modulation="windows", motion_windows=20, n_elc=0), "sho"),
             ("motion+elc,noGP", {}, "none"))
 
 
@@ -77,7 +79,7 @@ def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
             cells[_label(c.settings)] = (cdpp_of(fit.time, fit.flux), c.heldout.scatter, c.heldout.cdpp, c)
         else:  # refit the candidate to measure its CDPP (fit_target keeps only the chosen fit)
             lc_c, design_c = prepare_target(target, others=others, regressors=RegressorConfig(**c.settings))
-            other = detrend(lc_c, design_c, transit_mask=mask)
+            other = detrend(lc_c, design_c, transit_mask=mask)  # its breaks are in its settings
             cells[_label(c.settings)] = (cdpp_of(other.time, other.flux), c.heldout.scatter, c.heldout.cdpp, c)
     labels = list(cells)
     columns = [sum(cells[k][3].groups.values()) for k in labels]
@@ -86,8 +88,8 @@ def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
     chosen = next(_label(c.settings) for c in choices if c.chosen)
     ablation = {}
     for label, settings, kernel in ABLATION:  # designs that are not candidates, for the ablation columns
-        lc_a, design_a = prepare_target(target, others=others, regressors=RegressorConfig(**settings))
-        fit_a = detrend(lc_a, design_a, config=DetrendConfig(kernel=kernel), transit_mask=mask)
+        _, _, fit_a, _ = fit_target(target, others=others, regressors=RegressorConfig(**settings),
+                                    config=DetrendConfig(kernel=kernel), transit_mask=mask)
         ablation[label] = cdpp_of(fit_a.time, fit_a.flux)
     rows.append((name, peer, cells, chosen, seconds, picks, ablation))
     text = "  ".join(f"{k} {v[0]:7.1f} ({v[1]:6.1f}, {v[2]:6.1f})" for k, v in cells.items())

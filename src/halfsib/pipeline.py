@@ -275,26 +275,42 @@ def fit_target(
 
     star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
     lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
+
+    def build(cfg: RegressorConfig) -> Any:
+        return build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None, config=cfg)
+
     if regressors is not None:
-        design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
-                              config=regressors)
+        design = build(regressors)
         fit = detrend(lc, design, config=config, transit_mask=transit_mask)
-        only = DesignChoice(settings={}, groups=_columns(design), heldout_ppm=float("nan"),
-                            log_likelihood=fit.log_likelihood, chosen=True)
+        breaks = _pointing_breaks(star, lc, design, fit, regressors)
+        if breaks:  # the response restarted at the breaks, from the fit without them
+            regressors = dataclasses.replace(regressors, motion_breaks=breaks)
+            design = build(regressors)
+            fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
+        only = DesignChoice(settings={"motion_breaks": breaks} if breaks else {}, groups=_columns(design),
+                            heldout_ppm=float("nan"), log_likelihood=fit.log_likelihood, chosen=True)
         return lc, design, fit, (only,)
     tried: list[tuple[DesignChoice, Any, DetrendResult | None]] = []
     errors: list[HalfsibError] = []
     variants = _candidate_settings(star, bool(curves) or basis is not None)
     from ._progress import progress
 
+    breaks: tuple[float, ...] | None = None  # found once, from the first design fitted
     for settings in progress(variants, enabled=show_progress and len(variants) > 1, total=len(variants),
                              desc="nuisance model: fitting and scoring the candidate designs", unit="design"):
-        design = build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None,
-                              config=RegressorConfig(**settings))
+        if breaks:
+            settings = {**settings, "motion_breaks": breaks}
+        design = build(RegressorConfig(**settings))
         if any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d, _ in tried):
             continue  # e.g. two motion settings for a target without motion variables
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
             fit = detrend(lc, design, config=config, transit_mask=transit_mask)
+            if breaks is None:
+                breaks = _pointing_breaks(star, lc, design, fit, RegressorConfig(**settings))
+                if breaks:  # this design again, its response restarted at the breaks
+                    settings = {**settings, "motion_breaks": breaks}
+                    design = build(RegressorConfig(**settings))
+                    fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
         except HalfsibError as err:
             if len(variants) == 1:
                 raise
@@ -329,6 +345,26 @@ def fit_target(
     _, design, fit = tried[best]
     assert fit is not None
     return lc, design, fit, choices
+
+
+def _pointing_breaks(star: LightCurve | PixelSeries, lc: LightCurve, design: Any, fit: DetrendResult,
+                     regressors: Any) -> tuple[float, ...]:
+    """The pointing breaks :func:`halfsib.breaks.find_motion_breaks` finds from ``fit``, when the
+    config asks for them (``find_breaks``, the K2 default) and gives none itself; () otherwise."""
+    from .breaks import find_motion_breaks
+    from .regressors import motion_response
+
+    cfg = regressors.resolved(star.meta.mission)
+    if not cfg.find_breaks or cfg.motion_breaks or "motion" not in design.groups:
+        return ()
+    terms = motion_response(star, regressors)
+    if terms is None:
+        return ()
+    try:
+        return find_motion_breaks(lc, design, fit, terms).times
+    except HalfsibError as err:  # a model that cannot be rebuilt: no breaks rather than no fit
+        log.warning("%s: no pointing-break search (%s)", star.meta.target_id or star.meta.source, err)
+        return ()
 
 
 def prepare_target(

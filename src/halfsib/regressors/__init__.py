@@ -10,22 +10,27 @@ fits the mean separately); :func:`build_design` stacks them into a
   per-target exclusion of the target and its neighbours;
 - :func:`cpm_regressors`, :func:`pld_regressors` — other stars' pixels, the target's own pixels;
 - :func:`motion_regressors`, :func:`elc_motion_products` — the target's own motion terms;
+  :func:`step_regressors`, :func:`break_segments` — steps and stretches at pointing breaks;
 - :func:`cbv_regressors` — a user's CBV-style basis table;
 - :func:`spline_regressors`, :func:`settling_regressors` — smooth time terms and settling ramps;
 - :func:`build_design`, :class:`RegressorConfig` — all of the above in one call;
+  :func:`motion_response` — the unmodulated motion terms (what a break changes);
 - :func:`group_source`, :func:`systematics_scope` — what each group is made of.
 """
 
-from .build import DESIGN_CANDIDATES, MISSION_DEFAULTS, RegressorConfig, build_design, split_tiers
+from .build import DESIGN_CANDIDATES, MISSION_DEFAULTS, RegressorConfig, build_design, motion_response, split_tiers
 from .cbv import cbv_regressors
 from .elc import ElcBasis, StarCatalogue, normalise_star
-from .motion import arclength_from_centroids, centroid_track, elc_motion_products, motion_regressors
+from .motion import (
+    arclength_from_centroids, break_segments, centroid_track, elc_motion_products, motion_regressors, step_regressors,
+)
 from .pixels import cpm_regressors, pld_regressors
 from .smooth import settling_regressors, spline_regressors
 from .sources import SOURCES, group_source, systematics_scope
 
 __all__ = [
     "ElcBasis", "StarCatalogue", "normalise_star", "cpm_regressors", "pld_regressors", "motion_regressors",
+    "step_regressors", "break_segments", "motion_response",
     "elc_motion_products", "centroid_track", "arclength_from_centroids", "cbv_regressors", "spline_regressors", "settling_regressors",
     "build_design", "split_tiers", "RegressorConfig", "MISSION_DEFAULTS", "DESIGN_CANDIDATES",
     "SOURCES", "group_source", "systematics_scope",

@@ -28,30 +28,31 @@ from ._util import initial_prior_scale, make_group
 from .cbv import cbv_regressors
 from .elc import WEIGHTINGS, ElcBasis
 from .motion import (
-    MODULATIONS, MOTION_BASES, MOTION_VARIABLES, elc_motion_products, motion_regressors, motion_variables,
+    MODULATIONS, MOTION_BASES, MOTION_VARIABLES, elc_motion_products, motion_regressors, motion_response_terms,
+    motion_variables, step_regressors,
 )
 from .pixels import CPM_SELECTIONS, cpm_regressors, pld_regressors
 from .smooth import settling_regressors, spline_regressors
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RegressorConfig", "build_design", "split_tiers", "MISSION_DEFAULTS", "CENTROID_MOTION_DEFAULTS",
-           "DESIGN_CANDIDATES"]
+__all__ = ["RegressorConfig", "build_design", "motion_response", "split_tiers", "MISSION_DEFAULTS",
+           "CENTROID_MOTION_DEFAULTS", "DESIGN_CANDIDATES"]
 
 #: per-mission defaults for the settings a RegressorConfig leaves at None (see docs/regressors.md)
 MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
     "K2": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                pld_components=16, motion_modulation="splines", motion_basis="spline", motion_windows=40,
                motion_degree=3, motion_splines=12, spline_spacing=3.0, gap_days=0.5,
-               settling_timescales=()),
+               settling_timescales=(), find_breaks=True),
     "Kepler": dict(n_elc=150, elc_tiers=(10, 40), exclusion_radius=60.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                    pld_components=16, motion_modulation="splines", motion_basis="poly", motion_windows=6,
                    motion_degree=2, motion_splines=8, spline_spacing=5.0, gap_days=1.0,
-                   settling_timescales=()),
+                   settling_timescales=(), find_breaks=False),
     "TESS": dict(n_elc=50, elc_tiers=(10,), exclusion_radius=210.0, n_elc_motion=0, n_cpm=100, pld_order=2,
                  pld_components=8, motion_modulation="splines", motion_basis="poly", motion_windows=4,
                  motion_degree=2, motion_splines=8, spline_spacing=1.5, gap_days=0.5,
-                 settling_timescales=()),
+                 settling_timescales=(), find_breaks=False),
 }
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
 #: per mission, the designs among which :func:`halfsib.pipeline.prepare_target` chooses for each
@@ -136,6 +137,14 @@ class RegressorConfig:
     settling_timescales : tuple of float
         Decay times [d] of the settling ramps at the start of every stretch of data (``()``,
         the default of every mission: none; see :func:`~halfsib.regressors.settling_regressors`).
+    motion_breaks : tuple of float
+        Times [d, the light curve's time system] of pointing breaks: the motion response
+        restarts there and the flux may step (``motion_regressors(..., breaks=)``,
+        ``step_regressors``). Default none.
+    find_breaks : bool
+        Let :func:`halfsib.pipeline.fit_target` find pointing breaks from the fitted model
+        when ``motion_breaks`` is empty (:func:`halfsib.breaks.find_motion_breaks`); the
+        K2 default (the roll pattern and K2SFF's arclength change abruptly within campaigns).
     """
 
     n_elc: int | None = None
@@ -158,6 +167,8 @@ class RegressorConfig:
     spline_spacing: float | None = None
     gap_days: float | None = None
     settling_timescales: tuple[float, ...] | None = None
+    motion_breaks: tuple[float, ...] = ()
+    find_breaks: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_elc", "n_elc_motion", "n_cpm", "cpm_exclusion_pixels", "pld_order", "pld_components"):
@@ -190,6 +201,12 @@ class RegressorConfig:
             object.__setattr__(self, "settling_timescales", taus)
         if not isinstance(self.motion, bool):
             raise ConfigurationError(f"RegressorConfig.motion must be True or False, got {self.motion!r}")
+        if self.find_breaks is not None and not isinstance(self.find_breaks, bool):
+            raise ConfigurationError(f"RegressorConfig.find_breaks must be True, False or None, got {self.find_breaks!r}")
+        breaks = tuple(float(x) for x in np.atleast_1d(np.asarray(self.motion_breaks, dtype=float)))
+        if not all(np.isfinite(x) for x in breaks):
+            raise ConfigurationError(f"RegressorConfig.motion_breaks must be finite times [d], got {self.motion_breaks}")
+        object.__setattr__(self, "motion_breaks", tuple(sorted(breaks)))
 
     @classmethod
     def for_mission(cls, mission: str, **overrides: Any) -> RegressorConfig:
@@ -321,16 +338,51 @@ def _motion_groups(own: LightCurve | PixelSeries, stamp: PixelSeries | None, lc:
     """
     if not cfg.motion:
         return []
-    source = own if _has_motion(own, cfg) else (stamp if stamp is not None and _has_motion(stamp, cfg) else None)
+    source, cfg = _motion_source(own, stamp, cfg, given, lc.meta.mission)
     if source is None:
         return []
-    if "arclength" not in motion_variables(source, cfg.motion_variables):
-        overrides = CENTROID_MOTION_DEFAULTS.get(lc.meta.mission, {})
-        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if getattr(given, k) is None})
     group = motion_regressors(source, degree=cfg.motion_degree, n_windows=cfg.motion_windows,
                               modulation=cfg.motion_modulation, basis=cfg.motion_basis,
-                              n_splines=cfg.motion_splines, variables=cfg.motion_variables)
-    return [_on_target(group, source, lc)]
+                              n_splines=cfg.motion_splines, variables=cfg.motion_variables, breaks=cfg.motion_breaks)
+    groups = [_on_target(group, source, lc)]
+    if cfg.motion_breaks:
+        groups.append(step_regressors(lc.time, lc.good, lc.flux, cfg.motion_breaks))
+    return groups
+
+
+def _motion_source(own: LightCurve | PixelSeries, stamp: PixelSeries | None, cfg: RegressorConfig,
+                   given: RegressorConfig, mission: str) -> tuple[LightCurve | PixelSeries | None, RegressorConfig]:
+    """The series whose motion enters the design (own data, else the stamp) and the settings
+    with the centroid overrides applied."""
+    source = own if _has_motion(own, cfg) else (stamp if stamp is not None and _has_motion(stamp, cfg) else None)
+    if source is not None and "arclength" not in motion_variables(source, cfg.motion_variables):
+        overrides = CENTROID_MOTION_DEFAULTS.get(mission, {})
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if getattr(given, k) is None})
+    return source, cfg
+
+
+def motion_response(target: LightCurve | PixelSeries, config: RegressorConfig = RegressorConfig(), *,
+                    target_pixels: PixelSeries | None = None) -> np.ndarray | None:
+    """The target's motion terms without time modulation, on its light curve's cadences.
+
+    Shape (N, n_terms), each column of unit RMS over the good cadences, zero at the reference
+    position; None when the design has no motion terms. These are the columns whose change
+    at a candidate break :func:`halfsib.breaks.find_motion_breaks` scores.
+    """
+    cfg = config.resolved(target.meta.mission)
+    if not cfg.motion:
+        return None
+    lc = target if isinstance(target, LightCurve) else target.to_lightcurve()
+    own = target.replace(good=lc.good) if isinstance(target, PixelSeries) else target
+    stamp = own if isinstance(own, PixelSeries) else target_pixels
+    source, cfg = _motion_source(own, stamp, cfg, config, lc.meta.mission)
+    if source is None:
+        return None
+    terms = motion_response_terms(source, degree=cfg.motion_degree, basis=cfg.motion_basis,
+                                  n_splines=cfg.motion_splines, variables=cfg.motion_variables)
+    group = make_group("motion", terms, [f"m{j}" for j in range(terms.shape[1])], source.good,
+                       source.flux if isinstance(source, LightCurve) else source.to_lightcurve().flux)
+    return _on_target(group, source, lc).columns
 
 
 def _elc_group(target: LightCurve | PixelSeries, others: Sequence[Any] | None, basis: ElcBasis | None,

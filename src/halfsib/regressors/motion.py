@@ -13,7 +13,11 @@ motion enters the design matrix:
   K2SFF's binned flux-arclength relation; one spline dropped, so no constant);
 - the *modulation*: each term multiplied by the indicator of one of ``n_windows`` time
   windows (K2SFF-like piecewise fits), by one of ``n_windows`` cubic B-splines in time (a
-  response that changes smoothly), or by nothing.
+  response that changes smoothly), or by nothing;
+- *breaks* (optional): times at which the pointing changes abruptly (K2SFF's arclength is
+  defined per division of the campaign, and the roll pattern itself changes). The time
+  modulation restarts at each break, so the response on either side is independent, and
+  :func:`step_regressors` lets the flux at the reference position step there.
 
 Every term is *anchored*: it is zero at the reference position (each variable's median over
 the good cadences), in every window and for every time spline. The star is then the flux
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +44,9 @@ from .smooth import spline_basis, window_edges
 
 log = logging.getLogger(__name__)
 
-__all__ = ["motion_regressors", "centroid_track", "arclength_from_centroids", "motion_variables",
-           "elc_motion_products", "reference_position", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
+__all__ = ["motion_regressors", "motion_response_terms", "step_regressors", "centroid_track",
+           "arclength_from_centroids", "motion_variables", "elc_motion_products", "reference_position",
+           "break_segments", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
 
 MOTION_VARIABLES = ("auto", "arclength", "centroids")
 MODULATIONS = ("windows", "splines", "none")
@@ -145,11 +151,15 @@ def _spline_terms(variables: dict[str, FloatArray], rows: BoolArray, n_splines: 
     """Cubic B-splines of each scaled variable over its range on ``rows`` (one dropped per variable).
 
     The B-splines of a variable sum to one; dropping the last leaves no constant combination.
+    The range is the full range of the scaled (clipped at ±:data:`CLIP` robust sigmas)
+    variable: with the central 99 % instead, K2's deepest roll excursions, where the flux
+    falls fastest, shared one spline value and were left in the corrected flux as spikes.
     """
     cols, labels = [], []
     for name, values in variables.items():
         scaled = _scaled(values, rows)
-        lo, hi = np.percentile(scaled[rows], [0.5, 99.5]) if rows.any() else (-1.0, 1.0)
+        # over the whole range: the deepest roll excursions are where the flux changes fastest
+        lo, hi = (float(scaled[rows].min()), float(scaled[rows].max())) if rows.any() else (-1.0, 1.0)
         if not hi > lo:
             continue
         basis = spline_basis(np.clip(scaled, lo, hi), float(lo), float(hi), n_basis=n_splines)[:, :-1]
@@ -194,9 +204,13 @@ def _anchored_terms(values: dict[str, FloatArray], rows: BoolArray, reference: d
 
 
 def _windowed(values: dict[str, FloatArray], time: FloatArray, good: BoolArray, n_windows: int, basis: str,
-              degree: int, n_splines: int, name: str) -> tuple[list[FloatArray], list[str]]:
-    """Terms computed within each window, anchored at the reference position, zero outside it."""
+              degree: int, n_splines: int, name: str, breaks: tuple[float, ...] = ()
+              ) -> tuple[list[FloatArray], list[str]]:
+    """Terms computed within each window, anchored at the reference position, zero outside it.
+    ``breaks`` are extra window edges."""
     edges = window_edges(time, good, n_windows)
+    edges = np.unique(np.concatenate([edges, [b for b in breaks if edges[0] < b < edges[-1]]]))
+    n_windows = edges.size - 1
     window = np.clip(np.searchsorted(edges, np.nan_to_num(time, nan=-np.inf), side="right") - 1, 0, n_windows - 1)
     reference = reference_position(values, good)
     cols, names = [], []
@@ -206,6 +220,46 @@ def _windowed(values: dict[str, FloatArray], time: FloatArray, good: BoolArray, 
         cols.append(terms * inside[:, None])
         names += [f"{name}_w{w:02d}_{lab}" for lab in labels]
     return cols, names
+
+
+def break_segments(time: FloatArray, good: BoolArray, breaks: tuple[float, ...] | list[float] = ()
+                   ) -> list[tuple[float, float]]:
+    """The (first, last) good time of each stretch between consecutive ``breaks`` [d].
+
+    Breaks outside the good cadences' span, or with no good cadence on one side, are ignored.
+    """
+    t = np.sort(time[good & np.isfinite(time)])
+    if t.size == 0:
+        raise DataValidationError("no good cadence with a finite time")
+    edges = [-np.inf, *sorted(float(b) for b in breaks), np.inf]
+    spans = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = t[(t > lo) & (t < hi)]
+        if inside.size:
+            spans.append((float(inside[0]), float(inside[-1])))
+    return spans
+
+
+def _check_breaks(breaks: Any) -> tuple[float, ...]:
+    out = tuple(float(b) for b in np.atleast_1d(np.asarray(breaks, dtype=float))) if len(breaks) else ()
+    if not all(np.isfinite(out)):
+        raise ConfigurationError(f"motion breaks must be finite times [d], got {breaks}")
+    return tuple(sorted(out))
+
+
+def _segment_splines(time: FloatArray, good: BoolArray, n_basis: int, breaks: tuple[float, ...]) -> FloatArray:
+    """Cubic B-splines in time restarted in each stretch between breaks (zero outside it).
+
+    Without breaks: ``n_basis`` splines over the good cadences' span. With breaks, each
+    stretch gets a share of ``n_basis`` in proportion to its length (at least 4), so the
+    knot spacing stays about the same.
+    """
+    spans = break_segments(time, good, breaks)
+    total = max(sum(b - a for a, b in spans), 1e-9)
+    if len(spans) == 1:
+        return spline_basis(time, spans[0][0], spans[0][1], n_basis=max(n_basis, 4))
+    parts = [spline_basis(time, a, b, n_basis=max(4, int(round(n_basis * (b - a) / total)))) for a, b in spans]
+    return np.hstack(parts)
 
 
 def reference_position(values: dict[str, FloatArray], good: BoolArray) -> dict[str, float]:
@@ -231,6 +285,7 @@ def motion_regressors(
     flux: FloatArray | None = None,
     prior_scale: float | None = None,
     name: str = "motion",
+    breaks: tuple[float, ...] = (),
 ) -> RegressorGroup:
     """Functions of the target's motion, per time window or modulated by splines in time.
 
@@ -253,6 +308,10 @@ def motion_regressors(
         curves, the aperture sum for pixel series.
     prior_scale : float, optional
     name : str
+    breaks : tuple of float
+        Times [d] at which the response restarts: the time windows gain these edges, the
+        time splines are restarted in each stretch between breaks (:func:`break_segments`),
+        and without modulation each stretch gets its own response.
 
     Returns
     -------
@@ -263,28 +322,86 @@ def motion_regressors(
         reference position (:func:`reference_position`).
     """
     _check(degree, n_windows, modulation, basis, n_splines)
+    breaks = _check_breaks(breaks)
     values = motion_variables(target, variables)
     good, time = target.good, target.time
     if flux is None:
         flux = target.flux if isinstance(target, LightCurve) else target.to_lightcurve().flux
     if modulation == "windows":
-        cols, names = _windowed(values, time, good, n_windows, basis, degree, n_splines, name)
+        cols, names = _windowed(values, time, good, n_windows, basis, degree, n_splines, name, breaks)
     else:
         terms, labels = _anchored_terms(values, good, reference_position(values, good), basis, degree, n_splines)
-        if modulation == "none":
+        if modulation == "none" and not breaks:
             cols, names = [terms], [f"{name}_{lab}" for lab in labels]
         else:
-            t = time[good & np.isfinite(time)]
-            splines = spline_basis(time, float(t.min()), float(t.max()), n_basis=max(n_windows, 4))
-            cols = [terms * splines[:, j:j + 1] for j in range(splines.shape[1])]
-            names = [f"{name}_b{j:02d}_{lab}" for j in range(splines.shape[1]) for lab in labels]
+            modulators = (_segment_splines(time, good, n_windows, breaks) if modulation == "splines"
+                          else _segment_indicators(time, good, breaks))
+            cols = [terms * modulators[:, j:j + 1] for j in range(modulators.shape[1])]
+            names = [f"{name}_b{j:02d}_{lab}" for j in range(modulators.shape[1]) for lab in labels]
     what = f"degree-{degree} polynomials" if basis == "poly" else f"{n_splines - 1} cubic B-splines"
     desc = (f"{what} of {'/'.join(values)}"
             + {"windows": f" in {n_windows} time windows",
                "splines": f" x {max(n_windows, 4)} B-splines in time", "none": ""}[modulation])
+    if breaks:
+        desc += f", restarted at {len(breaks)} break(s) ({', '.join(f'{b:.2f}' for b in breaks)} d)"
     desc += ", zero at the campaign-median position"
     return make_group(name, np.hstack(cols), names, good, flux, prior_scale=prior_scale, description=desc,
                       source=target.meta.source)
+
+
+def _segment_indicators(time: FloatArray, good: BoolArray, breaks: tuple[float, ...]) -> FloatArray:
+    """One column per stretch between breaks: 1 inside it (from its first to its last good time)."""
+    t = np.nan_to_num(time, nan=-np.inf)
+    return np.column_stack([((t >= a) & (t <= b)).astype(float) for a, b in break_segments(time, good, breaks)])
+
+
+def motion_response_terms(
+    target: LightCurve | PixelSeries,
+    *,
+    degree: int = 3,
+    basis: str = "poly",
+    n_splines: int = 8,
+    variables: str = "auto",
+) -> FloatArray:
+    """The anchored motion terms without modulation, shape (N, n_terms): the columns whose
+    change at a break :func:`halfsib.breaks.find_motion_breaks` scores."""
+    _check(degree, 1, "none", basis, n_splines)
+    values = motion_variables(target, variables)
+    terms, _ = _anchored_terms(values, target.good, reference_position(values, target.good), basis, degree,
+                               n_splines)
+    return terms
+
+
+def step_regressors(
+    time: FloatArray,
+    good: BoolArray,
+    flux: FloatArray,
+    breaks: tuple[float, ...],
+    *,
+    prior_scale: float | None = None,
+    name: str = "motion_steps",
+) -> RegressorGroup:
+    """Steps at pointing breaks: for each break, 1 after it and 0 before.
+
+    A star does not step; an aperture whose pointing changes abruptly does. Together with
+    the restarted motion response (``motion_regressors(..., breaks=...)``) they let the
+    model follow a break without bending the stellar GP.
+
+    Returns
+    -------
+    RegressorGroup
+        One column per break that has good cadences on both sides, named ``<name>_<time>``.
+    """
+    breaks = _check_breaks(breaks)
+    t = np.nan_to_num(time, nan=-np.inf)
+    tg = time[good & np.isfinite(time)]
+    kept = [b for b in breaks if tg.size and tg.min() < b < tg.max()]
+    if not kept:
+        raise ConfigurationError(f"no break inside the good cadences' span ({breaks})")
+    cols = np.column_stack([(t > b).astype(float) for b in kept])
+    names = [f"{name}_{b:.3f}" for b in kept]
+    desc = f"steps at {len(kept)} pointing break(s) ({', '.join(f'{b:.2f}' for b in kept)} d)"
+    return make_group(name, cols, names, good, flux, prior_scale=prior_scale, description=desc)
 
 
 def elc_motion_products(
