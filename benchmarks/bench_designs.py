@@ -1,6 +1,7 @@
 """Which nuisance design each real star gets, and what it does to the 6.5-h CDPP.
 
 Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ../shared/data]
+      python benchmarks/bench_designs.py --campaign --workers 2   (all 132 C13 stars, chosen design only)
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
 ``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
@@ -172,6 +173,60 @@ def injections(files: list, n_stars: int) -> None:
     print(f"median depth kept: with GP {np.median(r[:, 0]):.3f}, without GP {np.median(r[:, 1]):.3f}")
 
 
+_CAMPAIGN: dict = {}
+
+
+def _read_campaign(paths: list[str]) -> None:
+    """Worker initialiser: read every C13 star once."""
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    import halfsib
+
+    _CAMPAIGN.update({p: halfsib.read(p) for p in paths})
+
+
+def _chosen_only(path: str) -> tuple:
+    """One C13 star's chosen design: its CDPP, K2SFF's, the design, breaks and CPU seconds."""
+    from astropy.io import fits
+    from halfsib.pipeline import fit_target
+    from halfsib.precision import cdpp
+
+    target = _CAMPAIGN[path]
+    others = [s for p, s in _CAMPAIGN.items() if p != path]
+    name = target.meta.target_id
+    mask = planet_mask(name, np.asarray(target.time, float))
+    t0 = time.process_time()
+    _, _, fit, choices = fit_target(target, others=others, transit_mask=mask)
+    seconds = time.process_time() - t0
+    d = fits.getdata(path, "BESTAPER")
+    peer_time, peer_flux = np.asarray(d["T"], float), np.asarray(d["FCOR"], float)
+    good = np.isin(np.round(peer_time, 6), np.round(fit.time, 6))
+    peer = cdpp(peer_time[good], peer_flux[good], mask=planet_mask(name, peer_time[good]))
+    ours = cdpp(fit.time, fit.flux, mask=planet_mask(name, fit.time))
+    chosen = next(c for c in choices if c.chosen)
+    return name, peer, ours, _label(chosen.settings), tuple(chosen.settings.get("motion_breaks", ())), seconds
+
+
+def campaign(files: list, workers: int) -> None:
+    """Every C13 star, the chosen design only (no ablation, no refit of the other candidate)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    paths = [str(f) for f in files]
+    print(f"C13, all {len(paths)} stars, chosen design only ({workers} worker(s)); CDPP [ppm]")
+    rows = []
+    with ProcessPoolExecutor(workers, initializer=_read_campaign, initargs=(paths,)) as pool:
+        for name, peer, ours, label, breaks, seconds in pool.map(_chosen_only, paths):
+            rows.append((peer, ours, label, len(breaks), seconds))
+            print(f"{name:16s} peer {peer:8.1f}  halfsib {ours:8.1f}  ratio {ours / peer:5.2f}  {label:11s} "
+                  f"breaks {len(breaks)}  {seconds:5.1f} s CPU", flush=True)
+    ratio = np.array([r[1] / r[0] for r in rows])
+    print(f"\nC13, all {len(rows)} stars: CDPP / K2SFF FCOR median {np.median(ratio):.3f} "
+          f"(quartiles {np.percentile(ratio, 25):.2f}-{np.percentile(ratio, 75):.2f}), lower on "
+          f"{int((ratio < 1).sum())}; other stars kept for {sum(r[2].endswith('+elc') for r in rows)}; breaks found "
+          f"on {sum(r[3] > 0 for r in rows)} (median {np.median([r[3] for r in rows]):.0f}); median "
+          f"{np.median([r[4] for r in rows]):.1f} s CPU per star")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -179,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--everest", action="store_true", help="also the 7 C5 EVEREST stars")
     ap.add_argument("--inject", type=int, default=0, metavar="N",
                     help="also the depth kept of transits injected unmasked into N C13 stars")
+    ap.add_argument("--campaign", action="store_true",
+                    help="every C13 star, the chosen design only (no ablation); with --workers")
+    ap.add_argument("--workers", type=int, default=1, help="processes for --campaign")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -186,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
     from astropy.io import fits
 
     data = Path(args.data)
+    if args.campaign:
+        campaign(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.workers)
+        return
     rows: list = []
     if args.c13_stars:
         files = sorted((data / "k2-c13" / "k2sff").glob("*.fits"))

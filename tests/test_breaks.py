@@ -151,3 +151,24 @@ def test_fit_target_restarts_the_response_at_found_breaks(rng):
         return float(np.std(diff - np.median(diff)))
 
     assert error(fit) < 0.5 * error(without)
+
+
+@pytest.mark.shared_data
+def test_real_k2_star_gets_the_c13_break_and_the_console_says_so(shared_data, tmp_path, capsys):
+    """EPIC 210491860 (C13 K2SFF): the roll pattern changes at 2997.3 BKJD; found, and
+    `halfsib detrend` prints it and writes it into the provenance."""
+    from astropy.io import fits
+
+    from halfsib.cli import main
+
+    path = next((shared_data / "k2-c13" / "k2sff").glob("*210491860*.fits"))
+    out = tmp_path / "d.fits"
+    assert main(["detrend", str(path), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if "pointing breaks" in x)
+    times = [float(v) for v in line.split(":")[1].replace("d", "").split(",")]
+    assert any(abs(v - 2997.33) < 0.05 for v in times), line
+    import json
+
+    written = json.loads(fits.getheader(out, 0)["HSCONFIG"])["pointing_breaks"]
+    assert any(abs(float(v) - 2997.33) < 0.05 for v in written.split(",")), written

@@ -44,6 +44,8 @@ _EXPORTS: dict[str, str] = {
     "DesignChoice": "pipeline",
     "HalfSiblingCorrector": "corrector",
     "heldout_scatter": "model",
+    "find_motion_breaks": "breaks",
+    "BreakSearch": "breaks",
     "build_design": "regressors",
     "search": "search",
     "SearchConfig": "search",

@@ -254,6 +254,12 @@ def fit_target(
     cost of the 6.5-h precision (``docs/detrend.md``). With a ``RegressorConfig`` given, that
     design is fitted as is.
 
+    Pointing breaks: where the config asks for them (``find_breaks``, the K2 default) and
+    names none itself, :func:`halfsib.breaks.find_motion_breaks` searches the fit of the
+    design with the fewest columns; when it finds breaks, that design is refitted with its
+    motion response restarted there (``motion_breaks``, warm start) and every other
+    candidate is built with the same breaks. The breaks are in each choice's ``settings``.
+
     ``transit_mask`` (one flag per cadence of the target's light curve, True for cadences
     to keep out of the fit: known transits) applies to every candidate's fit and to the
     held-out statistic that chooses between them.
@@ -290,19 +296,26 @@ def fit_target(
         only = DesignChoice(settings={"motion_breaks": breaks} if breaks else {}, groups=_columns(design),
                             heldout_ppm=float("nan"), log_likelihood=fit.log_likelihood, chosen=True)
         return lc, design, fit, (only,)
-    tried: list[tuple[DesignChoice, Any, DetrendResult | None]] = []
     errors: list[HalfsibError] = []
     variants = _candidate_settings(star, bool(curves) or basis is not None)
     from ._progress import progress
 
-    breaks: tuple[float, ...] | None = None  # found once, from the first design fitted
-    for settings in progress(variants, enabled=show_progress and len(variants) > 1, total=len(variants),
-                             desc="nuisance model: fitting and scoring the candidate designs", unit="design"):
+    built: list[tuple[dict[str, Any], Any]] = []
+    for settings in variants:
+        design = build(RegressorConfig(**settings))
+        if not any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d in built):
+            built.append((settings, design))  # skipped: e.g. two motion settings for a target without motion
+    # the pointing breaks are found once, from the smallest design (the instrument's breaks do not
+    # depend on the design; other stars' light can take part of their signal), and given to all
+    order = sorted(range(len(built)), key=lambda i: built[i][1].n_columns)
+    results: dict[int, tuple[DesignChoice, Any, DetrendResult | None]] = {}
+    breaks: tuple[float, ...] | None = None
+    for i in progress(order, enabled=show_progress and len(built) > 1, total=len(built),
+                      desc="nuisance model: fitting and scoring the candidate designs", unit="design"):
+        settings, design = built[i]
         if breaks:
             settings = {**settings, "motion_breaks": breaks}
-        design = build(RegressorConfig(**settings))
-        if any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d, _ in tried):
-            continue  # e.g. two motion settings for a target without motion variables
+            design = build(RegressorConfig(**settings))
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
             fit = detrend(lc, design, config=config, transit_mask=transit_mask)
             if breaks is None:
@@ -312,22 +325,23 @@ def fit_target(
                     design = build(RegressorConfig(**settings))
                     fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
         except HalfsibError as err:
-            if len(variants) == 1:
+            if len(built) == 1:
                 raise
             errors.append(err)
             log.info("%s: design %s not usable (%s)", star.meta.target_id or star.meta.source, settings, err)
-            tried.append((DesignChoice(settings, _columns(design), math.inf, math.nan), design, None))
+            results[i] = (DesignChoice(settings, _columns(design), math.inf, math.nan), design, None)
             continue
         precision, score = None, math.nan
-        if len(variants) > 1:
+        if len(built) > 1:
             try:
                 precision = heldout_precision(lc, design, fit)
                 score = getattr(precision, SELECTION_STATISTIC)
             except HalfsibError as err:  # e.g. under 10 blocks of 6.5 h: not scored
                 log.info("%s: design %s not scored (%s)", star.meta.target_id or star.meta.source, settings, err)
                 score = math.inf
-        tried.append((DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision),
-                      design, fit))
+        results[i] = (DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision),
+                      design, fit)
+    tried = [results[i] for i in range(len(built))]
     usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]
     if len(usable) > 1 and not all(math.isfinite(tried[i][0].heldout_ppm) for i in usable):
         # a light curve too short for the CDPP's 2-d flattening: the held-out scatter decides

@@ -236,6 +236,13 @@ class TargetRun:
         return systematics_scope(self.detrend.design_columns, offered)
 
     @property
+    def pointing_breaks(self) -> tuple[float, ...]:
+        """Times [d] where the chosen design restarts the motion response (``motion_breaks``;
+        found by :func:`halfsib.breaks.find_motion_breaks` for K2); () when none."""
+        chosen = [c for c in self.design_choices if c.chosen]
+        return tuple(chosen[0].settings.get("motion_breaks", ())) if chosen else ()
+
+    @property
     def corrected(self) -> Any:
         """The nuisance fit with the candidates' transits masked (the search's refit), else :attr:`detrend`.
 

@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
                                        show_progress=not args.quiet, transit_mask=mask)
     inputs = [args.target, *args.others] + [p for p in (args.basis, args.cbv) if p]
     chosen = next(c for c in choices if c.chosen)
-    result.write(out, inputs=inputs, settings={"regressors": str(regressors) if regressors else
-                                               f"chosen by held-out scatter: {chosen.settings or 'mission defaults'}"})
+    breaks = chosen.settings.get("motion_breaks", ())
+    result.write(out, inputs=inputs, settings={
+        "regressors": str(regressors) if regressors else f"chosen by held-out scatter: {_design_label(chosen.settings)}",
+        "pointing_breaks": ", ".join(f"{b:.4f}" for b in breaks) or "none"})
     if args.plot:
         import matplotlib
 
@@ -134,6 +136,10 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
         scores = "; ".join(f"{_design_label(c.settings)} {c.heldout_ppm:.0f}{' (chosen)' if c.chosen else ''}"
                            for c in choices)
         print(f"  held-out 6.5-h {label} [ppm] of the candidate designs: {scores}", file=sys.stdout)
+    breaks = next((c.settings.get("motion_breaks", ()) for c in choices if c.chosen), ())
+    if breaks:
+        print(f"  pointing breaks (the motion response restarts there): {', '.join(f'{b:.2f}' for b in breaks)} d",
+              file=sys.stdout)
     from ..regressors import systematics_scope
 
     scope = systematics_scope(result.design_columns, [name for c in choices for name in c.groups])
@@ -155,6 +161,7 @@ def _ppm(value: float) -> str:
 
 
 def _design_label(settings: dict[str, Any]) -> str:
-    if not settings:
+    shown = {k: v for k, v in settings.items() if k != "motion_breaks"}  # the same for every candidate
+    if not shown:
         return "mission defaults"
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
