@@ -285,14 +285,19 @@ def fit_target(
     def build(cfg: RegressorConfig) -> Any:
         return build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None, config=cfg)
 
+    def with_breaks(cfg: RegressorConfig, design: Any, fit: DetrendResult
+                    ) -> tuple[tuple[float, ...], Any, DetrendResult]:
+        """The breaks found from ``fit``, and the design refitted with them (warm start)."""
+        found = _pointing_breaks(star, lc, design, fit, cfg)
+        if not found:
+            return found, design, fit
+        design = build(dataclasses.replace(cfg, motion_breaks=found))
+        return found, design, detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
+
     if regressors is not None:
         design = build(regressors)
-        fit = detrend(lc, design, config=config, transit_mask=transit_mask)
-        breaks = _pointing_breaks(star, lc, design, fit, regressors)
-        if breaks:  # the response restarted at the breaks, from the fit without them
-            regressors = dataclasses.replace(regressors, motion_breaks=breaks)
-            design = build(regressors)
-            fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
+        breaks, design, fit = with_breaks(regressors, design,
+                                          detrend(lc, design, config=config, transit_mask=transit_mask))
         only = DesignChoice(settings={"motion_breaks": breaks} if breaks else {}, groups=_columns(design),
                             heldout_ppm=float("nan"), log_likelihood=fit.log_likelihood, chosen=True)
         return lc, design, fit, (only,)
@@ -318,12 +323,10 @@ def fit_target(
             design = build(RegressorConfig(**settings))
         try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
             fit = detrend(lc, design, config=config, transit_mask=transit_mask)
-            if breaks is None:
-                breaks = _pointing_breaks(star, lc, design, fit, RegressorConfig(**settings))
-                if breaks:  # this design again, its response restarted at the breaks
+            if breaks is None:  # the first (smallest) design: search, and refit it with its breaks
+                breaks, design, fit = with_breaks(RegressorConfig(**settings), design, fit)
+                if breaks:
                     settings = {**settings, "motion_breaks": breaks}
-                    design = build(RegressorConfig(**settings))
-                    fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
         except HalfsibError as err:
             if len(built) == 1:
                 raise

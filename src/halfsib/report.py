@@ -269,7 +269,7 @@ def run_summary(run: Any) -> dict[str, Any]:
         "time_system": _time_system(d.time_format), "n_cadences": int(d.time.size),
         "n_fitted": int((~d.masked & ~d.clipped).sum()), "design_columns": dict(d.design_columns),
         "systematics_model": run.systematics_scope,
-        "pointing_breaks_days": [float(b) for b in getattr(run, "pointing_breaks", ())],
+        "pointing_breaks_days": [float(b) for b in run.pointing_breaks],
         "hyperparameters": {k: _finite(float(v)) for k, v in d.hyperparameters.items()},
         "corrected_rms_ppm": _finite(float(d.corrected_rms_ppm)),
         "cdpp_ppm": {"raw": _finite(float(run.corrected.raw_cdpp_ppm)), "corrected": _finite(float(run.corrected.cdpp_ppm)),

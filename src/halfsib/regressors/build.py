@@ -28,8 +28,8 @@ from ._util import initial_prior_scale, make_group
 from .cbv import cbv_regressors
 from .elc import WEIGHTINGS, ElcBasis
 from .motion import (
-    MODULATIONS, MOTION_BASES, MOTION_VARIABLES, elc_motion_products, motion_regressors, motion_response_terms,
-    motion_variables, step_regressors,
+    MODULATIONS, MOTION_BASES, MOTION_VARIABLES, check_breaks, elc_motion_products, motion_regressors,
+    motion_response_terms, motion_variables, step_regressors,
 )
 from .pixels import CPM_SELECTIONS, cpm_regressors, pld_regressors
 from .smooth import settling_regressors, spline_regressors
@@ -202,11 +202,13 @@ class RegressorConfig:
         if not isinstance(self.motion, bool):
             raise ConfigurationError(f"RegressorConfig.motion must be True or False, got {self.motion!r}")
         if self.find_breaks is not None and not isinstance(self.find_breaks, bool):
-            raise ConfigurationError(f"RegressorConfig.find_breaks must be True, False or None, got {self.find_breaks!r}")
-        breaks = tuple(float(x) for x in np.atleast_1d(np.asarray(self.motion_breaks, dtype=float)))
-        if not all(np.isfinite(x) for x in breaks):
-            raise ConfigurationError(f"RegressorConfig.motion_breaks must be finite times [d], got {self.motion_breaks}")
-        object.__setattr__(self, "motion_breaks", tuple(sorted(breaks)))
+            raise ConfigurationError(f"RegressorConfig.find_breaks must be True, False or None, "
+                                     f"got {self.find_breaks!r}")
+        try:
+            object.__setattr__(self, "motion_breaks", check_breaks(self.motion_breaks))
+        except (ConfigurationError, TypeError, ValueError):
+            raise ConfigurationError(f"RegressorConfig.motion_breaks must be finite times [d], "
+                                     f"got {self.motion_breaks!r}") from None
 
     @classmethod
     def for_mission(cls, mission: str, **overrides: Any) -> RegressorConfig:

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["motion_regressors", "motion_response_terms", "step_regressors", "centroid_track",
            "arclength_from_centroids", "motion_variables", "elc_motion_products", "reference_position",
-           "break_segments", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
+           "break_segments", "check_breaks", "MOTION_VARIABLES", "MODULATIONS", "MOTION_BASES"]
 
 MOTION_VARIABLES = ("auto", "arclength", "centroids")
 MODULATIONS = ("windows", "splines", "none")
@@ -240,8 +240,9 @@ def break_segments(time: FloatArray, good: BoolArray, breaks: tuple[float, ...] 
     return spans
 
 
-def _check_breaks(breaks: Any) -> tuple[float, ...]:
-    out = tuple(float(b) for b in np.atleast_1d(np.asarray(breaks, dtype=float))) if len(breaks) else ()
+def check_breaks(breaks: Any) -> tuple[float, ...]:
+    """``breaks`` as sorted finite floats [d]; ConfigurationError otherwise."""
+    out = tuple(float(b) for b in np.atleast_1d(np.asarray(breaks, dtype=float)))
     if not all(np.isfinite(out)):
         raise ConfigurationError(f"motion breaks must be finite times [d], got {breaks}")
     return tuple(sorted(out))
@@ -322,7 +323,7 @@ def motion_regressors(
         reference position (:func:`reference_position`).
     """
     _check(degree, n_windows, modulation, basis, n_splines)
-    breaks = _check_breaks(breaks)
+    breaks = check_breaks(breaks)
     values = motion_variables(target, variables)
     good, time = target.good, target.time
     if flux is None:
@@ -392,7 +393,7 @@ def step_regressors(
     RegressorGroup
         One column per break that has good cadences on both sides, named ``<name>_<time>``.
     """
-    breaks = _check_breaks(breaks)
+    breaks = check_breaks(breaks)
     t = np.nan_to_num(time, nan=-np.inf)
     tg = time[good & np.isfinite(time)]
     kept = [b for b in breaks if tg.size and tg.min() < b < tg.max()]
