@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ../shared/data]
       python benchmarks/bench_designs.py --campaign --workers 2   (all 132 C13 stars, chosen design only)
+      python benchmarks/bench_designs.py --campaign --campaign-breaks --workers 2   (the breaks found once)
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
 ``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
@@ -176,15 +177,16 @@ def injections(files: list, n_stars: int) -> None:
 _CAMPAIGN: dict = {}
 
 
-def _read_campaign(paths: list[str], find_breaks: bool = True) -> None:
-    """Worker initialiser: read every C13 star once (``find_breaks=False``: the K2 default off)."""
+def _read_campaign(paths: list[str], find_breaks: bool = True, breaks: tuple | None = None) -> None:
+    """Worker initialiser: read every C13 star once (``find_breaks=False``: the K2 default off;
+    ``breaks``: the campaign's pointing breaks, given to every target instead of its own search)."""
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     import halfsib
     from halfsib.regressors import MISSION_DEFAULTS
 
     MISSION_DEFAULTS["K2"]["find_breaks"] = find_breaks
-
+    _CAMPAIGN["__breaks__"] = breaks
     _CAMPAIGN.update({p: halfsib.read(p) for p in paths})
 
 
@@ -195,11 +197,11 @@ def _chosen_only(path: str) -> tuple:
     from halfsib.precision import cdpp
 
     target = _CAMPAIGN[path]
-    others = [s for p, s in _CAMPAIGN.items() if p != path]
+    others = [s for p, s in _CAMPAIGN.items() if p != path and p != "__breaks__"]
     name = target.meta.target_id
     mask = planet_mask(name, np.asarray(target.time, float))
     t0 = time.process_time()
-    _, _, fit, choices = fit_target(target, others=others, transit_mask=mask)
+    _, _, fit, choices = fit_target(target, others=others, transit_mask=mask, pointing_breaks=_CAMPAIGN["__breaks__"])
     seconds = time.process_time() - t0
     d = fits.getdata(path, "BESTAPER")
     peer_time, peer_flux = np.asarray(d["T"], float), np.asarray(d["FCOR"], float)
@@ -210,17 +212,32 @@ def _chosen_only(path: str) -> tuple:
     return name, peer, ours, _label(chosen.settings), tuple(chosen.settings.get("motion_breaks", ())), seconds
 
 
-def campaign(files: list, workers: int, stride: int = 1, find_breaks: bool = True) -> None:
+def campaign(files: list, workers: int, stride: int = 1, find_breaks: bool = True,
+             campaign_breaks: bool = False) -> None:
     """Every ``stride``-th C13 star (all read as regressors), the chosen design only (no ablation,
-    no refit of the other candidate)."""
+    no refit of the other candidate); with ``campaign_breaks`` the campaign's pointing breaks
+    are found once (``find_campaign_breaks``, timed) and given to every target."""
     from concurrent.futures import ProcessPoolExecutor
 
     paths = [str(f) for f in files]
     targets = paths[::stride]
-    print(f"C13, {len(targets)} of {len(paths)} stars, chosen design only ({workers} worker(s), pointing-break "
-          f"search {'on' if find_breaks else 'off'}); CDPP [ppm]")
+    breaks = None
+    if campaign_breaks:
+        from halfsib.pipeline import find_campaign_breaks
+
+        t0 = time.process_time()
+        with ProcessPoolExecutor(workers) as pool:
+            found = find_campaign_breaks(paths, mapper=pool.map)
+        breaks = found.times
+        print(f"campaign pointing breaks from {len(found.searches)} stars: "
+              f"{', '.join(f'{b:.3f}' for b in breaks) or 'none'} d "
+              f"({time.process_time() - t0:.1f} s CPU in this process; each star's own breaks: "
+              f"{[tuple(round(b, 2) for b in s.times) for s in found.searches]})")
+    search = "the campaign's, found once" if campaign_breaks else ("on" if find_breaks else "off")
+    print(f"C13, {len(targets)} of {len(paths)} stars, chosen design only ({workers} worker(s), pointing breaks "
+          f"{search}); CDPP [ppm]")
     rows = []
-    with ProcessPoolExecutor(workers, initializer=_read_campaign, initargs=(paths, find_breaks)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_read_campaign, initargs=(paths, find_breaks, breaks)) as pool:
         for name, peer, ours, label, breaks, seconds in pool.map(_chosen_only, targets):
             rows.append((peer, ours, label, len(breaks), seconds))
             print(f"{name:16s} peer {peer:8.1f}  halfsib {ours:8.1f}  ratio {ours / peer:5.2f}  {label:11s} "
@@ -245,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for --campaign")
     ap.add_argument("--stride", type=int, default=1, help="with --campaign: every k-th star")
     ap.add_argument("--no-breaks", action="store_true", help="with --campaign: the pointing-break search off")
+    ap.add_argument("--campaign-breaks", action="store_true",
+                    help="with --campaign: the campaign's pointing breaks found once and given to every target")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -253,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
 
     data = Path(args.data)
     if args.campaign:
-        campaign(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.workers, args.stride, not args.no_breaks)
+        campaign(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.workers, args.stride, not args.no_breaks,
+                 args.campaign_breaks)
         return
     rows: list = []
     if args.c13_stars:

@@ -32,6 +32,10 @@ from halfsib.batch.execute import MARKER_NAME, RUNNING_NAME, run_target
 from halfsib.batch.lock import LOCK_NAME
 from halfsib.batch.tasks import detrend_search_task
 from halfsib.batch.workers import DIED_TWICE, Workers, run_targets, worker_error
+from halfsib.regressors import RegressorConfig
+
+#: the light test tasks fit no model: no campaign pointing-break search for their K2 groups
+NO_BREAKS = RegressorConfig(find_breaks=False)
 from test_batch import N_STARS, _light, _rows, campaign, light_task, reference_run  # noqa: F401 - fixtures
 
 VICTIM = "03"  # the target whose worker dies: target id ending in 03
@@ -112,7 +116,7 @@ def _failures(out: Path) -> Table:
 
 # ---------------------------------------------------------------- a worker killed: local pool
 def test_a_worker_killed_mid_target_is_retried_on_a_fresh_pool(inputs, tmp_path, light_reference):
-    summary = run_batch([inputs], tmp_path / "out", BatchConfig(workers=2, task=kill_once_task, progress=False))
+    summary = run_batch([inputs], tmp_path / "out", BatchConfig(regressors=NO_BREAKS, workers=2, task=kill_once_task, progress=False))
     assert list((tmp_path / "kills").iterdir()), "the victim's worker was never killed"
     assert (summary.n_done, summary.n_failed, summary.exit_status, summary.worker_restarts) == (N_STARS, 0, 0, 1)
     assert _rows(tmp_path / "out" / "catalog.ecsv") == light_reference
@@ -122,7 +126,7 @@ def test_a_worker_killed_mid_target_is_retried_on_a_fresh_pool(inputs, tmp_path,
 
 def test_a_target_whose_worker_always_dies_is_failed_and_the_rest_done(inputs, tmp_path, light_reference):
     out = tmp_path / "out"
-    summary = run_batch([inputs], out, BatchConfig(workers=2, task=kill_always_task, progress=False))
+    summary = run_batch([inputs], out, BatchConfig(regressors=NO_BREAKS, workers=2, task=kill_always_task, progress=False))
     assert (summary.n_done, summary.n_failed, summary.exit_status, summary.worker_restarts) == (N_STARS - 1, 1, 1, 2)
     failures = _failures(out)
     assert list(failures["stage"]) == ["task"] and failures["target_id"][0].endswith(VICTIM)
@@ -138,7 +142,7 @@ def test_a_target_whose_worker_always_dies_is_failed_and_the_rest_done(inputs, t
 def test_a_worker_killed_mid_target_with_the_default_task_gives_the_reference_catalog(inputs, tmp_path,
                                                                                       reference_run):
     reference, _ = reference_run
-    summary = run_batch([inputs], tmp_path / "out", BatchConfig(workers=2, task=kill_once_search_task,
+    summary = run_batch([inputs], tmp_path / "out", BatchConfig(regressors=NO_BREAKS, workers=2, task=kill_once_search_task,
                                                                 progress=False))
     assert list((tmp_path / "kills").iterdir())
     assert (summary.n_done, summary.n_failed, summary.exit_status, summary.worker_restarts) == (N_STARS, 0, 0, 1)
@@ -160,7 +164,7 @@ class _BreakingExecutor(Executor):
 
 
 def test_a_broken_pool_passed_in_cannot_be_replaced_so_its_targets_fail_clearly(campaign, tmp_path):
-    summary = run_batch([campaign / "lc"], tmp_path, BatchConfig(workers=1, task=light_task, progress=False),
+    summary = run_batch([campaign / "lc"], tmp_path, BatchConfig(regressors=NO_BREAKS, workers=1, task=light_task, progress=False),
                         executor=_BreakingExecutor())
     assert (summary.n_done, summary.n_failed, summary.worker_restarts) == (N_STARS - 1, 1, 0)
     error = _failures(tmp_path)["error"][0]
@@ -234,7 +238,7 @@ def test_a_cancelled_task_after_the_scheduler_left_raises_scheduler_lost():
 
 @pytest.mark.slow
 def test_a_dask_worker_killed_mid_target_is_rerun_by_the_scheduler(inputs, tmp_path, light_reference):
-    summary = run_batch([inputs], tmp_path / "out", BatchConfig(workers=2, dask=True, task=kill_once_task,
+    summary = run_batch([inputs], tmp_path / "out", BatchConfig(regressors=NO_BREAKS, workers=2, dask=True, task=kill_once_task,
                                                                 progress=False))
     assert list((tmp_path / "kills").iterdir()), "the victim's worker was never killed"
     assert (summary.n_done, summary.n_failed, summary.exit_status) == (N_STARS, 0, 0)
@@ -248,7 +252,7 @@ def test_a_target_that_kills_every_dask_worker_is_a_killed_worker_failure(inputs
     # one task per worker at a time (the death is charged to its target only); give up after the second death
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,
                           "distributed.scheduler.worker-saturation": 1.0}):
-        summary = run_batch([inputs], tmp_path / "out", BatchConfig(workers=2, dask=True, task=kill_always_task,
+        summary = run_batch([inputs], tmp_path / "out", BatchConfig(regressors=NO_BREAKS, workers=2, dask=True, task=kill_always_task,
                                                                     progress=False))
     assert (summary.n_done, summary.n_failed, summary.exit_status) == (N_STARS - 1, 1, 1)
     failures = _failures(tmp_path / "out")
@@ -395,7 +399,7 @@ def test_a_scheduler_that_goes_away_mid_run_keeps_complete_targets_and_a_rerun_r
         killer.start()
         start = time.time()
         with pytest.raises(SchedulerLostError) as info:
-            run_batch([campaign / "lc"], out, BatchConfig(scheduler=address, task=sleepy_task, progress=False))
+            run_batch([campaign / "lc"], out, BatchConfig(regressors=NO_BREAKS, scheduler=address, task=sleepy_task, progress=False))
         killer.join()
         seconds = time.time() - start
     err = info.value
@@ -405,7 +409,7 @@ def test_a_scheduler_that_goes_away_mid_run_keeps_complete_targets_and_a_rerun_r
     assert seconds < 30, f"the lost scheduler was noticed after {seconds:.0f} s"
     assert not (out / "catalog.ecsv").exists() and not (out / LOCK_NAME).exists()
     with ThreadPoolExecutor(2) as ex:  # the rerun (here on threads) skips the kept targets
-        again = run_batch([campaign / "lc"], out, BatchConfig(workers=2, task=sleepy_task, progress=False),
+        again = run_batch([campaign / "lc"], out, BatchConfig(regressors=NO_BREAKS, workers=2, task=sleepy_task, progress=False),
                           executor=ex)
     assert again.n_complete_before >= err.n_kept and again.n_complete_before + again.n_done == N_STARS
     assert again.n_done >= 1 and again.exit_status == 0

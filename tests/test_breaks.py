@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from halfsib.breaks import break_columns, break_gain, candidate_breaks, find_motion_breaks
+from halfsib.breaks import BreakSearch, break_columns, break_gain, candidate_breaks, find_motion_breaks, shared_breaks
 from halfsib.exceptions import ConfigurationError
 from halfsib.gp import StellarKernel
 from halfsib.likelihood import MarginalLikelihood
 from halfsib.model import detrend
-from halfsib.pipeline import fit_target
+from halfsib.pipeline import find_campaign_breaks, fit_target
 from halfsib.regressors import (
     RegressorConfig, break_segments, build_design, motion_regressors, motion_response, step_regressors,
 )
@@ -151,6 +153,56 @@ def test_fit_target_restarts_the_response_at_found_breaks(rng):
         return float(np.std(diff - np.median(diff)))
 
     assert error(fit) < 0.5 * error(without)
+
+
+def test_shared_breaks_are_those_most_stars_found():
+    """Times within the tolerance are one event, each star counted once; the time found most
+    often names the event; a star's lone break is not shared."""
+    searches = [BreakSearch((2997.33, 3032.76), (40.0, 90.0), 200), BreakSearch((2997.33,), (30.0,), 200),
+                BreakSearch((2997.28, 3032.76), (26.0, 50.0), 200), BreakSearch((), (), 200),
+                BreakSearch((2990.03,), (27.0,), 200)]
+    assert shared_breaks(searches) == (2997.33, 3032.76)  # 3 and 2 of 5 stars; 2990.03 only 1
+    assert shared_breaks(searches, min_fraction=0.5) == (2997.33,)
+    assert shared_breaks(searches, tolerance=0.01, min_fraction=0.5) == ()  # 2997.28 is its own event
+    assert shared_breaks([BreakSearch((5.0, 5.2), (30.0, 30.0), 9)], min_fraction=1.0) == (5.0,)  # one star once
+    assert shared_breaks([]) == ()
+    for bad in (dict(min_fraction=0.0), dict(min_fraction=1.5), dict(tolerance=0.0)):
+        with pytest.raises(ConfigurationError):
+            shared_breaks(searches, **bad)
+
+
+def test_campaign_breaks_are_found_once_and_replace_the_per_target_search(rng, monkeypatch, tmp_path):
+    """Three stars with the same pointing break: the campaign's break is found from them; a
+    target given it (or a basis carrying it) is built with it and searches nothing; ``()``
+    switches both off."""
+    import halfsib.breaks
+    from halfsib.regressors import ElcBasis
+
+    at = 2021.3
+    stars = [k2_star(np.random.default_rng(seed), break_at=at)[0] for seed in (1, 2, 3)]
+    found = find_campaign_breaks(stars, n_stars=3)
+    assert len(found.searches) == 3 and found.skipped == ()
+    assert len(found.times) == 1 and abs(found.times[0] - at) < 0.25, found
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("a target searched its own breaks although the campaign's were given")
+
+    monkeypatch.setattr(halfsib.breaks, "find_motion_breaks", no_search)
+    _, design, _, choices = fit_target(stars[0], regressors=RegressorConfig(**SMALL), pointing_breaks=found.times)
+    assert choices[0].settings["motion_breaks"] == found.times and "motion_steps" in design.groups
+    _, design, _, choices = fit_target(stars[0], regressors=RegressorConfig(**SMALL), pointing_breaks=())
+    assert "motion_steps" not in design.groups and choices[0].settings == {}
+    others = [k2_star(np.random.default_rng(seed), break_at=at)[0] for seed in (4, 5)]
+    others = [o.replace(meta=dataclasses.replace(o.meta, target_id=f"EPIC {i}", source=f"<memory EPIC {i}>"))
+              for i, o in zip((4, 5), others)]
+    basis = ElcBasis.build(others, n_components=1, n_folds=1)
+    assert basis.pointing_breaks is None
+    basis.pointing_breaks = found.times
+    basis.save(tmp_path / "basis.fits")
+    loaded = ElcBasis.load(tmp_path / "basis.fits")
+    assert loaded.pointing_breaks == found.times
+    _, _, _, choices = fit_target(stars[0], basis=loaded, regressors=RegressorConfig(**{**SMALL, "n_elc": 1}))
+    assert choices[0].settings["motion_breaks"] == found.times
 
 
 @pytest.mark.shared_data

@@ -194,6 +194,23 @@ def test_gradient_matches_finite_differences(rng):
     np.testing.assert_allclose(list(col.values()), dense_col, rtol=1e-8, atol=1e-10)
 
 
+def test_gradient_with_flat_columns_elsewhere_matches_finite_differences(rng):
+    """diag(S'⁻¹ c G c) = 1 − diag(S'⁻¹) on prior columns holds with flat columns in the system."""
+    p = problem(rng, m=8, kernel="sho")
+    labels = ["flat"] * 2 + ["elc"] * 4 + ["cbv"] * 2
+    ml = build(p, groups=labels).with_prior_variance({"flat": np.inf, "elc": 0.4, "cbv": 2.0})
+    col = ml._column_gradient()  # the public call refuses any grouping that has a flat column
+    assert np.all(np.isnan(col[:2]))
+    col = {"elc": col[2:6].sum(), "cbv": col[6:].sum()}
+
+    def lnl(x):
+        return ml.with_prior_variance({"flat": np.inf, "elc": float(np.exp(x[0])), "cbv": float(np.exp(x[1]))}
+                                      ).log_likelihood()
+
+    fd = ref.finite_difference_gradient(lnl, np.log([0.4, 2.0]), step=1e-5)
+    np.testing.assert_allclose([col["elc"], col["cbv"]], fd, rtol=1e-6, atol=1e-7)
+
+
 def test_zero_prior_variance_drops_column(rng):
     p = problem(rng, m=6, kernel="sho")
     p["lam"][[1, 4]] = 0.0

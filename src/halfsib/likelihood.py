@@ -154,6 +154,16 @@ class _Prior:
         e = self.equil if x.ndim == 1 else self.equil[:, None]
         return sla.solve_triangular(self.chol, x / e, lower=True, check_finite=False)
 
+    def inverse_diagonal(self) -> FloatArray:
+        """diag(S'⁻¹), shape (M',): column sums of squares of L⁻¹ over E²; O(M'³/3), a third of a
+        Cholesky solve with M' right-hand sides."""
+        if self.active.size == 0:
+            return np.zeros(0)
+        inverse, info = lapack.dtrtri(self.chol, lower=1)
+        if info != 0:
+            raise NotPositiveDefiniteError(f"the Cholesky factor of S' is singular (LAPACK dtrtri info {info})")
+        return np.einsum("ij,ij->j", inverse, inverse) / self.equil**2
+
 
 class MarginalLikelihood:
     """Marginal likelihood of y with regression weights and stellar GP integrated out.
@@ -501,9 +511,9 @@ class MarginalLikelihood:
         return out
 
     def _column_gradient(self) -> FloatArray:
+        # diag(S'⁻¹ c G c) = diag(I − S'⁻¹ D) with D = 1 on prior columns, 0 on flat ones
         p, out = self._prior, np.zeros(self.n_columns)
-        g_b = p.scale[:, None] * self._solves.gram[np.ix_(p.active, p.active)] * p.scale[None, :]
-        t_diag = np.diag(p.solve(g_b))
+        t_diag = 1.0 - p.inverse_diagonal() * np.where(p.flat, 0.0, 1.0)
         grad = 0.5 * self._beta**2 - 0.5 * t_diag
         out[p.active] = np.where(p.flat, np.nan, grad)
         return out

@@ -3,7 +3,9 @@
 The group's stars are read on the workers (``mapper``), stacked and decomposed here
 (:meth:`halfsib.regressors.ElcBasis.build` with fold exclusion: every target's ELCs leave
 out the fold holding it and its neighbours), and written to ``OUTDIR/basis/<group>.fits``
-with every single-fold-left-out component set precomputed. Workers load that file once
+with every single-fold-left-out component set precomputed and, where the mission searches
+pointing breaks (K2), the group's breaks found once (:func:`halfsib.pipeline.find_campaign_breaks`)
+so that no target searches its own. Workers load that file once
 per process (:func:`halfsib.batch.tasks.load_basis`); no basis array is ever sent with a
 task. A basis whose fingerprint (member files with their sizes and modification times,
 and the settings) matches the sidecar ``<group>.json`` is reused on a rerun.
@@ -60,7 +62,8 @@ def basis_settings(mission: str, regressors: Any, n_folds: int) -> dict[str, Any
 
     cfg = (regressors or RegressorConfig()).resolved(mission)
     return {"n_components": int(cfg.n_elc), "exclusion_radius": float(cfg.exclusion_radius),
-            "weighting": cfg.elc_weighting, "n_folds": int(n_folds)}
+            "weighting": cfg.elc_weighting, "n_folds": int(n_folds),
+            "find_breaks": bool(cfg.motion and cfg.find_breaks and not cfg.motion_breaks)}
 
 
 def _fingerprint(paths: Sequence[str], settings: dict[str, Any], flux_column: str | None) -> str:
@@ -100,6 +103,22 @@ def _build(stars: list[Any], settings: dict[str, Any]) -> Any:
             log.info("basis: retrying with %d folds (%s)", folds, err)
 
 
+def _campaign_breaks(group: str, paths: Sequence[str], flux_column: str | None,
+                     mapper: Callable[..., Iterable[Any]]) -> tuple[float, ...] | None:
+    """The group's pointing breaks (:func:`halfsib.pipeline.find_campaign_breaks`); None when no
+    star could be searched (each target then searches its own)."""
+    from ..pipeline import find_campaign_breaks
+
+    try:
+        found = find_campaign_breaks(sorted(paths), flux_column=flux_column, mapper=mapper)
+    except HalfsibError as err:
+        log.warning("group %s: no campaign pointing breaks (%s); each target searches its own", group, err)
+        return None
+    log.info("group %s: pointing breaks %s (from %d stars)", group,
+             ", ".join(f"{t:.3f}" for t in found.times) or "none", len(found.searches))
+    return found.times
+
+
 def ensure_group_basis(group: str, paths: Sequence[str], basis_dir: Path, settings: dict[str, Any], *,
                        flux_column: str | None = None,
                        mapper: Callable[..., Iterable[Any]] = map) -> GroupBasis:
@@ -134,6 +153,8 @@ def ensure_group_basis(group: str, paths: Sequence[str], basis_dir: Path, settin
     stars = [s for s in mapper(read_lightcurve, list(paths), [flux_column] * len(paths)) if s is not None]
     try:
         basis = _build(stars, settings)
+        if settings.get("find_breaks"):
+            basis.pointing_breaks = _campaign_breaks(group, paths, flux_column, mapper)
         basis.save(out, overwrite=True, inputs=[s.meta.source for s in stars if s.meta.source])
     except HalfsibError as err:
         log.warning("group %s: no ELC basis: %s", group, err)

@@ -16,6 +16,13 @@ each fold left out. The file lets `detrend`/`batch` give every target ELCs that 
 contain the target or its neighbours, with no PCA per target.
 
 Stars that cannot be read or have too little good data are reported and left out.
+
+K2 (where targets search their own pointing breaks by default): 12 stars evenly spaced
+through the set are each fitted with their own motion terms and searched for pointing
+breaks, and the breaks found on at least 40 % of them are the campaign's. They are saved
+in the basis file; `detrend`, `search`, `run` and `batch` with this --basis give them to
+every target and skip the per-target search (about 1 minute here, saved on every target).
+--no-breaks skips this; --break-stars sets how many stars vote.
 With --same-channel, one basis per detector (K2/Kepler channel, TESS camera/CCD) is
 written, named after -o with the detector appended: basis.fits -> basis_ch68.fits.
 
@@ -45,6 +52,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--quality-bitmask", default="default",
                    help="'default', 'hard', 'none' or an integer (which flags make a cadence bad)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--no-breaks", action="store_true",
+                   help="do not search the campaign's pointing breaks (K2; each target then searches its own)")
+    p.add_argument("--break-stars", type=int, default=12, metavar="N",
+                   help="stars searched for the campaign's pointing breaks (default 12)")
 
 
 def _output_path(output: str, detector: str | None) -> Path:
@@ -78,13 +89,43 @@ def _build_one(args: argparse.Namespace, detector: str, members: list[Any]) -> b
     try:
         basis = ElcBasis.build(members, n_components=args.components, n_folds=min(args.folds, len(members)),
                                exclusion_radius=args.exclusion_radius, weighting=args.weighting)
+        basis.pointing_breaks = _campaign_breaks(args, members, what)
         basis.save(out, overwrite=args.overwrite, inputs=[s.meta.source for s in members if s.meta.source])
     except (HalfsibError, FileExistsError) as err:
         print(f"halfsib basis: error: {what}: {err}", file=sys.stderr)
         return False
+    breaks = ("" if basis.pointing_breaks is None else
+              f"; pointing breaks at {', '.join(f'{b:.3f}' for b in basis.pointing_breaks) or 'none'} d")
     print(f"{out}: {basis.stars.n_stars} stars ({len(basis.rejected)} left out) x {basis.grid.size} cadences, "
-          f"{basis.n_folds} folds, {basis.mission} {basis.season}")
+          f"{basis.n_folds} folds, {basis.mission} {basis.season}{breaks}")
     return True
+
+
+def _campaign_breaks(args: argparse.Namespace, members: list[Any], what: str) -> tuple[float, ...] | None:
+    """The set's pointing breaks where its mission searches them (K2) and --no-breaks is not given."""
+    from .._progress import progress
+    from ..exceptions import HalfsibError
+    from ..pipeline import find_campaign_breaks
+    from ..regressors import RegressorConfig
+
+    mission = members[0].meta.mission
+    sources = [s.meta.source for s in members if s.meta.source]
+    if args.no_breaks or not RegressorConfig().resolved(mission).find_breaks or not sources:
+        return None
+
+    def mapper(func: Any, *iterables: Any) -> Any:
+        return progress(map(func, *iterables), enabled=not args.quiet, total=min(args.break_stars, len(sources)),
+                        desc=f"{what}: pointing breaks", unit="star")
+
+    try:
+        found = find_campaign_breaks(sources, n_stars=args.break_stars, flux_column=args.flux_column, mapper=mapper)
+    except HalfsibError as err:
+        print(f"halfsib basis: {what}: no pointing breaks searched ({err}); each target will search its own",
+              file=sys.stderr)
+        return None
+    for line in found.skipped:
+        print(f"halfsib basis: pointing breaks: skipped {line}", file=sys.stderr)
+    return found.times
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.components < 1 or args.folds < 1:
         raise ConfigurationError(f"--components and --folds must be >= 1, got {args.components} and {args.folds}")
+    if args.break_stars < 1:
+        raise ConfigurationError(f"--break-stars must be >= 1, got {args.break_stars}")
     check_output_file(args.output, "-o", overwrite=args.overwrite or args.same_channel)  # per-set names: checked at save
     bitmask = parse_bitmask(args.quality_bitmask)
     series, failures = read_many(expand_paths(args.others), on_error="skip", show_progress=not args.quiet,

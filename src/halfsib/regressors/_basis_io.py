@@ -3,7 +3,8 @@
 Layout (all HDUs named):
 
 - ``PRIMARY``: ``HSKIND = 'ELCBASIS'``, format version, mission/season/time system, build
-  settings (JSON), rejected stars (JSON) and the provenance cards of :mod:`halfsib.io.writers`.
+  settings (JSON), rejected stars (JSON), the campaign's pointing breaks when they were
+  searched (``HSBREAKS``, JSON list of days) and the provenance cards of :mod:`halfsib.io.writers`.
 - ``GRID``: table ``CADENCENO``, ``TIME`` (G rows).
 - ``STARS``: table, one row per star (label, id, source, RA, Dec, detector, fold, weight,
   noise, median, coverage).
@@ -61,6 +62,8 @@ def _header(basis: Any, inputs: Sequence[str | os.PathLike[str]]) -> Any:
                        ("HSREJECT", json.dumps([list(r) for r in basis.rejected])),
                        ("HSINPUTS", json.dumps(record["inputs"]))):
         header[key] = value
+    if basis.pointing_breaks is not None:
+        header["HSBREAKS"] = (json.dumps(list(basis.pointing_breaks)), "campaign pointing breaks [d], JSON")
     return header
 
 
@@ -126,7 +129,8 @@ def read_basis_file(cls: Any, path: str | os.PathLike[str]) -> Any:
         basis = cls(matrix, grid, stars, n_components=int(header["NCOMP"]), exclusion_radius=float(header["EXCLRAD"]),
                     time_format=str(header["TIMEFMT"]), mission=str(header["MISSION"]), season=str(header["SEASON"]),
                     settings=json.loads(header.get("HSCONFIG", "{}")),
-                    rejected=[tuple(r) for r in json.loads(header.get("HSREJECT", "[]"))])
+                    rejected=[tuple(r) for r in json.loads(header.get("HSREJECT", "[]"))],
+                    pointing_breaks=json.loads(header["HSBREAKS"]) if "HSBREAKS" in header else None)
         for hdu in hdul:
             if hdu.name.startswith("ELC_"):
                 name = hdu.name[4:]

@@ -83,11 +83,16 @@ class ElcBasis:
         Default exclusion radius, arcsec (also used to group neighbours into folds).
     settings : dict
         How the basis was built (recorded in saved files).
+    pointing_breaks : tuple of float or None
+        The campaign's pointing breaks [d] (:func:`halfsib.pipeline.find_campaign_breaks`),
+        saved with the basis; :func:`halfsib.pipeline.fit_target` gives them to every target
+        instead of searching each one. None: not searched (each target searches its own).
     """
 
     def __init__(self, matrix: FloatArray, grid: Grid, stars: StarCatalogue, *, n_components: int,
                  exclusion_radius: float, time_format: str, mission: str = "unknown", season: str = "?",
-                 settings: dict[str, Any] | None = None, rejected: Sequence[tuple[str, str]] = ()):
+                 settings: dict[str, Any] | None = None, rejected: Sequence[tuple[str, str]] = (),
+                 pointing_breaks: Sequence[float] | None = None):
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         self.grid = grid
         self.stars = stars
@@ -98,6 +103,7 @@ class ElcBasis:
         self.season = season
         self.settings = dict(settings or {})
         self.rejected = tuple(rejected)
+        self.pointing_breaks = None if pointing_breaks is None else tuple(float(b) for b in pointing_breaks)
         self._gram: FloatArray | None = None
         self._cache: dict[frozenset[int], tuple[FloatArray, FloatArray]] = {}
 
