@@ -156,15 +156,15 @@ def test_fit_target_restarts_the_response_at_found_breaks(rng):
 
 
 def test_shared_breaks_are_those_most_stars_found():
-    """Times within the tolerance are one event, each star counted once; the time found most
-    often names the event; a star's lone break is not shared."""
+    """Times within the tolerance are one event, each star counted once, at the median of its
+    times; a star's lone break is not shared."""
     searches = [BreakSearch((2997.33, 3032.76), (40.0, 90.0), 200), BreakSearch((2997.33,), (30.0,), 200),
                 BreakSearch((2997.28, 3032.76), (26.0, 50.0), 200), BreakSearch((), (), 200),
                 BreakSearch((2990.03,), (27.0,), 200)]
-    assert shared_breaks(searches) == (2997.33, 3032.76)  # 3 and 2 of 5 stars; 2990.03 only 1
+    assert shared_breaks(searches) == (2997.33, 3032.76)  # 3 and 2 of 5 stars (median); 2990.03 only 1
     assert shared_breaks(searches, min_fraction=0.5) == (2997.33,)
     assert shared_breaks(searches, tolerance=0.01, min_fraction=0.5) == ()  # 2997.28 is its own event
-    assert shared_breaks([BreakSearch((5.0, 5.2), (30.0, 30.0), 9)], min_fraction=1.0) == (5.0,)  # one star once
+    assert shared_breaks([BreakSearch((5.0, 5.2), (30.0, 30.0), 9)], min_fraction=1.0) == (5.1,)  # one star once
     assert shared_breaks([]) == ()
     for bad in (dict(min_fraction=0.0), dict(min_fraction=1.5), dict(tolerance=0.0)):
         with pytest.raises(ConfigurationError):

@@ -299,6 +299,13 @@ def test_factor_matches_dense(rng, kernel):
     v = rng.normal(size=t.size)
     np.testing.assert_allclose(fac.dot_gp(v), ref.dense_gp_covariance(t, term) @ v, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(fac.dot_tril(v), low @ (np.sqrt(d) * v), rtol=1e-10, atol=1e-12)
+    a = rng.normal(size=(t.size, 7))
+    kinv_a, gram = fac.solve_and_gram(a)
+    dense = np.linalg.solve(kmat, a)
+    np.testing.assert_allclose(kinv_a, dense, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gram, a.T @ dense, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(gram, gram.T)
+    assert fac.solve_and_gram(a[:, :0])[1].shape == (0, 0)
 
 
 def test_window_kernel_status_and_dense_twin(rng):

@@ -238,8 +238,9 @@ def shared_breaks(searches: Sequence[BreakSearch], *, min_fraction: float = SHAR
     star of a campaign; a break found on one star only is that star's (a neighbour, a
     flare, a response the design misses) and is not shared. Break times of different stars
     within ``tolerance`` days of each other form one event (single linkage, each star counted
-    once); an event's time is the time found most often in it (a gap in the cadences, where
-    the breaks of all the campaign's stars fall), the earliest on a tie.
+    once); an event's time is the median of its stars' times (each star's break is the
+    middle of a gap in its own fitted cadences, so the times of one event differ by up to a
+    few cadences).
 
     Parameters
     ----------
@@ -274,6 +275,5 @@ def shared_breaks(searches: Sequence[BreakSearch], *, min_fraction: float = SHAR
     shared = []
     for event in events:
         if len({star for _, star in event}) >= min_fraction * len(searches):
-            times, counts = np.unique(np.round([t for t, _ in event], 6), return_counts=True)
-            shared.append(float(times[np.argmax(counts)]))
+            shared.append(float(np.median([t for t, _ in event])))
     return tuple(shared)

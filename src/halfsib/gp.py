@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import celerite2
+import celerite2.driver
 import numpy as np
 from astropy.stats import mad_std
 from celerite2 import terms
 from celerite2.driver import LinAlgError as _CeleriteLinAlgError
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import blas
 
 from halfsib.exceptions import ConfigurationError, DataValidationError, NotPositiveDefiniteError
 
@@ -235,6 +237,32 @@ class CovarianceFactor:
         if self._gp is None:
             return rhs / self._variance[:, None]
         return self._gp.apply_inverse(rhs)
+
+    def solve_and_gram(self, a: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(K⁻¹ A, Aᵀ K⁻¹ A)`` for A of shape (N, M).
+
+        With ``K = L diag(d) Lᵀ``, ``W = diag(d)^-½ L⁻¹ A`` gives the Gram matrix as ``Wᵀ W``
+        by one BLAS ``syrk`` (half the flops of the product ``Aᵀ (K⁻¹ A)``, which dominates
+        building a 400-column model), and ``K⁻¹ A = L⁻ᵀ diag(d)⁻¹ L⁻¹ A`` reuses the lower
+        solve. Exactly symmetric; equal to the product to rounding (tested against it).
+        """
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        if a.ndim != 2 or a.shape[0] != self.n:
+            raise DataValidationError(f"A must have shape ({self.n}, M), got {a.shape}")
+        if a.shape[1] == 0:
+            return np.zeros_like(a), np.zeros((0, 0))
+        if self._gp is None:
+            w = a / np.sqrt(self._variance)[:, None]
+            kinv_a = a / self._variance[:, None]
+        else:
+            gp = self._gp
+            z = celerite2.driver.solve_lower(gp._t, gp._c, gp._U, gp._W, a, np.empty_like(a))
+            w = z / np.sqrt(gp._d)[:, None]
+            z /= gp._d[:, None]
+            kinv_a = celerite2.driver.solve_upper(gp._t, gp._c, gp._U, gp._W, z, z)
+        upper = blas.dsyrk(1.0, np.ascontiguousarray(w).T, trans=0, lower=0)  # (M, M): Wᵀ W, upper triangle
+        gram = np.triu(upper) + np.triu(upper, 1).T
+        return kinv_a, gram
 
     def dot_gp(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
         """``K_GP v`` (without the diagonal) for v of shape (N,) or (N, m); zeros without a GP."""

@@ -230,9 +230,8 @@ class MarginalLikelihood:
         self._groups = _normalise_groups(groups, a.shape[1])
         self._rcond_min = float(rcond_min)
         factor = factorize(t, var + jitter**2, kernel)
-        kinv_a = factor.solve(a)
-        gram = a.T @ kinv_a
-        self._solves = _Solves(factor, a, kinv_a, 0.5 * (gram + gram.T))
+        kinv_a, gram = factor.solve_and_gram(a)
+        self._solves = _Solves(factor, a, kinv_a, gram)
         self._data = _make_data(self._solves, yy, _as_array("mean", mean, n, scalar_ok=True))
         self._prior = self._make_prior(prior_variance)
         logger.debug("MarginalLikelihood: N=%d, M=%d (%d active), GP=%s", n, a.shape[1],
