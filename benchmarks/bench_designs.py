@@ -3,6 +3,7 @@
 Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ../shared/data]
       python benchmarks/bench_designs.py --campaign --workers 2   (all 132 C13 stars, chosen design only)
       python benchmarks/bench_designs.py --campaign --campaign-breaks --workers 2   (the breaks found once)
+      python benchmarks/bench_designs.py --tess-dumps   (TESS S1: breaks at the momentum dumps or none)
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
 ``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
@@ -250,6 +251,47 @@ def campaign(files: list, workers: int, stride: int = 1, find_breaks: bool = Tru
           f"{np.median([r[4] for r in rows]):.1f} s CPU per star")
 
 
+def momentum_dumps(series) -> tuple:
+    """Times [d] of a TESS light curve's momentum dumps: the middle of each run of cadences
+    flagged with quality bit 6 (value 32, reaction-wheel desaturation)."""
+    q = np.asarray(series.quality)
+    t = np.asarray(series.time, float)
+    flagged = t[(((q >> 5) & 1) == 1) & np.isfinite(t)]
+    if flagged.size == 0:
+        return ()
+    return tuple(float(np.median(g)) for g in np.split(flagged, np.flatnonzero(np.diff(flagged) > 0.1) + 1))
+
+
+def tess_dumps(data: Path) -> None:
+    """The TESS sector-1 stars with and without pointing breaks at their momentum dumps (the
+    default design choice, each CCD's other stars as regressors); CDPP as is (planets not
+    masked: compare the two columns, not with PDCSAP), and CPU per ``fit_target``."""
+    import halfsib
+    from halfsib.pipeline import fit_target
+    from halfsib.precision import cdpp
+
+    print("\nTESS S1: pointing breaks at the momentum dumps; 6.5-h CDPP [ppm] (transits not masked), CPU [s]")
+    ratios = []
+    for folder in ("tess-s1-cam4-ccd1", "tess-s1-cam2-ccd4"):
+        stars = {p: halfsib.read(p) for p in sorted((data / folder).glob("*.fits"))}
+        for path, star in stars.items():
+            others = [o for q, o in stars.items() if q != path]
+            dumps = momentum_dumps(star)
+            row = []
+            for breaks in (None, dumps):
+                t0 = time.process_time()
+                _, _, fit, _ = fit_target(star, others=others, pointing_breaks=breaks)
+                row.append((cdpp(fit.time, fit.flux), time.process_time() - t0))
+            pdc = star.columns.get("pdcsap_flux")
+            ok = np.asarray(star.good) & np.isfinite(pdc) if pdc is not None else None
+            peer = cdpp(np.asarray(star.time)[ok], np.asarray(pdc)[ok]) if pdc is not None else float("nan")
+            ratios.append(row[1][0] / row[0][0])
+            print(f"{star.meta.target_id:14s} dumps {len(dumps):2d}  PDCSAP {peer:7.1f}  no breaks {row[0][0]:7.1f} "
+                  f"({row[0][1]:4.1f} s)  breaks at dumps {row[1][0]:7.1f} ({row[1][1]:4.1f} s)  ratio {ratios[-1]:.3f}",
+                  flush=True)
+    print(f"median CDPP ratio, breaks at dumps / none: {np.median(ratios):.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -262,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for --campaign")
     ap.add_argument("--stride", type=int, default=1, help="with --campaign: every k-th star")
     ap.add_argument("--no-breaks", action="store_true", help="with --campaign: the pointing-break search off")
+    ap.add_argument("--tess-dumps", action="store_true",
+                    help="the TESS sector-1 stars with and without pointing breaks at the momentum dumps")
     ap.add_argument("--campaign-breaks", action="store_true",
                     help="with --campaign: the campaign's pointing breaks found once and given to every target")
     args = ap.parse_args(argv)
@@ -271,6 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     from astropy.io import fits
 
     data = Path(args.data)
+    if args.tess_dumps:
+        tess_dumps(data)
+        return
     if args.campaign:
         campaign(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.workers, args.stride, not args.no_breaks,
                  args.campaign_breaks)
