@@ -205,6 +205,19 @@ def test_campaign_breaks_are_found_once_and_replace_the_per_target_search(rng, m
     assert choices[0].settings["motion_breaks"] == found.times
 
 
+def test_campaign_breaks_name_the_stars_that_could_not_be_searched(rng, tmp_path):
+    """An unreadable file is skipped with its reason; with no star searched the error says so."""
+    from halfsib.exceptions import DataValidationError
+
+    star, _ = k2_star(rng, break_at=None, n=600)
+    found = find_campaign_breaks([tmp_path / "missing.fits", star], n_stars=2)
+    assert len(found.searches) == 1 and len(found.skipped) == 1 and "missing.fits" in found.skipped[0]
+    with pytest.raises(DataValidationError, match="no star could be searched"):
+        find_campaign_breaks([tmp_path / "missing.fits"])
+    with pytest.raises(ConfigurationError, match="n_stars"):
+        find_campaign_breaks([star], n_stars=0)
+
+
 @pytest.mark.shared_data
 def test_real_k2_star_gets_the_c13_break_and_the_console_says_so(shared_data, tmp_path, capsys):
     """EPIC 210491860 (C13 K2SFF): the roll pattern changes at 2997.3 BKJD; found, and

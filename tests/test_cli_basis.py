@@ -45,6 +45,19 @@ def test_basis_writes_a_loadable_file(basis_cli, star_files, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_basis_of_stars_without_motion_has_no_pointing_breaks_and_says_why(basis_cli, star_files, tmp_path, capsys):
+    """K2 stars without centroids or arclength cannot be searched for pointing breaks: the basis
+    is written without them (each target searches its own) and stderr says why."""
+    out = tmp_path / "basis.fits"
+    assert basis_cli(star_files, "-o", out, "--components", 5, "--folds", 3, "-q", "--break-stars", 3) == 0
+    assert ElcBasis.load(out).pointing_breaks is None
+    assert "no pointing breaks searched" in capsys.readouterr().err
+    assert basis_cli(star_files, "-o", out, "-q", "--overwrite", "--no-breaks") == 0
+    assert "pointing breaks" not in capsys.readouterr().err
+    assert basis_cli(star_files, "-o", out, "-q", "--overwrite", "--break-stars", 0) == 1
+    assert "--break-stars must be >= 1" in capsys.readouterr().err
+
+
 def test_basis_same_channel_writes_one_file_per_detector(basis_cli, star_files, tmp_path):
     out = tmp_path / "c13.fits"
     assert basis_cli(star_files, "-o", out, "--same-channel", "--folds", 2, "-q") == 0

@@ -440,7 +440,7 @@ def _star_breaks(source: Any, flux_column: str | None = None) -> tuple[str, Any]
         lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
         design = build_design(star, config=cfg)
         return name, find_motion_breaks(lc, design, detrend(lc, design), terms)
-    except HalfsibError as err:
+    except (HalfsibError, OSError, ValueError, np.linalg.LinAlgError) as err:  # one bad star never stops the vote
         return name, f"{type(err).__name__}: {err}"
 
 
