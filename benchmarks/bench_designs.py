@@ -4,6 +4,7 @@ Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ..
       python benchmarks/bench_designs.py --campaign --workers 2   (all 132 C13 stars, chosen design only)
       python benchmarks/bench_designs.py --campaign --campaign-breaks --workers 2   (the breaks found once)
       python benchmarks/bench_designs.py --tess-dumps   (TESS S1: breaks at the momentum dumps or none)
+      python benchmarks/bench_designs.py --kepler8   (Kepler-8: own motion, + pixels, without the GP)
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
 ``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
@@ -292,6 +293,46 @@ def tess_dumps(data: Path) -> None:
     print(f"median CDPP ratio, breaks at dumps / none: {np.median(ratios):.3f}")
 
 
+#: Kepler-8 b (KIC 6922244): period [d], mid-transit [BKJD] and half-width [d] of the masked window
+KEPLER8_B = (3.52254, 954.48636, 0.12)
+
+
+def kepler8(data: Path) -> None:
+    """Kepler-8 (Q4, channel 31; no other stars in the shared data): the ablation on one Kepler
+    star, its light curve (own motion: centroids) and its pixel file (+ PLD), with and without
+    the stellar GP, against PDCSAP on the same cadences; planet masked and left out."""
+    import halfsib
+    from halfsib.model import DetrendConfig
+    from halfsib.pipeline import fit_target
+    from halfsib.precision import cdpp
+    from halfsib.regressors import RegressorConfig
+
+    folder = data / "kepler-q4-ch31"
+    lc_file = next(folder.glob("*_llc.fits"))
+    tpf_file = next(folder.glob("*_lpd-targ.fits"))
+    period, t0, half = KEPLER8_B
+    masked = lambda t: np.abs((t - t0 + 0.5 * period) % period - 0.5 * period) < half  # noqa: E731
+    light, pixels = halfsib.read(lc_file), halfsib.read(tpf_file)
+    pdc = light.columns["pdcsap_flux"]
+    ok = np.asarray(light.good) & np.isfinite(pdc)
+    print("\nKepler-8 (Q4): 6.5-h CDPP [ppm], planet masked; CPU [s]")
+    rows = (("own motion (light curve)", light, RegressorConfig(n_elc=0), None),
+            ("+ pixels (PLD, pixel file)", pixels, None, None),
+            ("+ pixels, no stellar GP", pixels, None, DetrendConfig(kernel="none")),
+            ("own motion, no stellar GP", light, RegressorConfig(n_elc=0), DetrendConfig(kernel="none")))
+    peer_time = np.asarray(light.time)[ok]
+    for label, star, regressors, config in rows:
+        t = np.asarray(star.time, float)
+        t1 = time.process_time()
+        _, design, fit, _ = fit_target(star, regressors=regressors, config=config, transit_mask=masked(t))
+        seconds = time.process_time() - t1
+        same = np.isin(np.round(peer_time, 6), np.round(fit.time, 6))
+        peer = cdpp(peer_time[same], np.asarray(pdc)[ok][same], mask=masked(peer_time[same]))
+        ours = cdpp(fit.time, fit.flux, mask=masked(fit.time))
+        print(f"{label:28s} {ours:7.1f}  PDCSAP {peer:7.1f}  ratio {ours / peer:5.3f}  "
+              f"{'+'.join(design.group_names)} ({design.n_columns} columns)  {seconds:5.1f} s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -304,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for --campaign")
     ap.add_argument("--stride", type=int, default=1, help="with --campaign: every k-th star")
     ap.add_argument("--no-breaks", action="store_true", help="with --campaign: the pointing-break search off")
+    ap.add_argument("--kepler8", action="store_true", help="the ablation on Kepler-8 (Q4 light curve and pixels)")
     ap.add_argument("--tess-dumps", action="store_true",
                     help="the TESS sector-1 stars with and without pointing breaks at the momentum dumps")
     ap.add_argument("--campaign-breaks", action="store_true",
@@ -315,8 +357,11 @@ def main(argv: list[str] | None = None) -> None:
     from astropy.io import fits
 
     data = Path(args.data)
-    if args.tess_dumps:
-        tess_dumps(data)
+    if args.tess_dumps or args.kepler8:
+        if args.kepler8:
+            kepler8(data)
+        if args.tess_dumps:
+            tess_dumps(data)
         return
     if args.campaign:
         campaign(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.workers, args.stride, not args.no_breaks,
