@@ -142,8 +142,7 @@ def test_a_target_whose_worker_always_dies_is_failed_and_the_rest_done(inputs, t
 def test_a_worker_killed_mid_target_with_the_default_task_gives_the_reference_catalog(inputs, tmp_path,
                                                                                       reference_run):
     reference, _ = reference_run
-    summary = run_batch([inputs], tmp_path / "out", BatchConfig(regressors=NO_BREAKS, workers=2, task=kill_once_search_task,
-                                                                progress=False))
+    summary = run_batch([inputs], tmp_path / "out", BatchConfig(workers=2, task=kill_once_search_task, progress=False))
     assert list((tmp_path / "kills").iterdir())
     assert (summary.n_done, summary.n_failed, summary.exit_status, summary.worker_restarts) == (N_STARS, 0, 0, 1)
     assert _rows(tmp_path / "out" / "catalog.ecsv") == _rows(reference / "catalog.ecsv")

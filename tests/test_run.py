@@ -344,9 +344,11 @@ def test_real_k2_planets_are_claimed_from_raw_flux(shared_data, star, planets):
             run = run_target(target, cbv=target.parent / "everest_c01_cbv_basis.txt", config=RunConfig(fit=QUICK_FIT),
                              executor=pool)
         assert len(run.outcomes) >= 2 and all(o.fit is not None for o in run.outcomes)
-    claimed = [o.candidate.period for o in run.claimed]
+    # the fitted period (what the claim reports), not the search grid's: K2-136 d's grid period
+    # can sit 0.011 d from the published one while the fit lands within 0.005 d
+    claimed = [o.fit.maximum_likelihood["period"] for o in run.claimed]
     for name, period in planets.items():
-        assert any(abs(p - period) < 0.01 for p in claimed), (name, [o.claim_blockers for o in run.outcomes])
+        assert any(abs(p - period) < 0.01 for p in claimed), (name, claimed, [o.claim_blockers for o in run.outcomes])
 
 
 def test_report_rows_are_the_strongest_and_every_other_claim():
