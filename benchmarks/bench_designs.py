@@ -5,6 +5,7 @@ Run:  python benchmarks/bench_designs.py [--c13-stars 20] [--everest] [--data ..
       python benchmarks/bench_designs.py --campaign --campaign-breaks --workers 2   (the breaks found once)
       python benchmarks/bench_designs.py --tess-dumps   (TESS S1: breaks at the momentum dumps or none)
       python benchmarks/bench_designs.py --kepler8   (Kepler-8: own motion, + pixels, without the GP)
+      python benchmarks/bench_designs.py --stages 5   (where fit_target's time goes, per stage)
 
 For every target, ``halfsib.pipeline.fit_target`` fits each candidate design of
 ``halfsib.regressors.DESIGN_CANDIDATES`` (the mission's design with and without the other
@@ -333,6 +334,54 @@ def kepler8(data: Path) -> None:
               f"{'+'.join(design.group_names)} ({design.n_columns} columns)  {seconds:5.1f} s", flush=True)
 
 
+#: (label, module file, function): the stages of ``fit_target`` whose cumulative time ``stages``
+#: reports; the indented ones are inside the ones above them
+STAGES = (("design matrices (build_design)", "regressors/build.py", "build_design"),
+          ("outlier pre-clip (prior variances, GP held)", "halfsib/model.py", "_preclip"),
+          ("hyper-parameter fits (GP + prior variances)", "halfsib/model.py", "_fit_hyperparameters"),
+          ("  of which: likelihood rebuilds (K⁻¹A, Gram by syrk)", "halfsib/gp.py", "solve_and_gram"),
+          ("  of which: GP-parameter gradients", "halfsib/likelihood.py", "gradient_kernel"),
+          ("posterior means and leakage", "halfsib/model.py", "_result"),
+          ("pointing-break search", "halfsib/breaks.py", "find_motion_breaks"),
+          ("held-out scoring of the candidates", "halfsib/model.py", "heldout_precision"))
+
+
+def stages(files: list, n_stars: int) -> None:
+    """Where ``fit_target``'s time goes, per stage, on ``n_stars`` C13 stars (every k-th file),
+    with each target's own break search and with the campaign's breaks (found once, timed)."""
+    import cProfile
+    import pstats
+
+    import halfsib
+    from halfsib.pipeline import find_campaign_breaks, fit_target
+
+    stars = {f: halfsib.read(f) for f in files}
+    t0 = time.process_time()
+    found = find_campaign_breaks(files)
+    vote = time.process_time() - t0
+    print(f"\nwhere fit_target's time goes: {n_stars} C13 stars, CPU [s] under cProfile, median per star "
+          f"(the campaign's breaks {', '.join(f'{b:.3f}' for b in found.times)} d found once: {vote:.0f} s)")
+    chosen = files[:: max(1, len(files) // n_stars)][:n_stars]
+    fit_target(stars[chosen[0]], others=[stars[f] for f in files[1:6]])  # numba and import warm-up
+    table = {}
+    for mode, breaks in (("own break search", None), ("campaign's breaks", found.times)):
+        rows = []
+        for f in chosen:
+            profile = cProfile.Profile()
+            profile.enable()
+            fit_target(stars[f], others=[s for g, s in stars.items() if g != f], pointing_breaks=breaks)
+            profile.disable()
+            got = pstats.Stats(profile).stats
+            total = max(v[3] for v in got.values())
+            rows.append([total] + [sum(v[3] for (path, _, name), v in got.items()
+                                       if path.endswith(where) and name == func) for _, where, func in STAGES])
+        table[mode] = np.median(np.array(rows), axis=0)
+    print(f"| stage | {' | '.join(table)} |\n|---|{'---:|' * len(table)}")
+    for i, (label, _, _) in enumerate(STAGES, start=1):
+        print(f"| {label} | {' | '.join(f'{v[i]:.1f}' for v in table.values())} |")
+    print(f"| **fit_target total** | {' | '.join(f'**{v[0]:.1f}**' for v in table.values())} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -345,6 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for --campaign")
     ap.add_argument("--stride", type=int, default=1, help="with --campaign: every k-th star")
     ap.add_argument("--no-breaks", action="store_true", help="with --campaign: the pointing-break search off")
+    ap.add_argument("--stages", type=int, default=0, metavar="N",
+                    help="where fit_target's time goes, per stage, on N C13 stars")
     ap.add_argument("--kepler8", action="store_true", help="the ablation on Kepler-8 (Q4 light curve and pixels)")
     ap.add_argument("--tess-dumps", action="store_true",
                     help="the TESS sector-1 stars with and without pointing breaks at the momentum dumps")
@@ -357,6 +408,9 @@ def main(argv: list[str] | None = None) -> None:
     from astropy.io import fits
 
     data = Path(args.data)
+    if args.stages:
+        stages(sorted((data / "k2-c13" / "k2sff").glob("*.fits")), args.stages)
+        return
     if args.tess_dumps or args.kepler8:
         if args.kepler8:
             kepler8(data)
