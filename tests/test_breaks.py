@@ -203,6 +203,8 @@ def test_campaign_breaks_are_found_once_and_replace_the_per_target_search(rng, m
     assert loaded.pointing_breaks == found.times
     _, _, _, choices = fit_target(stars[0], basis=loaded, regressors=RegressorConfig(**{**SMALL, "n_elc": 1}))
     assert choices[0].settings["motion_breaks"] == found.times
+    off = RegressorConfig(**{**SMALL, "n_elc": 1}, find_breaks=False)  # switched off: none from the basis either
+    assert fit_target(stars[0], basis=loaded, regressors=off)[3][0].settings == {}
 
 
 def test_campaign_breaks_name_the_stars_that_could_not_be_searched(rng, tmp_path):

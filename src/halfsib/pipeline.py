@@ -264,7 +264,8 @@ def fit_target(
     A campaign's breaks, found once (:func:`find_campaign_breaks`) and given as
     ``pointing_breaks`` or carried by ``basis`` (``ElcBasis.pointing_breaks``, written by
     ``halfsib basis`` and ``halfsib batch``), replace the per-target search: every candidate
-    whose config names no breaks itself gets them, and nothing is searched (``()``: none).
+    whose config names no breaks itself gets them, and nothing is searched (``()``: none). A
+    ``regressors`` config with ``find_breaks=False`` takes no breaks from the basis.
 
     ``transit_mask`` (one flag per cadence of the target's light curve, True for cadences
     to keep out of the fit: known transits) applies to every candidate's fit and to the
@@ -288,6 +289,8 @@ def fit_target(
     star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
     lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
     given = pointing_breaks if pointing_breaks is not None else getattr(basis, "pointing_breaks", None)
+    if pointing_breaks is None and regressors is not None and not regressors.resolved(star.meta.mission).find_breaks:
+        given = None  # a config that switches the break search off gets no breaks from the basis either
     given = None if given is None else tuple(float(b) for b in given)
 
     def build(cfg: RegressorConfig) -> Any:
@@ -455,7 +458,7 @@ def find_campaign_breaks(stars: Sequence[PathLike | LightCurve | PixelSeries], *
     :data:`halfsib.breaks.SHARED_FRACTION`) are the campaign's
     (:func:`halfsib.breaks.shared_breaks`). Given to :func:`fit_target` (``pointing_breaks=``,
     or carried by the ELC basis) they replace each target's own search: on 17 C13 stars the
-    CDPP was the same (median 0.945 × K2SFF either way) and the fit 15 % cheaper
+    CDPP was the same star by star (median ratio 1.000) and ``fit_target`` a third cheaper
     (``docs/detrend.md``, *Pointing breaks*).
 
     Parameters
