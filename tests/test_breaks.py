@@ -146,6 +146,7 @@ def test_fit_target_restarts_the_response_at_found_breaks(rng):
     _, design, fit, choices = fit_target(lc, regressors=RegressorConfig(**SMALL))
     breaks = choices[0].settings["motion_breaks"]
     assert any(abs(b - 2021.3) < 0.25 for b in breaks) and "motion_steps" in design.groups
+    assert choices[0].breaks_from == "searched"
     assert fit.log_likelihood > without.log_likelihood + 25
 
     def error(result):  # corrected flux against the star, a constant level removed
@@ -190,6 +191,7 @@ def test_campaign_breaks_are_found_once_and_replace_the_per_target_search(rng, m
     monkeypatch.setattr(halfsib.breaks, "find_motion_breaks", no_search)
     _, design, _, choices = fit_target(stars[0], regressors=RegressorConfig(**SMALL), pointing_breaks=found.times)
     assert choices[0].settings["motion_breaks"] == found.times and "motion_steps" in design.groups
+    assert choices[0].breaks_from == "given"
     _, design, _, choices = fit_target(stars[0], regressors=RegressorConfig(**SMALL), pointing_breaks=())
     assert "motion_steps" not in design.groups and choices[0].settings == {}
     others = [k2_star(np.random.default_rng(seed), break_at=at)[0] for seed in (4, 5)]
@@ -202,7 +204,7 @@ def test_campaign_breaks_are_found_once_and_replace_the_per_target_search(rng, m
     loaded = ElcBasis.load(tmp_path / "basis.fits")
     assert loaded.pointing_breaks == found.times
     _, _, _, choices = fit_target(stars[0], basis=loaded, regressors=RegressorConfig(**{**SMALL, "n_elc": 1}))
-    assert choices[0].settings["motion_breaks"] == found.times
+    assert choices[0].settings["motion_breaks"] == found.times and choices[0].breaks_from == "basis"
     off = RegressorConfig(**{**SMALL, "n_elc": 1}, find_breaks=False)  # switched off: none from the basis either
     assert fit_target(stars[0], basis=loaded, regressors=off)[3][0].settings == {}
 
@@ -233,6 +235,7 @@ def test_real_k2_star_gets_the_c13_break_and_the_console_says_so(shared_data, tm
     assert main(["detrend", str(path), "-o", str(out)]) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if "pointing breaks" in x)
+    assert "found on this star" in line
     times = [float(v) for v in line.split(":")[1].replace("d", "").split(",")]
     assert any(abs(v - 2997.33) < 0.05 for v in times), line
     import json

@@ -131,6 +131,10 @@ class DesignChoice:
     log_likelihood : float
         The fit's marginal ln L (NaN when it could not be fitted).
     chosen : bool
+    breaks_from : str
+        Where the ``motion_breaks`` in ``settings`` came from: ``"searched"`` (this target's
+        own search), ``"basis"`` (the campaign's, carried by the ELC basis), ``"given"``
+        (``pointing_breaks=`` or the config itself); ``""`` when there are none.
     """
 
     settings: dict[str, Any]
@@ -139,6 +143,7 @@ class DesignChoice:
     log_likelihood: float
     chosen: bool = False
     heldout: Any = None
+    breaks_from: str = ""
 
 
 def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
@@ -292,6 +297,7 @@ def fit_target(
     if pointing_breaks is None and regressors is not None and not regressors.resolved(star.meta.mission).find_breaks:
         given = None  # a config that switches the break search off gets no breaks from the basis either
     given = None if given is None else tuple(float(b) for b in given)
+    origin = "searched" if given is None else ("given" if pointing_breaks is not None else "basis")
 
     def build(cfg: RegressorConfig) -> Any:
         return build_design(star, others=curves or None, basis=basis, cbv=cbv, pixels=stamps or None, config=cfg)
@@ -306,7 +312,9 @@ def fit_target(
         return found, design, detrend(lc, design, config=config, transit_mask=transit_mask, start=fit)
 
     if regressors is not None:
-        if given is not None and not regressors.motion_breaks:
+        if regressors.motion_breaks:  # the config's own breaks win
+            origin = "given"
+        elif given is not None:
             regressors = dataclasses.replace(regressors, motion_breaks=given)
         design = build(regressors)
         fit = detrend(lc, design, config=config, transit_mask=transit_mask)
@@ -315,7 +323,8 @@ def fit_target(
         else:
             breaks = regressors.motion_breaks if "motion" in design.groups else ()
         only = DesignChoice(settings={"motion_breaks": breaks} if breaks else {}, groups=_columns(design),
-                            heldout_ppm=float("nan"), log_likelihood=fit.log_likelihood, chosen=True)
+                            heldout_ppm=float("nan"), log_likelihood=fit.log_likelihood, chosen=True,
+                            breaks_from=origin if breaks else "")
         return lc, design, fit, (only,)
     errors: list[HalfsibError] = []
     variants = _candidate_settings(star, bool(curves) or basis is not None)
@@ -358,7 +367,8 @@ def fit_target(
             except HalfsibError as err:  # e.g. under 10 blocks of 6.5 h: not scored
                 log.info("%s: design %s not scored (%s)", star.meta.target_id or star.meta.source, settings, err)
                 score = math.inf
-        results[i] = (DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision),
+        results[i] = (DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision,
+                                   breaks_from=origin if settings.get("motion_breaks") else ""),
                       design, fit)
     tried = [results[i] for i in range(len(built))]
     usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]

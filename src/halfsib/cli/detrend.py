@@ -136,10 +136,13 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
         scores = "; ".join(f"{_design_label(c.settings)} {c.heldout_ppm:.0f}{' (chosen)' if c.chosen else ''}"
                            for c in choices)
         print(f"  held-out 6.5-h {label} [ppm] of the candidate designs: {scores}", file=sys.stdout)
-    breaks = next((c.settings.get("motion_breaks", ()) for c in choices if c.chosen), ())
+    chosen = next((c for c in choices if c.chosen), None)
+    breaks = chosen.settings.get("motion_breaks", ()) if chosen is not None else ()
     if breaks:
-        print(f"  pointing breaks (the motion response restarts there): {', '.join(f'{b:.2f}' for b in breaks)} d",
-              file=sys.stdout)
+        origin = {"searched": "; found on this star", "basis": "; the campaign's, from the basis",
+                  "given": "; as given"}.get(chosen.breaks_from, "")
+        print(f"  pointing breaks (the motion response restarts there{origin}): "
+              f"{', '.join(f'{b:.2f}' for b in breaks)} d", file=sys.stdout)
     from ..regressors import systematics_scope
 
     scope = systematics_scope(result.design_columns, [name for c in choices for name in c.groups])
