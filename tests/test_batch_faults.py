@@ -32,11 +32,8 @@ from halfsib.batch.execute import MARKER_NAME, RUNNING_NAME, run_target
 from halfsib.batch.lock import LOCK_NAME
 from halfsib.batch.tasks import detrend_search_task
 from halfsib.batch.workers import DIED_TWICE, Workers, run_targets, worker_error
-from halfsib.regressors import RegressorConfig
 
-#: the light test tasks fit no model: no campaign pointing-break search for their K2 groups
-NO_BREAKS = RegressorConfig(find_breaks=False)
-from test_batch import N_STARS, _light, _rows, campaign, light_task, reference_run  # noqa: F401 - fixtures
+from test_batch import NO_BREAKS, N_STARS, _light, _rows, campaign, light_task, reference_run  # noqa: F401 - fixtures
 
 VICTIM = "03"  # the target whose worker dies: target id ending in 03
 

@@ -156,6 +156,16 @@ def test_fit_target_restarts_the_response_at_found_breaks(rng):
     assert error(fit) < 0.5 * error(without)
 
 
+def test_one_rule_says_whether_breaks_are_searched():
+    """K2 searches (or takes a campaign's), TESS and Kepler do not; a config that names its own
+    breaks, switches the search off or has no motion terms does not."""
+    assert RegressorConfig().searches_breaks("K2")
+    assert not RegressorConfig().searches_breaks("TESS") and not RegressorConfig().searches_breaks("Kepler")
+    assert RegressorConfig(find_breaks=True).searches_breaks("TESS")
+    for off in (dict(find_breaks=False), dict(motion_breaks=(5.0,)), dict(motion=False)):
+        assert not RegressorConfig(**off).searches_breaks("K2"), off
+
+
 def test_shared_breaks_are_those_most_stars_found():
     """Times within the tolerance are one event, each star counted once, at the median of its
     times; a star's lone break is not shared."""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .breaks import SHARED_FRACTION
 from .exceptions import ConfigurationError, DataValidationError, HalfsibError
 from .model import DetrendConfig, detrend
 from .results import DetrendResult
@@ -294,8 +295,8 @@ def fit_target(
     star, curves, stamps, basis, cbv = _read_inputs(target, others, basis, cbv, flux_column, show_progress)
     lc = star if isinstance(star, LightCurve) else star.to_lightcurve()
     given = pointing_breaks if pointing_breaks is not None else getattr(basis, "pointing_breaks", None)
-    if pointing_breaks is None and regressors is not None and not regressors.resolved(star.meta.mission).find_breaks:
-        given = None  # a config that switches the break search off gets no breaks from the basis either
+    if pointing_breaks is None and regressors is not None and not regressors.searches_breaks(star.meta.mission):
+        given = None  # a config that switches the break search off (or names its own) takes none from the basis
     given = None if given is None else tuple(float(b) for b in given)
     origin = "searched" if given is None else ("given" if pointing_breaks is not None else "basis")
 
@@ -397,8 +398,7 @@ def _pointing_breaks(star: LightCurve | PixelSeries, lc: LightCurve, design: Any
     from .breaks import find_motion_breaks
     from .regressors import motion_response
 
-    cfg = regressors.resolved(star.meta.mission)
-    if not cfg.find_breaks or cfg.motion_breaks or "motion" not in design.groups:
+    if not regressors.searches_breaks(star.meta.mission) or "motion" not in design.groups:
         return ()
     terms = motion_response(star, regressors)
     if terms is None:
@@ -458,14 +458,13 @@ def _star_breaks(source: Any, flux_column: str | None = None) -> tuple[str, Any]
 
 
 def find_campaign_breaks(stars: Sequence[PathLike | LightCurve | PixelSeries], *,
-                         n_stars: int = CAMPAIGN_BREAK_STARS, min_fraction: float | None = None,
+                         n_stars: int = CAMPAIGN_BREAK_STARS, min_fraction: float = SHARED_FRACTION,
                          flux_column: str | None = None, mapper: Any = map) -> CampaignBreaks:
     """The pointing breaks of a campaign, found once for all its stars.
 
     ``n_stars`` stars evenly spaced through ``stars`` (as given) are each fitted with their
     own motion terms and searched for breaks (:func:`halfsib.breaks.find_motion_breaks`); the
-    breaks found on at least ``min_fraction`` of them (default
-    :data:`halfsib.breaks.SHARED_FRACTION`) are the campaign's
+    breaks found on at least ``min_fraction`` of them are the campaign's
     (:func:`halfsib.breaks.shared_breaks`). Given to :func:`fit_target` (``pointing_breaks=``,
     or carried by the ELC basis) they replace each target's own search: on 17 C13 stars the
     CDPP was the same star by star (median ratio 1.000) and ``fit_target`` a third cheaper
@@ -478,7 +477,8 @@ def find_campaign_breaks(stars: Sequence[PathLike | LightCurve | PixelSeries], *
         with their extra columns).
     n_stars : int
         Stars searched (all when fewer are given).
-    min_fraction : float, optional
+    min_fraction : float
+        In (0, 1] (:data:`halfsib.breaks.SHARED_FRACTION`).
     flux_column : str, optional
         Flux column when reading paths.
     mapper : callable
@@ -491,7 +491,7 @@ def find_campaign_breaks(stars: Sequence[PathLike | LightCurve | PixelSeries], *
     DataValidationError
         No sampled star could be searched.
     """
-    from .breaks import SHARED_FRACTION, BreakSearch, shared_breaks
+    from .breaks import BreakSearch, shared_breaks
 
     if n_stars < 1:
         raise ConfigurationError(f"n_stars must be >= 1, got {n_stars!r}")
@@ -504,8 +504,7 @@ def find_campaign_breaks(stars: Sequence[PathLike | LightCurve | PixelSeries], *
     if not searched:
         raise DataValidationError(f"no star could be searched for pointing breaks ({len(sample)} tried): "
                                   + "; ".join(skipped[:3]))
-    fraction = SHARED_FRACTION if min_fraction is None else min_fraction
-    times = shared_breaks([out for _, out in searched], min_fraction=fraction)
+    times = shared_breaks([out for _, out in searched], min_fraction=min_fraction)
     log.info("campaign pointing breaks from %d stars: %s", len(searched),
              ", ".join(f"{t:.3f}" for t in times) or "none")
     return CampaignBreaks(times=times, searches=tuple(out for _, out in searched),

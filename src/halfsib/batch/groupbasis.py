@@ -63,7 +63,7 @@ def basis_settings(mission: str, regressors: Any, n_folds: int) -> dict[str, Any
     cfg = (regressors or RegressorConfig()).resolved(mission)
     return {"n_components": int(cfg.n_elc), "exclusion_radius": float(cfg.exclusion_radius),
             "weighting": cfg.elc_weighting, "n_folds": int(n_folds),
-            "find_breaks": bool(cfg.motion and cfg.find_breaks and not cfg.motion_breaks)}
+            "find_breaks": (regressors or RegressorConfig()).searches_breaks(mission)}
 
 
 def _fingerprint(paths: Sequence[str], settings: dict[str, Any], flux_column: str | None) -> str:

@@ -110,7 +110,7 @@ def _campaign_breaks(args: argparse.Namespace, members: list[Any], what: str) ->
 
     mission = members[0].meta.mission
     sources = [s.meta.source for s in members if s.meta.source]
-    if args.no_breaks or not RegressorConfig().resolved(mission).find_breaks or not sources:
+    if args.no_breaks or not RegressorConfig().searches_breaks(mission) or not sources:
         return None
 
     def mapper(func: Any, *iterables: Any) -> Any:

@@ -225,6 +225,12 @@ class RegressorConfig:
         defaults = MISSION_DEFAULTS.get(mission, MISSION_DEFAULTS["unknown"])
         return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
 
+    def searches_breaks(self, mission: str) -> bool:
+        """Whether pointing breaks are searched for (or taken from a campaign's) for ``mission``:
+        motion terms on, ``find_breaks`` (the mission's default when None) and no breaks named."""
+        cfg = self.resolved(mission)
+        return bool(cfg.motion and cfg.find_breaks and not cfg.motion_breaks)
+
 
 def split_tiers(group: RegressorGroup, tiers: Sequence[int], flux: np.ndarray,
                 good: np.ndarray) -> list[RegressorGroup]:
