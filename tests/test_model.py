@@ -198,6 +198,7 @@ def test_result_outputs_round_trip(rng, tmp_path):
 
     header = fits.getheader(out)
     assert header["HSKERNEL"] == "sho" and header["HSNORM"] == pytest.approx(result.normalisation)
+    assert header["HSGPHELD"] is False
     assert np.all(np.isfinite(result.leakage_total)) and np.all((result.leakage_total >= 0) & (result.leakage_total <= 1))
     back = result.to_lightkurve()
     assert len(back) == result.time.size
@@ -226,6 +227,42 @@ def test_warm_start_reaches_the_same_maximum_and_keeps_the_clipped(rng):
     assert grown.log_likelihood == pytest.approx(cold.log_likelihood, abs=0.05)
     with pytest.raises(halfsib.DataValidationError, match="other cadences"):
         detrend(lc.replace(good=np.arange(lc.n_cadences) > 5), design, start=first)
+
+
+def test_hold_gp_keeps_the_start_gp_and_fits_only_the_prior_variances(rng):
+    """``hold_gp=True`` (the design choice's larger candidates): the GP and jitter are the
+    start's, the prior variances are this design's maximum at that GP, and from a full fit of
+    the same design nothing moves."""
+    lc, design, _ = _light_curve(rng, n=400)
+    full = detrend(lc, design)
+    smaller = detrend(lc, design.subset(["elc"]))
+    held = detrend(lc, design, start=smaller, hold_gp=True)
+    assert held.hyperparameters == smaller.hyperparameters
+    assert set(held.prior_variances) == set(design.groups) and held.iterations == 0
+    assert held.log_likelihood <= full.log_likelihood + 0.05  # a constrained maximum
+    # the prior variances maximise ln L at the held GP: a nudge of either one lowers it
+    from halfsib.model import fitted_objective
+
+    objective, gp, lnlam = fitted_objective(lc, design, held)
+    best = -objective.value(np.concatenate([gp, lnlam]))
+    assert best == pytest.approx(held.log_likelihood, abs=1e-6)
+    for k in range(lnlam.size):
+        for step in (-0.3, 0.3):
+            nudged = lnlam.copy()
+            nudged[k] += step
+            assert -objective.value(np.concatenate([gp, nudged])) <= best + 1e-3
+    again = detrend(lc, design, start=full, hold_gp=True)
+    assert again.hyperparameters == full.hyperparameters
+    assert again.log_likelihood == pytest.approx(full.log_likelihood, abs=0.05)
+    assert held.gp_held and again.gp_held and not full.gp_held and not smaller.gp_held
+    # a refit started from a held fit (the search's masked refit) holds the GP too, unless told
+    mask = transit_window_mask(lc.time, 3.3, float(lc.time[100]), 4.0)
+    masked = detrend(lc, design, transit_mask=mask, start=held)
+    assert masked.gp_held and masked.hyperparameters == held.hyperparameters
+    freed = detrend(lc, design, transit_mask=mask, start=held, hold_gp=False)
+    assert not freed.gp_held and freed.hyperparameters != held.hyperparameters
+    with pytest.raises(halfsib.ConfigurationError, match="hold_gp=True needs start"):
+        detrend(lc, design, hold_gp=True)
 
 
 def test_errors_and_settings(rng):

@@ -308,6 +308,9 @@ def test_the_other_stars_are_used_where_they_predict_the_target(rng):
     assert without.heldout.scatter > 3 * with_elcs.heldout.scatter
     assert dict(fit.design_columns) == with_elcs.groups
     assert heldout_precision(lc, design, fit) == with_elcs.heldout
+    # the design without ELCs has its GP take the sawtooth: held for the ELC design, that GP
+    # predicts the held-out blocks worse than the ELC design's own, so its full fit is kept
+    assert not with_elcs.gp_held and not fit.gp_held
 
 
 def test_other_stars_of_another_season_are_left_out_by_name(campaign, tmp_path, caplog):
@@ -342,3 +345,31 @@ def test_a_transit_mask_reaches_every_candidate_design_and_the_choice(rng):
     assert np.array_equal(fit.masked, mask[target.good]) and not plain.masked.any()
     for masked, unmasked in zip(choices, plain_choices):
         assert masked.heldout.n_blocks < unmasked.heldout.n_blocks
+
+
+@pytest.mark.shared_data
+def test_k2_136_keeps_the_other_stars_with_the_gp_of_its_own_terms(shared_data):
+    """K2-136 (C13 ``FRAW``, the other 131 stars' ELCs, the campaign's two pointing breaks,
+    its planets masked): the ELC design wins the held-out test with the own-terms design's
+    GP held, that held fit is kept (its own full fit predicts no better), and its CDPP is
+    within 8 % of K2SFF's ``FCOR`` (42.2 ppm on these cadences)."""
+    import halfsib
+    from halfsib.model import transit_window_mask
+    from halfsib.pipeline import fit_target
+    from halfsib.precision import cdpp
+    from halfsib.regressors import ElcBasis
+
+    files = sorted((shared_data / "k2-c13" / "k2sff").glob("*.fits"))
+    stars = [halfsib.read(f) for f in files]
+    target = next(s for s in stars if "247589423" in str(s.meta.target_id))
+    basis = ElcBasis.build(stars)
+    t = np.asarray(target.time, float)
+    mask = np.any([transit_window_mask(t, p, t0, 48 * half_width, factor=1.0) for p, t0, half_width in
+                   ((7.975, 2989.071, 0.1), (17.307, 2997.026, 0.15), (25.575, 2998.946, 0.15))], axis=0)
+    lc, design, fit, choices = fit_target(target, basis=basis, transit_mask=mask,
+                                          pointing_breaks=(2997.327, 3032.756))
+    chosen = next(c for c in choices if c.chosen)
+    assert any(name.startswith("elc") for name in chosen.groups) and chosen.gp_held and fit.gp_held
+    own = next(c for c in choices if not c.chosen)
+    assert not own.gp_held and chosen.heldout_ppm < own.heldout_ppm / 1.02
+    assert cdpp(fit.time, fit.flux, mask=fit.masked) < 1.08 * 42.2

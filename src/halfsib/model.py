@@ -408,18 +408,23 @@ def _gp_bounds(kernel: StellarKernel, config: DetrendConfig, t: NDArray[np.float
 
 
 def _fit_hyperparameters(problem: _Problem, config: DetrendConfig, start: NDArray[np.float64] | None,
-                         maxiter: int | None = None) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
-    """Maximise ln L over the GP parameters and the λ_g (see :func:`_fit_all`)."""
+                         maxiter: int | None = None, hold_gp: bool = False
+                         ) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
+    """Maximise ln L over the GP parameters and the λ_g, or over the λ_g alone with ``hold_gp``
+    (see :func:`_fit_all`)."""
     kernel = StellarKernel(config.kernel, fit_jitter=config.fit_jitter)
-    return _fit_all(problem, config, kernel, start, maxiter)
+    return _fit_all(problem, config, kernel, start, maxiter, hold_gp)
 
 
 def _fit_all(problem: _Problem, config: DetrendConfig, kernel: StellarKernel, start: NDArray[np.float64] | None,
-             maxiter: int | None) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
+             maxiter: int | None, hold_gp: bool = False
+             ) -> tuple[NDArray[np.float64], MarginalLikelihood, StellarKernel, int]:
     bounds, start = _bounds_and_start(problem, config, kernel, start)
     objective = _Objective(problem, kernel, problem.effective_variance())
     if problem.design.groups:  # stage 1: prior variances alone, reusing one set of GP solves (cheap)
         start = _fit_prior_variances(objective, start, bounds)
+    if hold_gp:  # the GP and jitter stay where they started: stage 1 was the whole fit
+        return start, objective.build(start), kernel, 0
     # stage 2: everything; stop when an iteration gains less than LNL_TOLERANCE in ln L
     scale = max(abs(objective.value(start)), 1.0)
     solution = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
@@ -587,7 +592,7 @@ class SystematicsModel:
         self.config = config or DetrendConfig()
 
     def fit(self, lc: LightCurve, design: DesignMatrix, *, transit_mask: NDArray[np.bool_] | None = None,
-            start: DetrendResult | None = None) -> SystematicsModel:
+            start: DetrendResult | None = None, hold_gp: bool | None = None) -> SystematicsModel:
         """Fit hyper-parameters and components; the result is in :attr:`result_`.
 
         ``start``: a fit of the same light curve and kernel (e.g. without the ``transit_mask``)
@@ -596,18 +601,30 @@ class SystematicsModel:
         a cold fit would. Its clipped outliers are not carried over: a fit through a deep
         transit bends its model into the dip and clips the high residuals beside it (19
         cadences around a 1 %-deep injected transit), which would be lost to the transit fit.
+
+        ``hold_gp``: keep ``start``'s stellar-GP parameters and jitter and fit only the prior
+        variances (O(M³) steps on one set of GP solves: a few likelihood builds instead of
+        tens); the result says so (``gp_held``). For a design that adds columns to
+        ``start``'s design on the same cadences: the other stars' ELCs beside the target's own
+        terms (:func:`halfsib.pipeline.fit_target`; ``docs/detrend.md``). ``None`` (the
+        default): as ``start`` was fitted, so that the masked refits of the search, the fit
+        and the vetting keep a held GP held; False without ``start``.
         """
+        if hold_gp is None:
+            hold_gp = bool(start is not None and start.gp_held)
+        if hold_gp and start is None:
+            raise ConfigurationError("hold_gp=True needs start: the fit whose GP parameters are held")
         with blas_threads(self.config.blas_threads):
-            return self._fit(lc, design, transit_mask, start)
+            return self._fit(lc, design, transit_mask, start, hold_gp)
 
     def _fit(self, lc: LightCurve, design: DesignMatrix, transit_mask: NDArray[np.bool_] | None,
-             previous: DetrendResult | None) -> SystematicsModel:
+             previous: DetrendResult | None, hold_gp: bool = False) -> SystematicsModel:
         config = self.config
         problem = _prepare(lc, design, transit_mask, config.fit_jitter)
         start = _warm_start(problem, config, previous) if previous is not None else None
         if config.clip_sigma and config.clip_iterations:
             start = _preclip(problem, config, start)
-        theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start)
+        theta, ml, kernel, iterations = _fit_hyperparameters(problem, config, start, hold_gp=hold_gp)
         for _ in range(config.clip_iterations if config.clip_sigma else 0):
             jitter = kernel.jitter(theta[: kernel.n_parameters])
             new = _new_outliers(problem, ml, jitter, config.clip_sigma)
@@ -615,13 +632,14 @@ class SystematicsModel:
                 break
             problem.clipped |= new
             log.info("%s: clipped %d outliers", lc.meta.target_id, int(new.sum()))
-            theta, ml, kernel, more = _fit_hyperparameters(problem, config, theta, maxiter=REFIT_MAXITER)
+            theta, ml, kernel, more = _fit_hyperparameters(problem, config, theta, maxiter=REFIT_MAXITER,
+                                                           hold_gp=hold_gp)
             iterations += more
-        self.result_ = self._result(lc, problem, theta, ml, kernel, iterations)
+        self.result_ = self._result(lc, problem, theta, ml, kernel, iterations, hold_gp)
         return self
 
     def _result(self, lc: LightCurve, problem: _Problem, theta: NDArray[np.float64], ml: MarginalLikelihood,
-                kernel: StellarKernel, iterations: int) -> DetrendResult:
+                kernel: StellarKernel, iterations: int, gp_held: bool = False) -> DetrendResult:
         config = self.config
         parts = ml.predict()
         systematics, stellar, groups = parts.systematics, parts.stellar, dict(parts.groups)
@@ -644,7 +662,7 @@ class SystematicsModel:
             variance=problem.variance + jitter**2, systematics=systematics, stellar=stellar, groups=groups,
             masked=problem.masked, clipped=problem.clipped, leakage_systematics=leak_sys, leakage_total=leak_total,
             hyperparameters=hyper, prior_variances=prior, log_likelihood=-objective.value(theta),
-            iterations=iterations, config=config, design=problem.design,
+            iterations=iterations, config=config, design=problem.design, gp_held=gp_held,
         )
 
     @property
@@ -658,11 +676,13 @@ class SystematicsModel:
 
 def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | None = None,
             transit_mask: NDArray[np.bool_] | None = None, start: DetrendResult | None = None,
-            **settings: Any) -> DetrendResult:
+            hold_gp: bool | None = None, **settings: Any) -> DetrendResult:
     """Fit the systematics model and return the :class:`DetrendResult` (see :class:`DetrendConfig`).
 
     Keyword ``settings`` override fields of ``config`` (``kernel="none"``, ``holdout_chunks=10``...);
-    ``start`` warm-starts from a previous fit (:meth:`SystematicsModel.fit`).
+    ``start`` warm-starts from a previous fit, and with ``hold_gp`` its GP parameters and
+    jitter are kept and only the prior variances fitted (default: held when ``start``'s
+    were; :meth:`SystematicsModel.fit`).
     """
     base = config or DetrendConfig()
     if settings:
@@ -671,7 +691,8 @@ def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | Non
             raise ConfigurationError(f"unknown detrend settings {sorted(unknown)}; "
                                      f"valid: {sorted(DetrendConfig.__dataclass_fields__)}")
         base = DetrendConfig(**{**base.__dict__, **settings})
-    return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask, start=start).result_
+    return SystematicsModel(base).fit(lc, design, transit_mask=transit_mask, start=start,
+                                      hold_gp=hold_gp).result_
 
 
 #: hours: the length of the held-out blocks of :func:`heldout_scatter` (the CDPP's 6.5 h)

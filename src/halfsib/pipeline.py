@@ -136,6 +136,9 @@ class DesignChoice:
         Where the ``motion_breaks`` in ``settings`` came from: ``"searched"`` (this target's
         own search), ``"basis"`` (the campaign's, carried by the ELC basis), ``"given"``
         (``pointing_breaks=`` or the config itself); ``""`` when there are none.
+    gp_held : bool
+        The fit kept for this design holds the smallest design's stellar GP (its prior
+        variances fitted alone); False when its own GP was fitted.
     """
 
     settings: dict[str, Any]
@@ -145,6 +148,7 @@ class DesignChoice:
     chosen: bool = False
     heldout: Any = None
     breaks_from: str = ""
+    gp_held: bool = False
 
 
 def choose_design(heldout_ppm: Sequence[float], n_columns: Sequence[int],
@@ -259,8 +263,16 @@ def fit_target(
     scales better.
     The marginal likelihood alone would not do: it rewards whatever explains the data at all
     time scales, and on real K2 stars it takes the other stars' light for slow trends at the
-    cost of the 6.5-h precision (``docs/detrend.md``). With a ``RegressorConfig`` given, that
-    design is fitted as is.
+    cost of the 6.5-h precision (``docs/detrend.md``). So the design with the fewest
+    columns (the target's own terms) is fitted in full, GP and prior variances, and each
+    larger one adds its columns with that fit's stellar GP and jitter held, fitting only its
+    prior variances (``hold_gp``; the result's ``gp_held``): the GP describes the star as
+    seen through the target's own instrument terms, and the other stars' light cannot pull
+    it into slow trends. It is also a few likelihood builds instead of tens. When a larger
+    design wins, it is fitted in full as well, and that fit replaces the held one only if it
+    predicts the held-out blocks better (by more than :data:`SELECTION_TOLERANCE`: the
+    smallest design's GP had taken a systematic that only the added columns describe). With
+    a ``RegressorConfig`` given, that design is fitted as is (GP included).
 
     Pointing breaks: where the config asks for them (``find_breaks``, the K2 default) and
     names none itself, :func:`halfsib.breaks.find_motion_breaks` searches the fit of the
@@ -341,18 +353,23 @@ def fit_target(
     order = sorted(range(len(built)), key=lambda i: built[i][1].n_columns)
     results: dict[int, tuple[DesignChoice, Any, DetrendResult | None]] = {}
     breaks: tuple[float, ...] | None = given  # None: searched on the first (smallest) design
+    smallest: DetrendResult | None = None  # the first design's fit: its GP is held for the others
     for i in progress(order, enabled=show_progress and len(built) > 1, total=len(built),
                       desc="nuisance model: fitting and scoring the candidate designs", unit="design"):
         settings, design = built[i]
         if breaks and not settings.get("motion_breaks"):
             settings = {**settings, "motion_breaks": breaks}
             design = build(RegressorConfig(**settings))
-        try:  # cold starts: a warm start from another design lands in other optima (docs/detrend.md)
-            fit = detrend(lc, design, config=config, transit_mask=transit_mask)
+        try:  # the larger designs keep the smallest one's stellar GP and fit their prior variances
+            # (docs/detrend.md, *Choosing the design per target*)
+            fit = detrend(lc, design, config=config, transit_mask=transit_mask, start=smallest,
+                          hold_gp=smallest is not None)
             if breaks is None:  # the first (smallest) design: search, and refit it with its breaks
                 breaks, design, fit = with_breaks(RegressorConfig(**settings), design, fit)
                 if breaks:
                     settings = {**settings, "motion_breaks": breaks}
+            if smallest is None:
+                smallest = fit
         except HalfsibError as err:
             if len(built) == 1:
                 raise
@@ -369,7 +386,7 @@ def fit_target(
                 log.info("%s: design %s not scored (%s)", star.meta.target_id or star.meta.source, settings, err)
                 score = math.inf
         results[i] = (DesignChoice(settings, _columns(design), score, fit.log_likelihood, heldout=precision,
-                                   breaks_from=origin if settings.get("motion_breaks") else ""),
+                                   breaks_from=origin if settings.get("motion_breaks") else "", gp_held=fit.gp_held),
                       design, fit)
     tried = [results[i] for i in range(len(built))]
     usable = [i for i, (_, _, fit) in enumerate(tried) if fit is not None]
@@ -380,6 +397,8 @@ def fit_target(
     if not usable:
         raise errors[0]
     best = usable[choose_design([tried[i][0].heldout_ppm for i in usable], [tried[i][1].n_columns for i in usable])]
+    if tried[best][2] is not None and tried[best][2].gp_held:
+        tried[best] = _with_own_gp(lc, tried[best], config, transit_mask)
     choices = tuple(dataclasses.replace(c, chosen=i == best) for i, (c, _, _) in enumerate(tried))
     for c in choices:
         score = (f"held-out {SELECTION_STATISTIC} {c.heldout_ppm:.1f} ppm" if len(tried) > 1
@@ -389,6 +408,31 @@ def fit_target(
     _, design, fit = tried[best]
     assert fit is not None
     return lc, design, fit, choices
+
+
+def _with_own_gp(lc: LightCurve, candidate: tuple[DesignChoice, Any, DetrendResult | None],
+                 config: DetrendConfig | None, transit_mask: NDArray[np.bool_] | None
+                 ) -> tuple[DesignChoice, Any, DetrendResult | None]:
+    """A chosen candidate scored with the smallest design's GP held, against its own full fit
+    (cold start, GP and prior variances): the full fit is kept when it predicts the held-out
+    blocks better by more than :data:`SELECTION_TOLERANCE` (the smallest design's GP had taken
+    a systematic that only the added columns describe), else the held fit."""
+    from .model import heldout_precision
+
+    choice, design, held = candidate
+    try:
+        fit = detrend(lc, design, config=config, transit_mask=transit_mask)
+        precision = heldout_precision(lc, design, fit)
+    except HalfsibError as err:
+        log.info("%s: the full fit of %s not usable (%s); the held fit kept", lc.meta.target_id, choice.settings, err)
+        return candidate
+    score = getattr(precision, SELECTION_STATISTIC)
+    if not score < choice.heldout_ppm / (1 + SELECTION_TOLERANCE):
+        return candidate
+    log.info("%s: design %s with its own GP: held-out %s %.1f ppm against %.1f with the GP held", lc.meta.target_id,
+             choice.settings or "mission defaults", SELECTION_STATISTIC, score, choice.heldout_ppm)
+    return dataclasses.replace(choice, heldout_ppm=score, log_likelihood=fit.log_likelihood, heldout=precision,
+                               gp_held=False), design, fit
 
 
 def _pointing_breaks(star: LightCurve | PixelSeries, lc: LightCurve, design: Any, fit: DetrendResult,

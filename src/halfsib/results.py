@@ -88,6 +88,10 @@ class DetrendResult:
         Fitted prior variance per regressor group (relative flux² per unit column).
     log_likelihood : float
         Maximum marginal log-likelihood over the fitted cadences.
+    gp_held : bool
+        The GP parameters and jitter were held at another fit's values and only the prior
+        variances fitted (the design choice's larger candidate); refits started from this
+        result hold them too (:meth:`halfsib.model.SystematicsModel.fit`).
     """
 
     meta: TargetInfo
@@ -115,6 +119,7 @@ class DetrendResult:
     config: Any
     design_columns: Mapping[str, int]
     raw_flux_unit: str = "electron / s"
+    gp_held: bool = False
 
     @classmethod
     def assemble(cls, *, lc: LightCurve, index: NDArray[np.int64], normalisation: float, y: FloatArray,
@@ -179,6 +184,7 @@ class DetrendResult:
             "HSNORM": (self.normalisation, "median raw flux (the normalisation)"),
             "HSLOGL": (self.log_likelihood, "maximum marginal log-likelihood"),
             "HSKERNEL": (str(self.config.kernel), "stellar GP kernel"),
+            "HSGPHELD": (bool(self.gp_held), "GP parameters held at another design's fit"),
             "HSNCLIP": (int(self.clipped.sum()), "cadences clipped as outliers"),
             "HSNMASK": (int(self.masked.sum()), "cadences masked (given transit windows)"),
             "HSHOLDOU": (int(self.config.holdout_chunks), "hold-out chunks (0 = off)"),

@@ -143,6 +143,9 @@ def _summary(result: Any, out: Any, plot: str | None, choices: Any = ()) -> None
                   "given": "; as given"}.get(chosen.breaks_from, "")
         print(f"  pointing breaks (the motion response restarts there{origin}): "
               f"{', '.join(f'{b:.2f}' for b in breaks)} d", file=sys.stdout)
+    if chosen is not None and chosen.gp_held:
+        print("  stellar GP: as fitted with the target's own terms, held while the other stars' weights "
+              "were fitted", file=sys.stdout)
     from ..regressors import systematics_scope
 
     scope = systematics_scope(result.design_columns, [name for c in choices for name in c.groups])
