@@ -84,7 +84,8 @@ def _run(name: str, target, others, peer_time, peer_flux, rows: list) -> None:
             cells[_label(c.settings)] = (cdpp_of(fit.time, fit.flux), c.heldout.scatter, c.heldout.cdpp, c)
         else:  # refit the candidate to measure its CDPP (fit_target keeps only the chosen fit)
             lc_c, design_c = prepare_target(target, others=others, regressors=RegressorConfig(**c.settings))
-            other = detrend(lc_c, design_c, transit_mask=mask)  # its breaks are in its settings
+            # its breaks are in its settings; a design scored with the own-terms GP held, as fit_target did
+            other = detrend(lc_c, design_c, transit_mask=mask, start=fit if c.gp_held else None, hold_gp=c.gp_held)
             cells[_label(c.settings)] = (cdpp_of(other.time, other.flux), c.heldout.scatter, c.heldout.cdpp, c)
     labels = list(cells)
     columns = [sum(cells[k][3].groups.values()) for k in labels]

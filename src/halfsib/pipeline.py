@@ -419,7 +419,7 @@ def _with_own_gp(lc: LightCurve, candidate: tuple[DesignChoice, Any, DetrendResu
     a systematic that only the added columns describe), else the held fit."""
     from .model import heldout_precision
 
-    choice, design, held = candidate
+    choice, design, _ = candidate
     try:
         fit = detrend(lc, design, config=config, transit_mask=transit_mask)
         precision = heldout_precision(lc, design, fit)
