@@ -317,12 +317,12 @@ class _Objective:
             if self.groups:
                 g = ml.gradient_log_prior_variances()
                 grad[self.n_gp:] = [-g[name] for name in self.groups]
-            grad[: self.n_gp] = -ml.gradient_kernel(self._kernel_derivatives(theta[: self.n_gp], ml))
+            grad[: self.n_gp] = -ml.gradient_kernel(self.kernel_derivatives(theta[: self.n_gp], ml))
         except NotPositiveDefiniteError:
             return 1e30, grad
         return f0, grad
 
-    def _kernel_derivatives(self, gp: NDArray[np.float64], ml: MarginalLikelihood) -> list[tuple[Any, float]]:
+    def kernel_derivatives(self, gp: NDArray[np.float64], ml: MarginalLikelihood) -> list[tuple[Any, float]]:
         """(v ↦ ∂K/∂θ v, ∂ ln|K|/∂θ) per GP log-parameter.
 
         K_GP scales as σ², so ∂K/∂ln σ = 2 K_GP exactly; the jitter's is 2 s² I; the other

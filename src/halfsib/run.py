@@ -535,8 +535,7 @@ def warm_up() -> int:
     """
     import emcee  # noqa: F401
 
-    from . import fit, ladder, vet  # noqa: F401
-    from .fit import _model  # noqa: F401  (batman's compiled model)
+    from . import fit, ladder, vet  # noqa: F401  (fit imports batman's compiled model)
 
     return os.getpid()
 

@@ -20,7 +20,7 @@ from ..results import DetrendResult
 from ..timeseries import LightCurve
 from .config import FitConfig, InsufficientTransitDataError, TransitGuess
 from .objective import JointObjective, Nuisance, nuisance_from_fit
-from .optimize import FisherInformation, _natural_names, fisher_information, maximize_likelihood, propagate_errors
+from .optimize import FisherInformation, natural_names, fisher_information, maximize_likelihood, propagate_errors
 from .parameters import ParameterSpace, build_space, initial_vectors
 from .results import FitFailure, PosteriorSummary, SamplerInfo, TransitFit
 from .sampling import SamplerRun, run_sampler, summarise
@@ -312,11 +312,11 @@ def _posterior(space: ParameterSpace, run: SamplerRun, theta: FloatArray
 
 
 def _noise_quantities(space: ParameterSpace) -> set[str]:
-    return {n for name in space.noise_names for n in _natural_names(name)}
+    return {n for name in space.noise_names for n in natural_names(name)}
 
 
 def _sampled_quantities(space: ParameterSpace, run: SamplerRun) -> set[str]:
-    return {n for name in run.names for n in _natural_names(name)}
+    return {n for name in run.names for n in natural_names(name)}
 
 
 def _flags(space: ParameterSpace, theta: FloatArray, fisher: FisherInformation, quantities: dict[str, float]

@@ -387,7 +387,7 @@ class JointObjective:
             if transit:
                 grad[: self.space.n_transit] = self._transit_gradient(theta, alpha)
             if self.space.fits_noise:
-                derivs = self.nuisance.objective._kernel_derivatives(noise, ml)
+                derivs = self.nuisance.objective.kernel_derivatives(noise, ml)
                 grad[self.space.n_transit:] = ml.gradient_kernel(derivs)
         except NotPositiveDefiniteError:
             return -math.inf, np.zeros_like(grad)

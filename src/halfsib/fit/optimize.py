@@ -371,12 +371,14 @@ def propagate_errors(space: ParameterSpace, theta: FloatArray, fisher: FisherInf
     var = np.einsum("qa,ab,qb->q", jac, cov, jac)
     out = {name: float(math.sqrt(max(v, 0.0))) for name, v in zip(names, var)}
     for i in np.flatnonzero(~fisher.free):  # the parameter itself has no Fisher error
-        for natural in _natural_names(space.names[i]):
+        for natural in natural_names(space.names[i]):
             out[natural] = math.nan
     return out
 
 
-def _natural_names(fit_name: str) -> tuple[str, ...]:
+def natural_names(fit_name: str) -> tuple[str, ...]:
+    """The physical parameters a fitted parameter stands for (``ln_period`` → ``period``,
+    ``secosw``/``sesinw`` → ``ecc`` and ``omega``; others: itself)."""
     if fit_name in ("secosw", "sesinw"):
         return ("ecc", "omega")
     if fit_name in ("ln_period",):

@@ -30,9 +30,9 @@ def identify(path: str | os.PathLike[str]) -> str:
         finally:
             hdul.close()
     if p.suffix.lower() in TABLE_SUFFIXES:
-        from .text import _read_table
+        from .text import read_table
 
-        table = _read_table(Path(p))
+        table = read_table(Path(p))
         names = list(table.colnames)
         unnamed = all(n.startswith("col") for n in names)
         numeric = [n for n in names if table[n].dtype.kind in "fiu"]

@@ -58,7 +58,10 @@ class BasisTable:
         return f"<halfsib.BasisTable {self.n_vectors} vectors x {self.time.size} cadences from {self.source}>"
 
 
-def _read_table(path: Path) -> Any:
+def read_table(path: Path) -> Any:
+    """An astropy ``Table`` from an ECSV, CSV or TSV file (by suffix; others: astropy's guess),
+    warnings silenced; raises :class:`~halfsib.exceptions.DataValidationError` naming the
+    file when it cannot be read as a table."""
     from astropy.table import Table
 
     suffix = path.suffix.lower()
@@ -154,7 +157,7 @@ def read_table_lightcurve(
 ) -> LightCurve:
     """Read a plain table: columns found by name, else by position (time, flux, flux_err)."""
     source = str(path)
-    table = _read_table(path)
+    table = read_table(path)
     names = list(table.colnames)
     generic = all(re.fullmatch(r"col\d+", n) for n in names)
     numeric = [n for n in names if table[n].dtype.kind in "fiu"]
@@ -205,7 +208,7 @@ def read_table_lightcurve(
 def read_basis_table(path: Path, *, time_format: str | None = None) -> BasisTable:
     """Read a CBV-style basis: first (or ``time``) column is time, the others are vectors."""
     source = str(path)
-    table = _read_table(path)
+    table = read_table(path)
     names = [n for n in table.colnames if table[n].dtype.kind in "fiu"]
     if len(names) < 2:
         raise FileFormatError(f"a basis table needs a time column and at least one vector; found {table.colnames}",

@@ -90,7 +90,8 @@ def write_basis(basis: Any, path: str | os.PathLike[str], *, overwrite: bool = T
     ], name="STARS")
     hdus = [fits.PrimaryHDU(header=_header(basis, inputs)), grid, stars,
             fits.ImageHDU(basis.matrix, name="MATRIX")]
-    for key, (elcs, sv) in sorted(basis._cache.items(), key=lambda kv: (len(kv[0]), sorted(kv[0]))):
+    for key in basis.cached:
+        elcs, sv = basis.components(key)
         hdus.append(fits.ImageHDU(np.ascontiguousarray(elcs.T), name=f"ELC_{_key_name(key)}"))
         hdus.append(fits.ImageHDU(sv, name=f"SV_{_key_name(key)}"))
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -134,8 +135,8 @@ def read_basis_file(cls: Any, path: str | os.PathLike[str]) -> Any:
         for hdu in hdul:
             if hdu.name.startswith("ELC_"):
                 name = hdu.name[4:]
-                basis._cache[_key_of(name)] = (np.ascontiguousarray(np.array(hdu.data, dtype=np.float64).T),
-                                               np.array(hdul[f"SV_{name}"].data, dtype=np.float64))
+                basis.restore_components(_key_of(name), np.array(hdu.data, dtype=np.float64).T,
+                                         np.array(hdul[f"SV_{name}"].data, dtype=np.float64))
         return basis
     except (KeyError, ValueError, TypeError) as err:
         raise FileFormatError(f"malformed ELC basis file ({type(err).__name__}: {err})", source) from err

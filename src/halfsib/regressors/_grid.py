@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import ConfigurationError, DataValidationError
-from ._util import FloatArray, _time_for_interpolation
+from ._util import FloatArray, time_for_interpolation
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def grid_of(series: Any) -> tuple[Grid, NDArray[np.intp]]:
     and matched by time only.
     """
     order = np.argsort(series.cadenceno, kind="stable")
-    time = _time_for_interpolation(np.asarray(series.time, float)[order])
+    time = time_for_interpolation(np.asarray(series.time, float)[order])
     if time.size > 1 and np.all(np.diff(time) > 0) and np.all(np.diff(series.cadenceno[order]) > 0):
         return Grid(cadenceno=np.asarray(series.cadenceno, np.int64)[order], time=time, on="cadenceno"), order
     t = np.asarray(series.time, float)
@@ -175,7 +175,7 @@ def locate(grid: Grid, cadenceno: NDArray[np.int64], time: FloatArray, on: str =
     """
     check_match(on)
     tol = 0.5 * grid.spacing if tolerance is None else tolerance
-    t = _time_for_interpolation(time)
+    t = time_for_interpolation(time)
     use_cad = on == "cadenceno" or (on == "auto" and _consistent(cadenceno, time, grid))
     if use_cad:
         idx = np.clip(np.searchsorted(grid.cadenceno, cadenceno), 0, grid.size - 1)

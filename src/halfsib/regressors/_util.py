@@ -59,7 +59,7 @@ def fill_gaps(time: FloatArray, values: FloatArray, ok: BoolArray) -> FloatArray
     ok2 = np.asarray(ok, dtype=bool)
     if ok2.ndim == 1:
         ok2 = np.broadcast_to(ok2[:, None], v2.shape)
-    t = _time_for_interpolation(time)
+    t = time_for_interpolation(time)
     for j in range(v2.shape[1]):
         good = ok2[:, j] & np.isfinite(v2[:, j])
         if good.all():
@@ -71,7 +71,7 @@ def fill_gaps(time: FloatArray, values: FloatArray, ok: BoolArray) -> FloatArray
     return vals
 
 
-def _time_for_interpolation(time: FloatArray) -> FloatArray:
+def time_for_interpolation(time: FloatArray) -> FloatArray:
     """Times with NaNs replaced by linear interpolation over the cadence index."""
     t = np.asarray(time, dtype=np.float64)
     finite = np.isfinite(t)

@@ -195,6 +195,19 @@ class ElcBasis:
             self._gram = self.matrix @ self.matrix.T
         return self._gram
 
+    def restore_components(self, exclude_folds: frozenset[int], elcs: FloatArray, singular_values: FloatArray
+                           ) -> None:
+        """Cache components computed earlier (:meth:`load` reads them from the file) so that
+        :meth:`components` returns them instead of computing them again.
+
+        ``elcs``: shape (G, k) on this basis's grid; ``singular_values``: shape (k,).
+        """
+        elcs = np.ascontiguousarray(elcs, dtype=np.float64)
+        if elcs.ndim != 2 or elcs.shape[0] != self.grid.size or elcs.shape[1] != np.size(singular_values):
+            raise DataValidationError(f"components of shape {elcs.shape} and {np.size(singular_values)} singular "
+                                      f"values do not fit a grid of {self.grid.size} cadences")
+        self._cache[frozenset(int(f) for f in exclude_folds)] = (elcs, np.asarray(singular_values, dtype=np.float64))
+
     def components(self, exclude_folds: frozenset[int] = frozenset()) -> tuple[FloatArray, FloatArray]:
         """ELCs of the stars outside ``exclude_folds`` (cached).
 

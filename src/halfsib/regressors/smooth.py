@@ -26,7 +26,7 @@ from scipy.interpolate import BSpline
 
 from ..design import RegressorGroup
 from ..exceptions import ConfigurationError, DataValidationError
-from ._util import BoolArray, FloatArray, _time_for_interpolation, make_group
+from ._util import BoolArray, FloatArray, time_for_interpolation, make_group
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def spline_basis(time: FloatArray, start: float, stop: float, n_basis: int | Non
         n_intervals = max(1, int(n_basis) - degree)
     inner = np.linspace(start, start + span, n_intervals + 1)
     knots = np.concatenate([[inner[0]] * degree, inner, [inner[-1]] * degree])
-    t = _time_for_interpolation(time)
+    t = time_for_interpolation(time)
     inside = (t >= start) & (t <= start + span)
     out = np.zeros((t.size, n_intervals + degree))
     if inside.any():
@@ -167,7 +167,7 @@ def settling_regressors(
     taus = tuple(float(x) for x in timescales)
     if not taus or not all(math.isfinite(x) and x > 0 for x in taus):
         raise ConfigurationError(f"settling timescales must be finite and > 0 [d], got {timescales}")
-    t = _time_for_interpolation(time)
+    t = time_for_interpolation(time)
     cols, names = [], []
     for i, (start, stop) in enumerate(segments(time, good, gap_days)):
         inside = (t >= start) & (t <= stop)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ..exceptions import NotPositiveDefiniteError
 from ..transit import TransitParams, transit_flux
 from .config import SimulationConfig
-from .scene import Scene, _count
+from .scene import Scene, draw_count
 
 __all__ = ["Body", "Variability", "Astrophysics", "make_astrophysics", "sample_gp", "variability_kernel", "eb_flux"]
 
@@ -239,7 +239,7 @@ def make_astrophysics(
         mid = eb_flux(np.array([params.t0, params.t0 + 0.5 * params.period]), params, sb)
         bodies.append(Body(int(i), "eb", params, sb, float(1 - mid[0]), float(1 - mid[1])))
     candidates = np.flatnonzero(~scene.is_eb)
-    hosts = rng.permutation(candidates)[: _count(config.planet_fraction, candidates.size, rng)]
+    hosts = rng.permutation(candidates)[: draw_count(config.planet_fraction, candidates.size, rng)]
     for i in np.sort(hosts):
         for _ in range(1 + int(rng.random() < 0.2)):
             params = _draw_planet(int(i), config, t0, rng)

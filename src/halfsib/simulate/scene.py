@@ -136,7 +136,7 @@ def _draw_mags(rng: np.random.Generator, n: int, lo: float, hi: float, slope: fl
     return np.log10(a + rng.random(n) * (b - a)) / slope
 
 
-def _count(fraction: float, n: int, rng: np.random.Generator) -> int:
+def draw_count(fraction: float, n: int, rng: np.random.Generator) -> int:
     """``fraction × n`` rounded, with a random extra one for the remainder (never > n)."""
     whole = int(np.floor(fraction * n))
     return min(n, whole + int(rng.random() < fraction * n - whole))
@@ -149,12 +149,12 @@ def _place_ebs(
     n = col.size
     is_eb = np.zeros(n, dtype=bool)
     neighbour = np.full(n, -1, dtype=np.int64)
-    n_eb = _count(config.eb_fraction, n, rng)
+    n_eb = draw_count(config.eb_fraction, n, rng)
     if n_eb == 0:
         return is_eb, neighbour
     ebs = rng.choice(n, size=n_eb, replace=False)
     is_eb[ebs] = True
-    n_leak = min(_count(config.eb_leak_fraction, n_eb, rng), n - n_eb)
+    n_leak = min(draw_count(config.eb_leak_fraction, n_eb, rng), n - n_eb)
     hosts = rng.permutation(np.flatnonzero(~is_eb))[:n_leak]
     margin = 25.0
     for eb, host in zip(ebs[:n_leak], hosts):
