@@ -294,8 +294,19 @@ class _Objective:
         excluded = problem.excluded
         # the excluded cadences' own normalisation, removed so ln L refers to the fitted cadences
         self.offset = 0.5 * float(np.sum(_LOG_2PI + np.log(variance[excluded])))
+        self._last: tuple[bytes, MarginalLikelihood] | None = None
 
     def build(self, theta: NDArray[np.float64]) -> MarginalLikelihood:
+        """The likelihood at ``theta``; the last one built is kept (the optimiser's final point
+        is built again by its caller)."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        ml = self._build(theta)
+        self._last = (key, ml)
+        return ml
+
+    def _build(self, theta: NDArray[np.float64]) -> MarginalLikelihood:
         gp, lnlam = theta[: self.n_gp], theta[self.n_gp:]
         prior = {name: float(np.exp(v)) for name, v in zip(self.groups, lnlam)}
         p = self.problem
@@ -651,7 +662,7 @@ class SystematicsModel:
                                                               (systematics, stellar, groups))
         gp = theta[: kernel.n_parameters]
         jitter = kernel.jitter(gp)
-        objective = _Objective(problem, kernel, problem.effective_variance())
+        offset = _Objective(problem, kernel, problem.effective_variance()).offset
         cadence = float(np.median(np.diff(problem.time)))
         width = max(1, int(round(config.leakage_duration / 24.0 / cadence)))
         leak_sys, leak_total = leakage_curves(ml, problem.matrix, problem.variance + jitter**2, width)
@@ -661,7 +672,7 @@ class SystematicsModel:
             lc=lc, index=problem.index, normalisation=problem.normalisation, y=problem.y,
             variance=problem.variance + jitter**2, systematics=systematics, stellar=stellar, groups=groups,
             masked=problem.masked, clipped=problem.clipped, leakage_systematics=leak_sys, leakage_total=leak_total,
-            hyperparameters=hyper, prior_variances=prior, log_likelihood=-objective.value(theta),
+            hyperparameters=hyper, prior_variances=prior, log_likelihood=ml.log_likelihood() + offset,
             iterations=iterations, config=config, design=problem.design, gp_held=gp_held,
         )
 

@@ -345,6 +345,8 @@ def fit_target(
 
     built: list[tuple[dict[str, Any], Any]] = []
     for settings in variants:
+        if given and not settings.get("motion_breaks"):  # the campaign's breaks: built with them at once
+            settings = {**settings, "motion_breaks": given}
         design = build(RegressorConfig(**settings))
         if not any(_columns(d) == _columns(design) and np.array_equal(d.matrix, design.matrix) for _, d in built):
             built.append((settings, design))  # skipped: e.g. two motion settings for a target without motion
