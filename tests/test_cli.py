@@ -174,3 +174,31 @@ def test_flux_err_column_none_estimates_the_noise(tmp_path, capsys):
     given = fits.getdata(tmp_path / "given.fits", 1)["FLUX_ERR"]
     estimated = fits.getdata(tmp_path / "estimated.fits", 1)["FLUX_ERR"]
     assert np.median(given) > 0.1 and 1e-4 < np.median(estimated) < 1e-3  # the white noise is 2e-4
+
+
+def test_detrend_finds_and_masks_a_transit_and_says_so(tmp_path, capsys):
+    """``halfsib detrend`` searches its fit, masks what it finds, refits, and prints and records
+    it; ``--no-find-transits`` skips that."""
+    import json
+
+    import numpy as np
+    from astropy.io import fits
+
+    from halfsib.io import write_lightcurve
+    from halfsib.transit import TransitParams, transit_flux
+    from test_pipeline import _half_siblings
+
+    target, others = _half_siblings(np.random.default_rng(3), n=1500)
+    params = TransitParams(period=4.1, t0=1326.3, rp_over_rs=0.055, a_over_rs=11.0, b=0.2, q1=0.4, q2=0.3)
+    target = target.replace(flux=target.flux * transit_flux(target.time, params, 1 / 48, 5))
+    paths = [write_lightcurve(s, tmp_path / f"star{i}.fits") for i, s in enumerate([target, *others])]
+    out = tmp_path / "d.fits"
+    args = ["detrend", str(paths[0]), "--others", *map(str, paths[1:]), "-o", str(out)]
+    assert main(args) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "transit found and masked" in x)
+    assert abs(float(line.split("P = ")[1].split()[0]) - 4.1) < 0.01, line
+    assert fits.getdata(out, 1)["MASKED"].sum() > 0
+    recorded = json.loads(fits.getheader(out, 0)["HSCONFIG"])["transits_masked"]
+    assert abs(float(recorded.split("P=")[1].split()[0]) - 4.1) < 0.01, recorded
+    assert main([*args, "--overwrite", "--no-find-transits"]) == 0
+    assert "transit found" not in capsys.readouterr().out and fits.getdata(out, 1)["MASKED"].sum() == 0

@@ -373,3 +373,32 @@ def test_k2_136_keeps_the_other_stars_with_the_gp_of_its_own_terms(shared_data):
     own = next(c for c in choices if not c.chosen)
     assert not own.gp_held and chosen.heldout_ppm < own.heldout_ppm / 1.02
     assert cdpp(fit.time, fit.flux, mask=fit.masked) < 1.08 * 42.2
+
+
+def test_found_transits_are_masked_and_keep_their_depth(rng):
+    """``mask_found_transits``: the search finds an injected 3,000-ppm transit in the fitted
+    model, its windows are masked and the model refitted, and the corrected flux keeps the
+    depth."""
+    from halfsib.pipeline import fit_target, mask_found_transits
+    from halfsib.search import SearchConfig
+    from halfsib.transit import TransitParams, transit_flux
+
+    target, others = _half_siblings(rng, n=1500)
+    params = TransitParams(period=4.1, t0=1326.3, rp_over_rs=0.055, a_over_rs=11.0, b=0.2, q1=0.4, q2=0.3)
+    shape = transit_flux(target.time, params, 1 / 48, 5)
+    target = target.replace(flux=target.flux * shape)
+    lc, design, fit, _ = fit_target(target, others=others)
+    masked, found = mask_found_transits(lc, design, fit)
+    assert any(abs(c.period - 4.1) < 0.02 for c in found), found
+    in_transit = shape[lc.good] < 1 - 1e-4
+    assert masked.masked[in_transit].all() and not fit.masked.any()
+
+    def depth(result):  # least-squares depth of the known shape in the corrected flux, near the transits
+        near = np.abs((result.time - params.t0 + 2.05) % 4.1 - 2.05) < 0.4
+        model = shape[lc.good][near] - 1.0
+        y = result.flux[near] / np.median(result.flux) - 1.0
+        return float(model @ (y - y.mean()) / (model @ (model - model.mean())))
+
+    assert depth(masked) == pytest.approx(1.0, abs=0.03)  # the C13 depth gain: docs/detrend.md
+    none, nothing = mask_found_transits(lc, design, fit, config=SearchConfig(min_snr=1e6))
+    assert nothing == () and none is fit  # nothing found: the fit itself

@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "DetrendResult": "results",
     "detrend_target": "pipeline",
     "fit_target": "pipeline",
+    "mask_found_transits": "pipeline",
     "search_target": "pipeline",
     "DesignChoice": "pipeline",
     "find_campaign_breaks": "pipeline",

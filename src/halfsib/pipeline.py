@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
 __all__ = ["load_target", "load_others", "prepare_target", "fit_target", "choose_design", "DesignChoice", "detrend_target",
-           "search_target", "find_campaign_breaks", "CampaignBreaks", "CAMPAIGN_BREAK_STARS"]
+           "mask_found_transits", "search_target", "find_campaign_breaks", "CampaignBreaks", "CAMPAIGN_BREAK_STARS"]
 
 
 def load_target(source: PathLike | Any, *, flux_column: str | None = None,
@@ -591,6 +591,41 @@ def _columns(design: Any) -> dict[str, int]:
     return {name: sl.stop - sl.start for name, sl in design.groups.items()}
 
 
+def mask_found_transits(lc: LightCurve, design: Any, fit: DetrendResult, *, config: Any = None
+                        ) -> tuple[DetrendResult, tuple[Any, ...]]:
+    """The nuisance model refitted with the transits that the joint search finds kept out.
+
+    A fit that does not know a transit bends into it (its stellar GP follows part of the dip
+    and the cadences beside it are clipped), so the corrected flux loses part of the depth.
+    This runs :func:`halfsib.search.search` on ``fit`` (periodic candidates; each found
+    candidate's transit windows are masked and the model refitted, warm-started) and returns
+    the last refit: at the masked cadences the systematics are predicted from the rest of the
+    light curve, as for a known planet's ``transit_mask``. On 26 K2 C13 stars with an
+    injected 2,700-ppm transit the search found it on the quiet ones and the depth kept in
+    the corrected flux went from a median 0.93 to 1.02 (``docs/detrend.md``).
+
+    Parameters
+    ----------
+    lc, design, fit
+        The target's light curve, its design and the unmasked fit (as :func:`fit_target`
+        returns them).
+    config : SearchConfig, optional
+        The search's settings (default: :class:`halfsib.search.SearchConfig`).
+
+    Returns
+    -------
+    fit : DetrendResult
+        The refit with the candidates' transits masked (``fit.masked``), or ``fit`` itself
+        when nothing was found.
+    candidates : tuple of Candidate
+        What was found and masked.
+    """
+    from .search import search
+
+    result = search(lc, design, fit, config=config)
+    return result.nuisance_fit, tuple(result.candidates)
+
+
 def detrend_target(
     target: PathLike | LightCurve | PixelSeries | Any,
     *,
@@ -602,6 +637,7 @@ def detrend_target(
     transit_mask: NDArray[np.bool_] | None = None,
     flux_column: str | None = None,
     show_progress: bool = False,
+    find_transits: bool = False,
 ) -> DetrendResult:
     """Read, build the design matrix and fit the systematics model of one target.
 
@@ -620,11 +656,15 @@ def detrend_target(
         Cadences kept out of the fit (predicted from the others).
     flux_column : str, optional
         Flux column of the target and the others (default: the raw flux).
+    find_transits : bool
+        Without ``transit_mask``: search the fitted model for transits and refit with the ones
+        found masked (:func:`mask_found_transits`; ``halfsib detrend`` does this by default),
+        so that they keep their depth in the corrected flux.
     """
     lc, design, fit, _ = fit_target(target, others=others, basis=basis, cbv=cbv, regressors=regressors,
                                     config=config, flux_column=flux_column, show_progress=show_progress)
     if transit_mask is None:
-        return fit
+        return mask_found_transits(lc, design, fit)[0] if find_transits else fit
     if np.asarray(transit_mask).shape != (lc.n_cadences,):
         raise DataValidationError(f"transit_mask has shape {np.shape(transit_mask)}; the target has "
                                   f"{lc.n_cadences} cadences", lc.meta.source)
