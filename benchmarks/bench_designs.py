@@ -326,7 +326,7 @@ def kepler8(data: Path) -> None:
     ok = np.asarray(light.good) & np.isfinite(pdc)
     print("\nKepler-8 (Q4): 6.5-h CDPP [ppm], planet masked; CPU [s]")
     rows = (("own motion (light curve)", light, RegressorConfig(n_elc=0), None),
-            ("+ pixels (PLD, pixel file)", pixels, None, None),
+            ("pixel file, design chosen", pixels, None, None),
             ("+ pixels, no stellar GP", pixels, None, DetrendConfig(kernel="none")),
             ("own motion, no stellar GP", light, RegressorConfig(n_elc=0), DetrendConfig(kernel="none")))
     peer_time = np.asarray(light.time)[ok]

@@ -69,6 +69,27 @@ def test_pixels_give_pld_terms_and_the_target_is_never_its_own_regressor(campaig
     assert n_elc <= len(truth) - 1
 
 
+def test_a_pixel_target_chooses_with_and_without_its_pixels_and_others(campaign):
+    """A pixel file with other stars: four candidates (own terms; + PLD; + ELCs; + both); the
+    smallest is fitted in full and the others with its GP held. A light curve gets two."""
+    from halfsib.pipeline import fit_target
+
+    out, truth, astro, cadences = campaign
+    _, _, _, choices = fit_target(out / truth["tpf_file"][0], others=[out / "lc"],
+                                  config=DetrendConfig(clip_sigma=0))
+    def design(choice):  # its settings without the pointing breaks (found on the smallest, given to all)
+        return {k: v for k, v in choice.settings.items() if k != "motion_breaks"}
+
+    assert sorted(map(str, map(design, choices))) == sorted(map(str, [{}, {"n_elc": 0}, {"pld_order": 0},
+                                                                      {"n_elc": 0, "pld_order": 0}]))
+    smallest = next(c for c in choices if design(c) == {"n_elc": 0, "pld_order": 0})
+    assert not smallest.gp_held and not any(name.startswith(("pld", "elc")) for name in smallest.groups)
+    assert all(c.gp_held for c in choices if c is not smallest and not c.chosen)
+    assert sum(c.chosen for c in choices) == 1
+    _, _, _, choices = fit_target(out / truth["lc_file"][0], others=[out / "lc"], config=DetrendConfig(clip_sigma=0))
+    assert [design(c) for c in choices] == [{}, {"n_elc": 0}]
+
+
 def test_masked_transit_survives_in_the_corrected_flux(campaign):
     out, truth, astro, cadences = campaign
     bodies = Table.read(out / "planets.ecsv")

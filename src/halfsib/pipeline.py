@@ -232,8 +232,9 @@ def _candidate_settings(star: LightCurve | PixelSeries, has_elcs: bool) -> list[
 
     variants = DESIGN_CANDIDATES.get(star.meta.mission, DESIGN_CANDIDATES["unknown"])
     chosen: list[dict[str, Any]] = []
+    has_pixels = isinstance(star, PixelSeries)
     for v in variants:
-        settings = {k: val for k, val in v.items() if has_elcs or k != "n_elc"}
+        settings = {k: val for k, val in v.items() if (has_elcs or k != "n_elc") and (has_pixels or k != "pld_order")}
         if settings not in chosen:
             chosen.append(settings)
     return chosen

@@ -57,14 +57,14 @@ MISSION_DEFAULTS: dict[str, dict[str, Any]] = {
 MISSION_DEFAULTS["unknown"] = MISSION_DEFAULTS["Kepler"]
 #: per mission, the designs among which :func:`halfsib.pipeline.prepare_target` chooses for each
 #: target by held-out precision on transit time scales when the user gives no RegressorConfig
-#: (settings over the mission defaults; the variant without other stars' ELCs is tried only
-#: when other stars are given): the mission's design with and without the other stars' ELCs.
-#: Measured in docs/detrend.md.
+#: (settings over the mission defaults; the variants with other stars' ELCs only when other
+#: stars are given, those with PLD only for a pixel file): the mission's design with and
+#: without the other stars' ELCs, each with and without the target's own pixels. The one
+#: with the fewest columns is fitted in full, the others with its stellar GP held
+#: (:func:`halfsib.pipeline.fit_target`). Measured in docs/detrend.md.
 DESIGN_CANDIDATES: dict[str, tuple[dict[str, Any], ...]] = {
-    "K2": ({}, dict(n_elc=0)),
-    "Kepler": ({}, dict(n_elc=0)),
-    "TESS": ({}, dict(n_elc=0)),
-    "unknown": ({}, dict(n_elc=0)),
+    mission: ({}, dict(n_elc=0), dict(pld_order=0), dict(n_elc=0, pld_order=0))
+    for mission in ("K2", "Kepler", "TESS", "unknown")
 }
 #: motion settings that replace the mission's defaults (those the user left at None) when the
 #: motion variables are the 2-D centroids (``motion_variables="centroids"``): for K2 one smooth
