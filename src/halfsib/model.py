@@ -603,7 +603,7 @@ class SystematicsModel:
         self.config = config or DetrendConfig()
 
     def fit(self, lc: LightCurve, design: DesignMatrix, *, transit_mask: NDArray[np.bool_] | None = None,
-            start: DetrendResult | None = None, hold_gp: bool | None = None) -> SystematicsModel:
+            start: DetrendResult | None = None, hold_gp: bool = False) -> SystematicsModel:
         """Fit hyper-parameters and components; the result is in :attr:`result_`.
 
         ``start``: a fit of the same light curve and kernel (e.g. without the ``transit_mask``)
@@ -616,13 +616,11 @@ class SystematicsModel:
         ``hold_gp``: keep ``start``'s stellar-GP parameters and jitter and fit only the prior
         variances (O(M³) steps on one set of GP solves: a few likelihood builds instead of
         tens); the result says so (``gp_held``). For a design that adds columns to
-        ``start``'s design on the same cadences: the other stars' ELCs beside the target's own
-        terms (:func:`halfsib.pipeline.fit_target`; ``docs/detrend.md``). ``None`` (the
-        default): as ``start`` was fitted, so that the masked refits of the search, the fit
-        and the vetting keep a held GP held; False without ``start``.
+        ``start``'s design on the same cadences: the other stars' ELCs or the target's pixels
+        beside its own terms (:func:`halfsib.pipeline.fit_target`; ``docs/detrend.md``). A
+        refit from a held fit without ``hold_gp`` (the search's refits with its candidates
+        masked) fits the GP again: the held GP comes from a fit that bent into the transits.
         """
-        if hold_gp is None:
-            hold_gp = bool(start is not None and start.gp_held)
         if hold_gp and start is None:
             raise ConfigurationError("hold_gp=True needs start: the fit whose GP parameters are held")
         with blas_threads(self.config.blas_threads):
@@ -687,13 +685,12 @@ class SystematicsModel:
 
 def detrend(lc: LightCurve, design: DesignMatrix, *, config: DetrendConfig | None = None,
             transit_mask: NDArray[np.bool_] | None = None, start: DetrendResult | None = None,
-            hold_gp: bool | None = None, **settings: Any) -> DetrendResult:
+            hold_gp: bool = False, **settings: Any) -> DetrendResult:
     """Fit the systematics model and return the :class:`DetrendResult` (see :class:`DetrendConfig`).
 
     Keyword ``settings`` override fields of ``config`` (``kernel="none"``, ``holdout_chunks=10``...);
     ``start`` warm-starts from a previous fit, and with ``hold_gp`` its GP parameters and
-    jitter are kept and only the prior variances fitted (default: held when ``start``'s
-    were; :meth:`SystematicsModel.fit`).
+    jitter are kept and only the prior variances fitted (:meth:`SystematicsModel.fit`).
     """
     base = config or DetrendConfig()
     if settings:

@@ -90,8 +90,8 @@ class DetrendResult:
         Maximum marginal log-likelihood over the fitted cadences.
     gp_held : bool
         The GP parameters and jitter were held at another fit's values and only the prior
-        variances fitted (the design choice's larger candidate); refits started from this
-        result hold them too (:meth:`halfsib.model.SystematicsModel.fit`).
+        variances fitted (the design choice's larger candidates,
+        :meth:`halfsib.model.SystematicsModel.fit`).
     """
 
     meta: TargetInfo
