@@ -22,7 +22,7 @@ OUTDIR/
                      then every candidate that matches nothing
   recovery.png       injected and found signals, period vs depth
 
-About 4-5 minutes on 2 cores, 8 on one (36 stars x 3,500 cadences; about 13 s per star and core,
+About 5 minutes on 2 cores, 10 on one (36 stars x 3,500 cadences; about 16 s per star and core,
 most of it fitting the two candidate nuisance designs of each star, with and without the other
 stars).
 Rerunning resumes: finished stars are skipped.
