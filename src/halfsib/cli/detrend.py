@@ -17,10 +17,11 @@ Gaussian prior whose width is fitted, plus a celerite2 GP for the star's variabi
 a white-noise jitter. The weights are integrated out exactly; the hyper-parameters
 maximise the marginal likelihood.
 
-Which regressors enter is decided per target: the design of the target's own terms and
-the same with the other stars' light are fitted (the second with the first one's stellar
-GP held), and the one that best predicts held-out 6.5-h stretches of the data is kept, so
-the other stars are used only where they help. --n-elc fixes the design.
+Which regressors enter is decided per target: the design of the target's own motion and
+smooth terms is fitted, then the same with the other stars' light and, for a pixel file,
+with the target's pixels (PLD), with and without each other, all with the first fit's
+stellar GP held; the one that best predicts held-out 6.5-h stretches of the data is kept,
+so the other stars and the pixels are used only where they help. --n-elc fixes the design.
 
 Transits are kept: the fitted model is searched for periodic transits (as halfsib search
 does), and the ones found are masked and the model refitted, so that FLUX keeps their
